@@ -1,0 +1,113 @@
+/**
+ * Builds the `Context` a call receives. Reads try the shared cache segment first, which
+ * needs no message at all; only misses, writes, messages and nested calls go to the
+ * supervisor over the executor's port. Values cross that port as CBOR bytes or plain
+ * structured clones, so what a function reads is always its own copy.
+ */
+import { ValidationError } from '../errors.js';
+import { type CacheReader, decode, encodeOwned, lattice, MISS } from '../storage/index.js';
+import type { Context, Logger, ReceivedMessage } from './context_types.js';
+import type { MailMessage } from './messages.js';
+import { toPutValue } from './put_value.js';
+import type { SupervisorLink } from './supervisor_link.js';
+
+export interface CallInfo {
+  actorId: string;
+  name: string;
+  callId: string;
+}
+
+export interface ContextDeps {
+  link: SupervisorLink;
+  cache: CacheReader;
+  logger(info: CallInfo): Logger;
+}
+
+const RECV_TIMEOUT_MS_MAX = 24 * 60 * 60 * 1000;
+
+export function checkKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new ValidationError('ctx key must be a non-empty string');
+  }
+  return key;
+}
+
+async function getMany(deps: ContextDeps, keys: string[]): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const missing: string[] = [];
+  for (const key of keys) {
+    const value = deps.cache.get(checkKey(key));
+    if (value === MISS) missing.push(key);
+    else out[key] = value;
+  }
+  if (missing.length > 0) {
+    const fetched = (await deps.link.request({ op: 'get', keys: missing })) as (
+      | Uint8Array
+      | undefined
+    )[];
+    missing.forEach((key, i) => {
+      const bytes = fetched[i];
+      out[key] = bytes === undefined ? undefined : decode(bytes);
+    });
+  }
+  return out;
+}
+
+/** One key through the cache, then the supervisor on a miss (also resolves `ref()` args). */
+export async function getOne(deps: ContextDeps, key: string): Promise<unknown> {
+  const value = deps.cache.get(checkKey(key));
+  if (value !== MISS) return value;
+  const [bytes] = (await deps.link.request({ op: 'get', keys: [key] })) as (
+    | Uint8Array
+    | undefined
+  )[];
+  return bytes === undefined ? undefined : decode(bytes);
+}
+
+export function createContext(deps: ContextDeps, info: CallInfo): Context {
+  const { link } = deps;
+  let log: Logger | undefined;
+  const get = (keyOrKeys: string | string[]) =>
+    Array.isArray(keyOrKeys) ? getMany(deps, keyOrKeys) : getOne(deps, keyOrKeys);
+  return {
+    id: info.actorId,
+    name: info.name,
+    callId: info.callId,
+    lattice,
+    get: get as Context['get'],
+    async put(key: string, value: unknown): Promise<void> {
+      await link.request({ op: 'put', key: checkKey(key), value: toPutValue(value) });
+    },
+    async send(to: string, message: unknown): Promise<void> {
+      if (typeof to !== 'string' || to.length === 0) {
+        throw new ValidationError('ctx.send needs the target actor address (a string)');
+      }
+      const bytes = encodeOwned(message);
+      await link.request({ op: 'send', from: info.actorId, to, message: bytes }, [bytes.buffer]);
+    },
+    async recv(options?: { timeoutMs?: number }): Promise<ReceivedMessage[]> {
+      const timeoutMs = options?.timeoutMs ?? 0;
+      if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > RECV_TIMEOUT_MS_MAX) {
+        throw new ValidationError(`recv timeoutMs must be between 0 and ${RECV_TIMEOUT_MS_MAX}`);
+      }
+      const mail = (await link.request({
+        op: 'recv',
+        actorId: info.actorId,
+        timeoutMs,
+      })) as MailMessage[];
+      return mail.map((m) => ({ from: m.from, message: decode(m.message) }));
+    },
+    async call(name: string, args: unknown[] = []): Promise<unknown> {
+      if (!Array.isArray(args)) throw new ValidationError('ctx.call args must be an array');
+      const bytes = encodeOwned(args);
+      const result = (await link.request({ op: 'call', name, args: bytes }, [
+        bytes.buffer,
+      ])) as Uint8Array;
+      return decode(result);
+    },
+    get log(): Logger {
+      log ??= deps.logger(info);
+      return log;
+    },
+  };
+}

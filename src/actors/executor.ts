@@ -1,0 +1,167 @@
+/**
+ * The function actors of one executor thread. It compiles each registered function once
+ * per version (dropping older versions of the same name), keeps class instances alive
+ * between calls, and runs calls concurrently the way Node runs any async work: a function
+ * awaiting a cache miss or a message does not hold the thread. Calls to one class
+ * instance are serialised (one turn at a time), so an actor's fields never see two calls
+ * interleave — the actor model users expect from a stateful function.
+ */
+import { errorToWire, FunctionError, userErrorToWire, ValidationError } from '../errors.js';
+import { decode, encodeOwned, FutureRef, Ref } from '../storage/index.js';
+import { type ContextDeps, createContext, getOne } from './call_context.js';
+import type { Context } from './context_types.js';
+import type { ExportInfo, FunctionDef, ModuleCode, ToExecutor } from './messages.js';
+import { compileFunction, isClass, loadModule } from './module_loader.js';
+
+type CallMessage = Extract<ToExecutor, { t: 'call' }>;
+
+interface Compiled {
+  def: FunctionDef;
+  target: unknown;
+}
+
+interface Instance {
+  version: string;
+  object: { run(ctx: Context, ...args: unknown[]): unknown };
+  turn: Promise<unknown>;
+}
+
+/** Raised for failures outside user code: they keep their own code on the wire. */
+class SetupError extends Error {
+  override readonly cause: unknown;
+  constructor(cause: unknown) {
+    super('setup failed');
+    this.cause = cause;
+  }
+}
+
+export class Executor {
+  readonly #deps: ContextDeps;
+  readonly #compiled = new Map<string, Compiled>();
+  readonly #versionByName = new Map<string, string>();
+  readonly #modules = new Map<string, Record<string, unknown>>();
+  readonly #instances = new Map<string, Instance>();
+
+  constructor(deps: ContextDeps) {
+    this.#deps = deps;
+  }
+
+  /** Runs one call and returns the encoded result; throws a wire-ready error description. */
+  async run(message: CallMessage): Promise<Uint8Array<ArrayBuffer>> {
+    let compiled: Compiled;
+    let args: unknown[];
+    try {
+      compiled = this.#prepare(message);
+      args = await this.#resolveArgs(message.args);
+    } catch (error) {
+      throw new SetupError(error);
+    }
+    const info = { actorId: message.actorId, name: message.name, callId: message.callId };
+    const ctx = createContext(this.#deps, info);
+    const result =
+      compiled.def.kind === 'class'
+        ? await this.#runInstance(compiled, ctx, args)
+        : await (compiled.target as (ctx: Context, ...a: unknown[]) => unknown)(ctx, ...args);
+    try {
+      return encodeOwned(result);
+    } catch (error) {
+      throw new FunctionError(
+        `the result of ${message.name} cannot be encoded: ${(error as Error).message}`,
+        'TypeError',
+      );
+    }
+  }
+
+  /** Maps whatever `run` threw to its wire form. */
+  static describeFailure(error: unknown) {
+    if (error instanceof SetupError) return errorToWire(error.cause);
+    if (error instanceof FunctionError) return errorToWire(error);
+    return userErrorToWire(error);
+  }
+
+  /** Loads a deployed module and lists the functions and classes it exports. */
+  inspect(module: ModuleCode): ExportInfo[] {
+    const exports = this.#module(module);
+    const found: ExportInfo[] = [];
+    for (const [name, value] of Object.entries(exports)) {
+      if (typeof value !== 'function') continue;
+      found.push({ name, kind: isClass(value) ? 'class' : 'function' });
+    }
+    return found;
+  }
+
+  #prepare(message: CallMessage): Compiled {
+    if (message.module !== undefined) this.#module(message.module);
+    if (message.def !== undefined) this.#install(message.def);
+    const compiled = this.#compiled.get(message.version);
+    if (compiled === undefined) {
+      throw new Error(`executor has no code for ${message.name}@${message.version}`);
+    }
+    return compiled;
+  }
+
+  #install(def: FunctionDef): void {
+    let target: unknown;
+    if (def.source !== undefined) {
+      target = compileFunction(def.source);
+    } else {
+      const exports = def.module === undefined ? undefined : this.#modules.get(def.module.id);
+      if (exports === undefined || def.exportName === undefined) {
+        throw new Error(`module of ${def.name} is not loaded`);
+      }
+      target = exports[def.exportName];
+    }
+    if (typeof target !== 'function') {
+      throw new ValidationError(`${def.name} is not a function or class`);
+    }
+    const previous = this.#versionByName.get(def.name);
+    if (previous !== undefined && previous !== def.version) this.#compiled.delete(previous);
+    this.#versionByName.set(def.name, def.version);
+    this.#compiled.set(def.version, { def, target });
+  }
+
+  #module(module: ModuleCode): Record<string, unknown> {
+    let exports = this.#modules.get(module.id);
+    if (exports === undefined) {
+      exports = loadModule(module.code, module.filename);
+      this.#modules.set(module.id, exports);
+    }
+    return exports;
+  }
+
+  async #resolveArgs(bytes: Uint8Array): Promise<unknown[]> {
+    const args = decode(bytes);
+    if (!Array.isArray(args)) throw new ValidationError('call arguments must be an array');
+    return Promise.all(
+      args.map(async (arg) => {
+        if (arg instanceof Ref) return getOne(this.#deps, arg.key);
+        if (arg instanceof FutureRef) {
+          const result = (await this.#deps.link.request({
+            op: 'await',
+            key: arg.key,
+          })) as Uint8Array;
+          return decode(result);
+        }
+        return arg;
+      }),
+    );
+  }
+
+  async #runInstance(compiled: Compiled, ctx: Context, args: unknown[]): Promise<unknown> {
+    const { def } = compiled;
+    let instance = this.#instances.get(def.name);
+    if (instance === undefined || instance.version !== def.version) {
+      const Class = compiled.target as new (ctx: Context, ...init: unknown[]) => Instance['object'];
+      const object = new Class(ctx, ...def.init);
+      if (typeof object.run !== 'function') {
+        throw new ValidationError(`class ${def.name} has no run(ctx, ...args) method`);
+      }
+      instance = { version: def.version, object, turn: Promise.resolve() };
+      this.#instances.set(def.name, instance);
+    }
+    const current = instance;
+    const result = current.turn.then(() => current.object.run(ctx, ...args));
+    current.turn = result.catch(() => undefined);
+    return result;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The entry point of an executor worker thread. It owns no socket and no store: it reads
+ * the shared cache segment directly and sends everything else to the supervisor over
+ * `parentPort`, which is this thread's mailbox. Log lines go to stderr as JSON (pino,
+ * synchronous, so lines written just before a thread is killed are not lost) and carry
+ * the node, the function name and the call id.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { CacheReader } from '../storage/index.js';
+import type { Logger } from './context_types.js';
+import { Executor } from './executor.js';
+import type { FromExecutor, ToExecutor } from './messages.js';
+import { SupervisorLink } from './supervisor_link.js';
+
+export interface ExecutorThreadData {
+  cacheBuffer: SharedArrayBuffer;
+  executorIndex: number;
+  nodeId: string;
+}
+
+const data = workerData as ExecutorThreadData;
+const port = parentPort;
+if (port === null) throw new Error('executor_thread must run in a worker thread');
+
+const root = pino(
+  { base: { node: data.nodeId, executor: data.executorIndex } },
+  pino.destination({ dest: 2, sync: true }),
+);
+const link = new SupervisorLink(port);
+const executor = new Executor({
+  link,
+  cache: new CacheReader(data.cacheBuffer, data.executorIndex),
+  logger: (info): Logger => {
+    const child = root.child({ fn: info.name, call: info.callId });
+    return {
+      info: (message, fields) => child.info(fields ?? {}, message),
+      warn: (message, fields) => child.warn(fields ?? {}, message),
+      error: (message, fields) => child.error(fields ?? {}, message),
+    };
+  },
+});
+
+function post(message: FromExecutor, transfer?: ArrayBuffer[]): void {
+  link.post(message, transfer);
+}
+
+async function runCall(message: Extract<ToExecutor, { t: 'call' }>): Promise<void> {
+  try {
+    const bytes = await executor.run(message);
+    post({ t: 'done', callId: message.callId, ok: true, bytes }, [bytes.buffer]);
+  } catch (error) {
+    post({ t: 'done', callId: message.callId, ok: false, error: Executor.describeFailure(error) });
+  }
+}
+
+function inspect(message: Extract<ToExecutor, { t: 'inspect' }>): void {
+  try {
+    post({
+      t: 'inspected',
+      taskId: message.taskId,
+      ok: true,
+      exports: executor.inspect(message.module),
+    });
+  } catch (error) {
+    post({
+      t: 'inspected',
+      taskId: message.taskId,
+      ok: false,
+      error: Executor.describeFailure(error),
+    });
+  }
+}
+
+port.on('message', (message: ToExecutor) => {
+  switch (message.t) {
+    case 'call':
+      void runCall(message);
+      break;
+    case 'reply':
+      link.settle(message);
+      break;
+    case 'inspect':
+      inspect(message);
+      break;
+  }
+});
+post({ t: 'ready' });

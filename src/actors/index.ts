@@ -1,0 +1,22 @@
+/**
+ * The actors' public face: the executor threads as the supervisor drives them, the
+ * mailboxes, the user library's types and the checks on a function's source.
+ */
+export type {
+  Context,
+  Logger,
+  ReceivedMessage,
+  SquallClass,
+  SquallFunction,
+} from './context_types.js';
+export { ExecutorPool, type ExecutorStats, type PoolCall } from './executor_pool.js';
+export { analyzeFunctionSource, closureError } from './function_source.js';
+export { DEFAULT_MAILBOX_LIMITS, Mailboxes, type MailboxLimits } from './mailboxes.js';
+export type {
+  ExecutorRequest,
+  ExportInfo,
+  FunctionDef,
+  MailMessage,
+  ModuleCode,
+} from './messages.js';
+export { type PutValue, toPutValue } from './put_value.js';

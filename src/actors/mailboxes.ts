@@ -1,0 +1,85 @@
+/**
+ * The mailboxes of the function actors on this node, held by the supervisor so that a
+ * message survives its target's executor thread being replaced. A message waits in its
+ * mailbox until `recv` drains it; an untouched mailbox is dropped `ttlMs` after its last
+ * delivery or read (SPEC: never lost while the target lives or within messageTtlMs after).
+ * Both the messages per mailbox and the number of mailboxes are bounded: a full mailbox is
+ * a typed error to the sender, never unbounded growth. The clock is passed in.
+ */
+import { UnavailableError } from '../errors.js';
+import type { MailMessage } from './messages.js';
+
+export interface MailboxLimits {
+  messagesMax: number;
+  mailboxesMax: number;
+  ttlMs: number;
+}
+
+export const DEFAULT_MAILBOX_LIMITS: MailboxLimits = {
+  messagesMax: 10_000,
+  mailboxesMax: 100_000,
+  ttlMs: 60_000,
+};
+
+interface Mailbox {
+  messages: MailMessage[];
+  touchedMs: number;
+}
+
+export class Mailboxes {
+  readonly #limits: MailboxLimits;
+  readonly #now: () => number;
+  readonly #boxes = new Map<string, Mailbox>();
+
+  constructor(limits: MailboxLimits, now: () => number) {
+    this.#limits = limits;
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#boxes.size;
+  }
+
+  deliver(to: string, message: MailMessage): void {
+    let box = this.#boxes.get(to);
+    if (box === undefined) {
+      if (this.#boxes.size >= this.#limits.mailboxesMax) this.sweep();
+      if (this.#boxes.size >= this.#limits.mailboxesMax) {
+        throw new UnavailableError(`node holds ${this.#limits.mailboxesMax} mailboxes, its limit`);
+      }
+      box = { messages: [], touchedMs: this.#now() };
+      this.#boxes.set(to, box);
+    }
+    if (box.messages.length >= this.#limits.messagesMax) {
+      throw new UnavailableError(
+        `mailbox of ${to} is full (${this.#limits.messagesMax} messages not yet received)`,
+      );
+    }
+    box.messages.push(message);
+    box.touchedMs = this.#now();
+  }
+
+  /** Drains the mailbox; keeps it alive for another ttl. */
+  take(actorId: string): MailMessage[] {
+    const box = this.#boxes.get(actorId);
+    if (box === undefined) return [];
+    box.touchedMs = this.#now();
+    if (box.messages.length === 0) return [];
+    const messages = box.messages;
+    box.messages = [];
+    return messages;
+  }
+
+  /** Drops mailboxes untouched for longer than the ttl; returns how many. */
+  sweep(): number {
+    const oldestMs = this.#now() - this.#limits.ttlMs;
+    let dropped = 0;
+    for (const [actorId, box] of this.#boxes) {
+      if (box.touchedMs < oldestMs) {
+        this.#boxes.delete(actorId);
+        dropped += 1;
+      }
+    }
+    return dropped;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The messages between the supervisor and its executor threads, over each thread's own
+ * port (its mailbox). Arguments, results, stored values and actor messages travel as CBOR
+ * bytes, so the supervisor never decodes what it only forwards and an executor decodes
+ * each value exactly once. These messages cross a thread boundary of one process, not a
+ * socket: they are trusted and not re-validated.
+ */
+import type { WireError } from '../errors.js';
+import type { PutValue } from './put_value.js';
+
+/** A registered function as executors compile it. `version` changes on every register. */
+export interface FunctionDef {
+  name: string;
+  version: string;
+  kind: 'function' | 'class';
+  /** For `register`: the function's source text. */
+  source?: string;
+  /** For `deploy`: the bundled module and the export to take from it. */
+  module?: { id: string; filename: string };
+  exportName?: string;
+  /** Constructor arguments (after ctx) of a class. */
+  init: unknown[];
+}
+
+export interface ModuleCode {
+  id: string;
+  filename: string;
+  code: string;
+}
+
+export type ToExecutor =
+  | {
+      t: 'call';
+      callId: string;
+      actorId: string;
+      name: string;
+      version: string;
+      args: Uint8Array;
+      /** Sent only the first time this thread sees this version. */
+      def?: FunctionDef;
+      module?: ModuleCode;
+    }
+  | { t: 'inspect'; taskId: number; module: ModuleCode }
+  | { t: 'reply'; reqId: number; ok: true; value?: unknown }
+  | { t: 'reply'; reqId: number; ok: false; error: WireError };
+
+export interface ExportInfo {
+  name: string;
+  kind: 'function' | 'class';
+}
+
+export type ExecutorRequest =
+  | { op: 'get'; keys: string[] }
+  | { op: 'put'; key: string; value: PutValue }
+  | { op: 'call'; name: string; args: Uint8Array; timeoutMs?: number }
+  | { op: 'send'; from: string; to: string; message: Uint8Array }
+  | { op: 'recv'; actorId: string; timeoutMs: number }
+  | { op: 'await'; key: string; timeoutMs?: number };
+
+export type FromExecutor =
+  | { t: 'ready' }
+  | { t: 'done'; callId: string; ok: true; bytes: Uint8Array }
+  | { t: 'done'; callId: string; ok: false; error: WireError }
+  | { t: 'inspected'; taskId: number; ok: true; exports: ExportInfo[] }
+  | { t: 'inspected'; taskId: number; ok: false; error: WireError }
+  | ({ t: 'req'; reqId: number } & ExecutorRequest);
+
+/** A message as `recv` hands it over: the sender's actor id and the encoded message. */
+export interface MailMessage {
+  from: string;
+  message: Uint8Array;
+}

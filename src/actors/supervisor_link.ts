@@ -1,0 +1,54 @@
+/**
+ * The executor's side of its port to the supervisor: numbered requests (a cache miss, a
+ * write, a nested call, a message) and the replies that settle them. The number of
+ * requests awaiting a reply is bounded so a function that fires writes in a loop without
+ * awaiting them gets an error instead of exhausting the thread's memory.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { errorFromWire, UnavailableError } from '../errors.js';
+import type { ExecutorRequest, FromExecutor, ToExecutor } from './messages.js';
+
+export const PENDING_REQUESTS_MAX = 100_000;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+export class SupervisorLink {
+  readonly #port: MessagePort;
+  readonly #pending = new Map<number, Pending>();
+  #nextReqId = 1;
+
+  constructor(port: MessagePort) {
+    this.#port = port;
+  }
+
+  post(message: FromExecutor, transfer?: ArrayBuffer[]): void {
+    this.#port.postMessage(message, transfer);
+  }
+
+  request(request: ExecutorRequest, transfer?: ArrayBuffer[]): Promise<unknown> {
+    if (this.#pending.size >= PENDING_REQUESTS_MAX) {
+      return Promise.reject(
+        new UnavailableError(
+          `more than ${PENDING_REQUESTS_MAX} requests from this executor await replies`,
+        ),
+      );
+    }
+    const reqId = this.#nextReqId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(reqId, { resolve, reject });
+      this.post({ t: 'req', reqId, ...request }, transfer);
+    });
+  }
+
+  /** Settles the request a reply answers. */
+  settle(reply: Extract<ToExecutor, { t: 'reply' }>): void {
+    const pending = this.#pending.get(reply.reqId);
+    if (pending === undefined) return;
+    this.#pending.delete(reply.reqId);
+    if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(errorFromWire(reply.error));
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The `squall` command line (SPEC.md, "Command line"), parsed with commander. Client
+ * commands connect to `--address` (default $SQUALL_ADDRESS, then 127.0.0.1:7700), print
+ * their result as JSON on stdout, and report failures as `error CODE: message` on stderr.
+ */
+import { Command } from 'commander';
+import { type Cloud, connect } from '../client/index.js';
+import type { NodeStatus } from '../runtime/index.js';
+import { CliError, failWith, parseJsonArg, printJson } from './output.js';
+import { type StartFlags, startCommand } from './start_command.js';
+import { statusText } from './status_text.js';
+
+interface ClientFlags {
+  address?: string;
+  token?: string;
+  timeoutMs?: string;
+}
+
+async function withCloud<T>(flags: ClientFlags, use: (cloud: Cloud) => Promise<T>): Promise<T> {
+  const options: { token?: string; timeoutMs?: number } = {};
+  if (flags.token !== undefined) options.token = flags.token;
+  if (flags.timeoutMs !== undefined) options.timeoutMs = positiveInt('timeout-ms', flags.timeoutMs);
+  const cloud = await connect(flags.address, options);
+  try {
+    return await use(cloud);
+  } finally {
+    cloud.close();
+  }
+}
+
+function positiveInt(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new CliError('INVALID', `--${flag} needs a positive integer, not ${text}`);
+  }
+  return value;
+}
+
+function clientCommand(program: Command, spec: string, description: string): Command {
+  return program
+    .command(spec)
+    .description(description)
+    .option('--address <host:port>', 'node to talk to (default $SQUALL_ADDRESS or 127.0.0.1:7700)')
+    .option('--token <token>', 'shared secret of the cluster')
+    .option('--timeout-ms <ms>', 'request deadline (default 30000)');
+}
+
+function buildProgram(): Command {
+  const program = new Command('squall').description(
+    'stateful functions-as-a-service for TypeScript',
+  );
+  program.exitOverride();
+  program
+    .command('start')
+    .description('run a node in this process until SIGINT/SIGTERM')
+    .option('--host <host>')
+    .option('--port <port>')
+    .option('--http-port <port|off>')
+    .option('--join <host:port,...>')
+    .option('--executors <n>')
+    .option('--data-dir <dir>')
+    .option('--replication <n>')
+    .option('--cache-mb <n>')
+    .option('--token <token>')
+    .option('--executor-memory-mb <n>')
+    .option('--call-timeout-ms <ms>')
+    .option('--examples', 'deploy the bundled examples/ too')
+    .action((flags: StartFlags) => startCommand(flags));
+  clientCommand(program, 'deploy <file>', 'register every exported function of a module').action(
+    (file: string, flags: ClientFlags) =>
+      withCloud(flags, async (cloud) => printJson(await cloud.deployFile(file))),
+  );
+  clientCommand(program, 'call <name> [args...]', 'call a function with JSON arguments').action(
+    (name: string, args: string[], flags: ClientFlags) =>
+      withCloud(flags, async (cloud) => {
+        const values = args.map((a, i) => parseJsonArg(a, `argument ${i + 1}`));
+        printJson(await cloud.call(name, values));
+      }),
+  );
+  clientCommand(program, 'get <key>', 'read a key').action((key: string, flags: ClientFlags) =>
+    withCloud(flags, async (cloud) => printJson(await cloud.get(key))),
+  );
+  clientCommand(program, 'put <key> <json>', 'write a key').action(
+    (key: string, json: string, flags: ClientFlags) =>
+      withCloud(flags, async (cloud) => {
+        await cloud.put(key, parseJsonArg(json, 'the value'));
+        printJson({ ok: true });
+      }),
+  );
+  clientCommand(program, 'status', 'show the cluster as this node sees it')
+    .option('--json', 'print the full status as JSON')
+    .action((flags: ClientFlags & { json?: boolean }) =>
+      withCloud(flags, async (cloud) => {
+        const status: NodeStatus = await cloud.status();
+        if (flags.json) printJson(status);
+        else process.stdout.write(statusText(status));
+      }),
+    );
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (
+      code === 'commander.helpDisplayed' ||
+      code === 'commander.version' ||
+      code === 'commander.help'
+    ) {
+      return;
+    }
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      process.exit((error as { exitCode?: number }).exitCode ?? 1);
+    }
+    failWith(error);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * How the CLI speaks (SPEC.md, "Command line"): results on stdout as JSON, errors on
+ * stderr as one line `error CODE: message` with a non-zero exit code.
+ */
+import { SquallError } from '../errors.js';
+import { toJsonText } from '../runtime/index.js';
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${toJsonText(value === undefined ? null : value, 2)}\n`);
+}
+
+export function failWith(error: unknown): never {
+  const code = error instanceof SquallError ? error.code : 'ERROR';
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`error ${code}: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+  process.exit(1);
+}
+
+/** Parses one JSON command-line argument, saying which one and how to quote a string. */
+export function parseJsonArg(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CliError(
+      'INVALID',
+      `${what} is not JSON: ${text} (to pass a string, quote it: '"${text.replace(/'/g, '')}"')`,
+    );
+  }
+}
+
+/** An error the CLI itself raises, printed like the SDK's typed errors. */
+export class CliError extends SquallError {}

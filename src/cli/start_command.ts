@@ -1,0 +1,101 @@
+/**
+ * `squall start`: runs a node in this process until SIGINT or SIGTERM, then stops it
+ * cleanly. With `--examples` it deploys every module in the package's `examples/` folder
+ * before announcing itself, so the one line it prints means "ready, examples included".
+ */
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { connect } from '../client/index.js';
+import { type NodeOptions, startNode } from '../runtime/index.js';
+import { CliError } from './output.js';
+
+export interface StartFlags {
+  host?: string;
+  port?: string;
+  httpPort?: string;
+  join?: string;
+  executors?: string;
+  dataDir?: string;
+  replication?: string;
+  cacheMb?: string;
+  token?: string;
+  examples?: boolean;
+  executorMemoryMb?: string;
+  callTimeoutMs?: string;
+}
+
+function int(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value))
+    throw new CliError('INVALID', `--${flag} needs an integer, not ${text}`);
+  return value;
+}
+
+export function startOptions(flags: StartFlags): NodeOptions {
+  const options: NodeOptions = {};
+  const set = <K extends keyof NodeOptions>(key: K, value: NodeOptions[K] | undefined) => {
+    if (value !== undefined) options[key] = value;
+  };
+  set('host', flags.host);
+  set('port', int('port', flags.port));
+  set('httpPort', flags.httpPort === 'off' ? false : int('http-port', flags.httpPort));
+  set(
+    'join',
+    flags.join?.split(',').filter((s) => s.length > 0),
+  );
+  set('executors', int('executors', flags.executors));
+  set('dataDir', flags.dataDir);
+  set('replication', int('replication', flags.replication));
+  const cacheMb = int('cache-mb', flags.cacheMb);
+  set('cacheBytes', cacheMb === undefined ? undefined : cacheMb * 1024 * 1024);
+  set('token', flags.token);
+  set('executorMemoryMb', int('executor-memory-mb', flags.executorMemoryMb));
+  set('callTimeoutMs', int('call-timeout-ms', flags.callTimeoutMs));
+  return options;
+}
+
+/** The example modules shipped with the package (files that export something). */
+export function exampleFiles(): string[] {
+  const folder = fileURLToPath(new URL('../../examples/', import.meta.url));
+  return readdirSync(folder)
+    .filter((name) => /\.(ts|mts|js|mjs)$/.test(name) && !name.endsWith('.d.ts'))
+    .sort()
+    .map((name) => `${folder}${name}`);
+}
+
+async function deployExamples(address: string, token: string | undefined): Promise<string[]> {
+  const cloud = await connect(address, token === undefined ? {} : { token });
+  const names: string[] = [];
+  try {
+    for (const file of exampleFiles()) {
+      try {
+        names.push(...(await cloud.deployFile(file)));
+      } catch (error) {
+        if (!/exports no functions/.test((error as Error).message)) throw error;
+      }
+    }
+  } finally {
+    cloud.close();
+  }
+  return names;
+}
+
+export async function startCommand(flags: StartFlags): Promise<void> {
+  const node = await startNode(startOptions(flags));
+  const examples = flags.examples ? await deployExamples(node.address, flags.token) : [];
+  const http = node.httpAddress === undefined ? '' : ` http ${node.httpAddress}`;
+  const deployed = examples.length === 0 ? '' : ` examples ${examples.join(',')}`;
+  process.stdout.write(`squall node ${node.id} serving on ${node.address}${http}${deployed}\n`);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    node.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

@@ -1,0 +1,169 @@
+/**
+ * The SDK's connection to one node: a single TCP connection carrying pipelined requests,
+ * matched to answers by id. It connects lazily and again after a drop; requests in flight
+ * when the connection drops fail with UnavailableError (the SDK never re-sends a request on
+ * its own, since a call may have run). Every request has a deadline.
+ */
+import { connect as netConnect } from 'node:net';
+import { errorFromWire, parseWireError, TimeoutError, UnavailableError } from '../errors.js';
+import { Connection, DEFAULT_CONNECTION_LIMITS, PROTOCOL_VERSION } from '../runtime/index.js';
+
+export interface Answer {
+  value?: unknown;
+  bytes?: Uint8Array;
+}
+
+interface Pending {
+  resolve(answer: Answer): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address.trim());
+  const port = match === null ? Number.NaN : Number(match[2]);
+  if (match === null || !(port > 0 && port < 65536) || match[1] === '') {
+    throw new UnavailableError(`address ${JSON.stringify(address)} is not host:port`);
+  }
+  return { host: match[1]!, port };
+}
+
+export class ClientConnection {
+  readonly address: string;
+  readonly #token: string | undefined;
+  readonly #pending = new Map<number, Pending>();
+  #connection: Promise<Connection> | undefined;
+  #nextId = 1;
+  #closed = false;
+
+  constructor(address: string, token: string | undefined) {
+    this.address = address;
+    this.#token = token;
+  }
+
+  #hello: unknown;
+
+  /** Opens the connection (saying hello); resolves to the node's hello answer. */
+  async open(timeoutMs: number): Promise<unknown> {
+    await this.#connect(timeoutMs);
+    return this.#hello;
+  }
+
+  async request(fields: Record<string, unknown>, timeoutMs: number): Promise<Answer> {
+    if (this.#closed) throw new UnavailableError('the client was closed');
+    return this.#send(await this.#connect(timeoutMs), fields, timeoutMs);
+  }
+
+  #send(
+    connection: Connection,
+    fields: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<Answer> {
+    const id = this.#nextId++;
+    return new Promise<Answer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new TimeoutError(`no answer from ${this.address} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      try {
+        connection.send({ id, ...fields });
+      } catch (error) {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        reject(error);
+      }
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    void this.#connection?.then((c) => c.close()).catch(() => undefined);
+    this.#failAll(new UnavailableError('the client was closed'));
+  }
+
+  #connect(timeoutMs: number): Promise<Connection> {
+    this.#connection ??= this.#open(timeoutMs)
+      .then(async (connection) => {
+        const hello: Record<string, unknown> = { op: 'hello', version: PROTOCOL_VERSION };
+        if (this.#token !== undefined) hello.token = this.#token;
+        try {
+          this.#hello = (await this.#send(connection, hello, timeoutMs)).value;
+        } catch (error) {
+          connection.close();
+          throw error;
+        }
+        return connection;
+      })
+      .catch((error: unknown) => {
+        this.#connection = undefined;
+        throw error;
+      });
+    return this.#connection;
+  }
+
+  #open(timeoutMs: number): Promise<Connection> {
+    const { host, port } = parseAddress(this.address);
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new UnavailableError(`cannot reach squall node at ${this.address}: timed out`));
+      }, timeoutMs);
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(
+          new UnavailableError(`cannot reach squall node at ${this.address}: ${error.message}`),
+        );
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        const connection = new Connection(socket, DEFAULT_CONNECTION_LIMITS, {
+          onMessage: (frame) => this.#onAnswer(frame),
+          onClose: (error) => this.#onDrop(error),
+        });
+        resolve(connection);
+      });
+    });
+  }
+
+  #onAnswer(frame: unknown): void {
+    if (typeof frame !== 'object' || frame === null) return;
+    const answer = frame as {
+      id?: unknown;
+      ok?: unknown;
+      value?: unknown;
+      bytes?: unknown;
+      error?: unknown;
+    };
+    const pending = typeof answer.id === 'number' ? this.#pending.get(answer.id) : undefined;
+    if (pending === undefined) return;
+    this.#pending.delete(answer.id as number);
+    clearTimeout(pending.timer);
+    if (answer.ok === true) {
+      const out: Answer = { value: answer.value };
+      if (answer.bytes instanceof Uint8Array) out.bytes = answer.bytes;
+      pending.resolve(out);
+      return;
+    }
+    const wire = parseWireError(answer.error);
+    pending.reject(
+      wire === undefined ? new UnavailableError('malformed answer from node') : errorFromWire(wire),
+    );
+  }
+
+  #onDrop(error: Error | undefined): void {
+    this.#connection = undefined;
+    const reason = error === undefined ? 'connection closed' : error.message;
+    this.#failAll(new UnavailableError(`lost the connection to ${this.address}: ${reason}`));
+  }
+
+  #failAll(error: Error): void {
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.#pending.clear();
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * `connect()` and the `Cloud` it resolves to: the SDK of SPEC.md. Functions are shipped as
+ * source text (`register`) or as a module bundled here with esbuild (`deploy`), so a node
+ * never needs the caller's files. Arguments are CBOR-encoded once, here, and travel to the
+ * executor untouched; results come back the same way.
+ */
+
+import { toPutValue } from '../actors/index.js';
+import { ValidationError } from '../errors.js';
+import type { NodeStatus } from '../runtime/index.js';
+import { decode, encode } from '../storage/index.js';
+import { bundleModule } from './bundle.js';
+import { type Answer, ClientConnection } from './client_connection.js';
+import { Future } from './future.js';
+
+export interface ConnectOptions {
+  token?: string;
+  /** Deadline of every request, and of calls that do not name one. Default 30 s. */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+}
+
+export interface RegisterOptions {
+  /** Constructor arguments (after ctx) when registering a class. */
+  init?: unknown[];
+}
+
+export interface DeployOptions {
+  /** Names the module in errors and stack traces; its extension picks TS or JS. */
+  filename?: string;
+  /** Where relative imports resolve from. Default: the filename's folder, else the cwd. */
+  resolveDir?: string;
+}
+
+/** A plain function `(ctx, ...args)`, or a class whose `run(ctx, ...args)` serves calls. */
+export type RegisterTarget =
+  | ((...args: never[]) => unknown)
+  | (new (
+      ...args: never[]
+    ) => { run(...args: never[]): unknown });
+
+/** What `register` resolves to: call it like the function (without ctx). */
+export type FunctionHandle<R = unknown> = ((...args: unknown[]) => Promise<R>) & {
+  readonly functionName: string;
+  readonly version: string;
+  callAsync(...args: unknown[]): Promise<Future<R>>;
+};
+
+/** Extra time the SDK waits beyond a call's own deadline, for the node's answer to arrive. */
+const ANSWER_GRACE_MS = 2_000;
+
+export class Cloud {
+  readonly address: string;
+  readonly #connection: ClientConnection;
+  readonly #timeoutMs: number;
+
+  constructor(connection: ClientConnection, timeoutMs: number) {
+    this.address = connection.address;
+    this.#connection = connection;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async register<R = unknown>(
+    name: string,
+    fn: RegisterTarget,
+    options: RegisterOptions = {},
+  ): Promise<FunctionHandle<R>> {
+    if (typeof fn !== 'function') throw new ValidationError('register needs a function or a class');
+    const init = options.init ?? [];
+    if (!Array.isArray(init)) throw new ValidationError('options.init must be an array');
+    const answer = await this.#request({
+      op: 'register',
+      name,
+      source: Function.prototype.toString.call(fn),
+      init,
+    });
+    const { version } = answer.value as { version: string };
+    const handle = (...args: unknown[]) => this.call(name, args) as Promise<R>;
+    return Object.assign(handle, {
+      functionName: name,
+      version,
+      callAsync: (...args: unknown[]) => this.callAsync(name, args) as Promise<Future<R>>,
+    });
+  }
+
+  /** Registers every exported function and class of a TypeScript or JavaScript module. */
+  async deploy(source: string, options: DeployOptions = {}): Promise<string[]> {
+    if (typeof source !== 'string') throw new ValidationError('deploy needs module source text');
+    const input: { source: string; filename?: string; resolveDir?: string } = { source };
+    if (options.filename !== undefined) input.filename = options.filename;
+    if (options.resolveDir !== undefined) input.resolveDir = options.resolveDir;
+    return this.#deployBundle(await bundleModule(input));
+  }
+
+  /** Like `deploy`, for a file on disk (its relative imports resolve from its folder). */
+  async deployFile(path: string): Promise<string[]> {
+    return this.#deployBundle(await bundleModule({ file: path }));
+  }
+
+  async call<R = unknown>(
+    name: string,
+    args: unknown[] = [],
+    options: CallOptions = {},
+  ): Promise<R> {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const answer = await this.#connection.request(
+      { op: 'call', name, args: encodeArgs(args), timeoutMs },
+      timeoutMs + ANSWER_GRACE_MS,
+    );
+    return decode(answer.bytes!) as R;
+  }
+
+  async callAsync<R = unknown>(
+    name: string,
+    args: unknown[] = [],
+    options: CallOptions = {},
+  ): Promise<Future<R>> {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const answer = await this.#request({
+      op: 'callAsync',
+      name,
+      args: encodeArgs(args),
+      timeoutMs,
+    });
+    const { key } = answer.value as { key: string };
+    return new Future<R>(key, this.#connection, timeoutMs);
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    return (await this.#request({ op: 'get', key })).value as T | undefined;
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    await this.#request({ op: 'put', key, value: toPutValue(value) });
+  }
+
+  async status(): Promise<NodeStatus> {
+    return (await this.#request({ op: 'status' })).value as NodeStatus;
+  }
+
+  async listFunctions(prefix?: string): Promise<string[]> {
+    return (
+      await this.#request(
+        prefix === undefined ? { op: 'listFunctions' } : { op: 'listFunctions', prefix },
+      )
+    ).value as string[];
+  }
+
+  close(): void {
+    this.#connection.close();
+  }
+
+  async #deployBundle(bundle: {
+    code: string;
+    filename: string;
+    exports: string[];
+  }): Promise<string[]> {
+    const answer = await this.#request({
+      op: 'deploy',
+      code: bundle.code,
+      filename: bundle.filename,
+      exports: bundle.exports,
+    });
+    return answer.value as string[];
+  }
+
+  #request(fields: Record<string, unknown>): Promise<Answer> {
+    return this.#connection.request(fields, this.#timeoutMs);
+  }
+}
+
+function encodeArgs(args: unknown[]): Uint8Array {
+  if (!Array.isArray(args)) throw new ValidationError('args must be an array');
+  try {
+    return encode(args);
+  } catch (error) {
+    throw new ValidationError(`args cannot be encoded: ${(error as Error).message}`);
+  }
+}
+
+/** Connects to a node (default: $SQUALL_ADDRESS, then 127.0.0.1:7700) and says hello. */
+export async function connect(address?: string, options: ConnectOptions = {}): Promise<Cloud> {
+  const target = address ?? process.env.SQUALL_ADDRESS ?? '127.0.0.1:7700';
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const connection = new ClientConnection(target, options.token);
+  await connection.open(timeoutMs);
+  return new Cloud(connection, timeoutMs);
+}

@@ -1,0 +1,136 @@
+/**
+ * The typed errors of the public contract (SPEC.md, Errors). Every error that crosses a
+ * process boundary is carried as a plain `WireError` record and rebuilt on the other side
+ * with `errorFromWire`, so a client sees the same class, code, message and remote stack
+ * that the node raised. Anything that is not one of these classes is an internal fault
+ * and travels as `UnavailableError` only when the node itself could not serve.
+ */
+
+export type ErrorCode =
+  | 'NOT_FOUND'
+  | 'INVALID'
+  | 'FUNCTION_FAILED'
+  | 'TIMEOUT'
+  | 'UNAVAILABLE'
+  | 'UNAUTHORIZED';
+
+/** The form an error takes on the wire and in stored call results. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  /** For FUNCTION_FAILED: the name of the error the user function threw. */
+  name?: string;
+  stack?: string;
+}
+
+export class SquallError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+export class NotFoundError extends SquallError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+export class ValidationError extends SquallError {
+  constructor(message: string) {
+    super('INVALID', message);
+  }
+}
+
+export class TimeoutError extends SquallError {
+  constructor(message: string) {
+    super('TIMEOUT', message);
+  }
+}
+
+export class UnavailableError extends SquallError {
+  constructor(message: string) {
+    super('UNAVAILABLE', message);
+  }
+}
+
+export class AuthError extends SquallError {
+  constructor(message: string) {
+    super('UNAUTHORIZED', message);
+  }
+}
+
+/**
+ * The user function threw. `remoteName`, `message` and `remoteStack` are the thrown
+ * error's own; `name` stays `FunctionError` so `instanceof` and logs read naturally.
+ */
+export class FunctionError extends SquallError {
+  readonly remoteName: string;
+  readonly remoteStack: string;
+  constructor(message: string, remoteName = 'Error', remoteStack = '') {
+    super('FUNCTION_FAILED', message);
+    this.remoteName = remoteName;
+    this.remoteStack = remoteStack;
+  }
+}
+
+const byCode: Record<ErrorCode, (message: string) => SquallError> = {
+  NOT_FOUND: (m) => new NotFoundError(m),
+  INVALID: (m) => new ValidationError(m),
+  FUNCTION_FAILED: (m) => new FunctionError(m),
+  TIMEOUT: (m) => new TimeoutError(m),
+  UNAVAILABLE: (m) => new UnavailableError(m),
+  UNAUTHORIZED: (m) => new AuthError(m),
+};
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(byCode, value);
+}
+
+/** Turns any thrown value into its wire form; unknown faults become UNAVAILABLE. */
+export function errorToWire(error: unknown): WireError {
+  if (error instanceof FunctionError) {
+    return {
+      code: error.code,
+      message: error.message,
+      name: error.remoteName,
+      stack: error.remoteStack,
+    };
+  }
+  if (error instanceof SquallError) return { code: error.code, message: error.message };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 'UNAVAILABLE', message };
+}
+
+/** Describes a value thrown by user code as a FUNCTION_FAILED wire error. */
+export function userErrorToWire(error: unknown): WireError {
+  if (error instanceof Error) {
+    return {
+      code: 'FUNCTION_FAILED',
+      message: error.message,
+      name: error.name,
+      stack: error.stack ?? '',
+    };
+  }
+  return { code: 'FUNCTION_FAILED', message: String(error), name: typeof error, stack: '' };
+}
+
+export function errorFromWire(wire: WireError): SquallError {
+  if (wire.code === 'FUNCTION_FAILED') {
+    return new FunctionError(wire.message, wire.name ?? 'Error', wire.stack ?? '');
+  }
+  return byCode[wire.code](wire.message);
+}
+
+/** Validates an untrusted record as a WireError (it may come from a socket). */
+export function parseWireError(value: unknown): WireError | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (!isErrorCode(record.code) || typeof record.message !== 'string') return undefined;
+  const wire: WireError = { code: record.code, message: record.message };
+  if (typeof record.name === 'string') wire.name = record.name;
+  if (typeof record.stack === 'string') wire.stack = record.stack;
+  return wire;
+}

@@ -1,0 +1,174 @@
+/**
+ * The TCP endpoint clients talk to. Each connection must open with `hello` (protocol
+ * version, and the token when the node has one); requests are then pipelined and answered
+ * by id, in whatever order they finish. A frame that is too large, is not CBOR or carries
+ * no usable id closes that connection only; a request with bad fields gets an INVALID
+ * answer. Requests in flight per connection are bounded.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { AuthError, errorToWire, UnavailableError, ValidationError } from '../errors.js';
+import { Connection, DEFAULT_CONNECTION_LIMITS } from './connection.js';
+import { type ClientRequest, parseClientRequest, requestId } from './protocol.js';
+import type { Supervisor } from './supervisor.js';
+import { isRecord } from './validate.js';
+
+const REQUESTS_IN_FLIGHT_MAX = 4096;
+
+interface Session {
+  connection: Connection;
+  authed: boolean;
+  inFlight: number;
+}
+
+export class ClientServer {
+  readonly #supervisor: Supervisor;
+  readonly #server: Server;
+  readonly #sessions = new Set<Session>();
+
+  constructor(supervisor: Supervisor) {
+    this.#supervisor = supervisor;
+    this.#server = createServer((socket) => this.#accept(socket));
+  }
+
+  listen(host: string, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        const address = this.#server.address();
+        if (address === null || typeof address === 'string') {
+          reject(new Error('server has no TCP address'));
+          return;
+        }
+        resolve(`${host.includes(':') ? `[${host}]` : host}:${address.port}`);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const session of this.#sessions) session.connection.close();
+    await closed;
+  }
+
+  #accept(socket: Socket): void {
+    const limits = {
+      ...DEFAULT_CONNECTION_LIMITS,
+      frameBytesMax: this.#supervisor.options.frameBytesMax,
+    };
+    const session: Session = {
+      connection: new Connection(socket, limits),
+      authed: false,
+      inFlight: 0,
+    };
+    this.#sessions.add(session);
+    session.connection.setHandlers({
+      onMessage: (frame) => this.#onFrame(session, frame),
+      onClose: (error) => {
+        this.#sessions.delete(session);
+        if (error !== undefined) {
+          this.#supervisor.log.warn(
+            { peer: socket.remoteAddress },
+            `client connection closed: ${error.message}`,
+          );
+        }
+      },
+    });
+  }
+
+  #onFrame(session: Session, frame: unknown): void {
+    const id = requestId(frame);
+    if (id === undefined || !isRecord(frame)) {
+      session.connection.close(new Error('malformed request: no id'));
+      return;
+    }
+    if (session.inFlight >= REQUESTS_IN_FLIGHT_MAX) {
+      this.#reply(
+        session,
+        id,
+        new UnavailableError(`more than ${REQUESTS_IN_FLIGHT_MAX} requests in flight`),
+      );
+      return;
+    }
+    let request: ClientRequest;
+    try {
+      request = parseClientRequest(id, frame);
+      this.#checkAuth(session, request);
+    } catch (error) {
+      this.#reply(session, id, error);
+      if (error instanceof AuthError) session.connection.close();
+      return;
+    }
+    session.inFlight += 1;
+    Promise.resolve()
+      .then(() => this.#handle(request))
+      .then(
+        (result) => this.#reply(session, id, undefined, result),
+        (error: unknown) => this.#reply(session, id, error),
+      )
+      .finally(() => {
+        session.inFlight -= 1;
+      });
+  }
+
+  #checkAuth(session: Session, request: ClientRequest): void {
+    if (request.op === 'hello') {
+      const token = this.#supervisor.options.token;
+      if (token !== undefined && request.token !== token) {
+        throw new AuthError('this node requires a valid token');
+      }
+      session.authed = true;
+      return;
+    }
+    if (!session.authed)
+      throw new AuthError('say hello first (with the token, when the node has one)');
+  }
+
+  async #handle(request: ClientRequest): Promise<Reply> {
+    const s = this.#supervisor;
+    switch (request.op) {
+      case 'hello':
+        return { value: { nodeId: s.nodeId, address: s.address } };
+      case 'register': {
+        const def = s.register(request.name, request.source, request.init);
+        return { value: { name: def.name, version: def.version, kind: def.kind } };
+      }
+      case 'deploy':
+        return { value: await s.deploy(request.code, request.filename) };
+      case 'call':
+        return { bytes: await s.call(request.name, request.args, request.timeoutMs) };
+      case 'callAsync':
+        return { value: { key: s.callAsync(request.name, request.args, request.timeoutMs) } };
+      case 'await':
+        return { bytes: await s.awaitResult(request.key, request.timeoutMs) };
+      case 'get':
+        return { value: s.get(request.key) };
+      case 'put':
+        s.put(request.key, request.value);
+        return {};
+      case 'status':
+        return { value: s.status() };
+      case 'listFunctions':
+        return { value: s.registry.list(request.prefix).map((def) => def.name) };
+    }
+  }
+
+  #reply(session: Session, id: number, error: unknown, result?: Reply): void {
+    if (session.connection.closed) return;
+    try {
+      if (error !== undefined) {
+        session.connection.send({ id, ok: false, error: errorToWire(error) });
+      } else {
+        session.connection.send({ id, ok: true, ...result });
+      }
+    } catch (sendError) {
+      if (sendError instanceof ValidationError && error === undefined) {
+        this.#reply(session, id, sendError);
+      } else {
+        session.connection.close(sendError as Error);
+      }
+    }
+  }
+}
+
+type Reply = { value?: unknown; bytes?: Uint8Array };

@@ -1,0 +1,117 @@
+/**
+ * One framed, CBOR-encoded message stream over a TCP socket, used by clients and by
+ * supervisors alike. Outbound: one `write()` per frame (header and body joined for small
+ * frames; corked header + body for large ones) with Nagle off, because a split frame with
+ * Nagle on costs 44 ms a round trip here (TOOLCHAIN.md). Inbound: frames are bounded by
+ * `frameBytesMax`; a frame that is too long or is not CBOR closes this connection only.
+ * The write backlog is bounded by `writeBytesMax`: past it `send` refuses with
+ * UnavailableError instead of buffering without limit (DESIGN.md, principle 3).
+ */
+import type { Socket } from 'node:net';
+import { UnavailableError, ValidationError } from '../errors.js';
+import { decode, encode } from '../storage/codec.js';
+import { FRAME_HEADER_BYTES, FrameDecoder, frameHeader } from './frame_decoder.js';
+
+export interface ConnectionLimits {
+  frameBytesMax: number;
+  writeBytesMax: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  frameBytesMax: 64 * 1024 * 1024,
+  writeBytesMax: 256 * 1024 * 1024,
+};
+
+export interface ConnectionHandlers {
+  onMessage(message: unknown): void;
+  onClose(error: Error | undefined): void;
+}
+
+/** Frames at or below this size are copied behind their header and written once. */
+const JOIN_BYTES_MAX = 64 * 1024;
+
+export class Connection {
+  readonly socket: Socket;
+  readonly #limits: ConnectionLimits;
+  readonly #decoder: FrameDecoder;
+  #handlers: ConnectionHandlers | undefined;
+  #closed = false;
+
+  constructor(socket: Socket, limits: ConnectionLimits, handlers?: ConnectionHandlers) {
+    this.socket = socket;
+    this.#limits = limits;
+    this.#decoder = new FrameDecoder(limits.frameBytesMax);
+    this.#handlers = handlers;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (error) => this.close(error));
+    socket.on('close', () => this.close());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  setHandlers(handlers: ConnectionHandlers): void {
+    this.#handlers = handlers;
+  }
+
+  /** Encodes and sends one message. Throws ValidationError when it exceeds the frame limit. */
+  send(message: unknown): void {
+    if (this.#closed) throw new UnavailableError('connection closed');
+    const body = encode(message);
+    this.sendEncoded(body);
+  }
+
+  sendEncoded(body: Uint8Array): void {
+    if (this.#closed) throw new UnavailableError('connection closed');
+    if (body.length > this.#limits.frameBytesMax) {
+      throw new ValidationError(
+        `message of ${body.length} bytes exceeds the frame limit of ${this.#limits.frameBytesMax}`,
+      );
+    }
+    if (this.socket.writableLength > this.#limits.writeBytesMax) {
+      throw new UnavailableError('peer is not reading: write backlog full');
+    }
+    if (body.length <= JOIN_BYTES_MAX) {
+      const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+      frame.writeUInt32BE(body.length, 0);
+      frame.set(body, FRAME_HEADER_BYTES);
+      this.socket.write(frame);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(frameHeader(body.length));
+    this.socket.write(body);
+    this.socket.uncork();
+  }
+
+  close(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.socket.destroy();
+    this.#handlers?.onClose(error);
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    let frames: Buffer[];
+    try {
+      frames = this.#decoder.push(chunk);
+    } catch (error) {
+      this.close(error as Error);
+      return;
+    }
+    for (const frame of frames) {
+      let message: unknown;
+      try {
+        message = decode(frame);
+      } catch {
+        this.close(new Error('malformed frame: not CBOR'));
+        return;
+      }
+      if (this.#closed) return;
+      this.#handlers?.onMessage(message);
+    }
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The HTTP gateway (SPEC.md, "HTTP gateway"): JSON in and out over node:http, for callers
+ * without the SDK. It calls the same supervisor methods as the TCP endpoint; arguments
+ * arrive as JSON and are CBOR-encoded here, results leave through `toJsonValue`. Bodies
+ * are bounded by the node's frame limit; errors are `{"error":{"code","message"}}` with the
+ * status their code maps to.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import {
+  AuthError,
+  type ErrorCode,
+  errorToWire,
+  NotFoundError,
+  ValidationError,
+} from '../errors.js';
+import { decode, encode } from '../storage/index.js';
+import { toJsonText } from './json_value.js';
+import { createMetrics } from './metrics.js';
+import { statusPage } from './status_page.js';
+import type { Supervisor } from './supervisor.js';
+import { isRecord, requireKey, TIMEOUT_QUERY_MS_MAX } from './validate.js';
+
+const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  INVALID: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  TIMEOUT: 408,
+  FUNCTION_FAILED: 500,
+  UNAVAILABLE: 503,
+};
+
+interface Answer {
+  status: number;
+  body: string;
+  type?: string;
+}
+
+export class HttpGateway {
+  readonly #supervisor: Supervisor;
+  readonly #server: Server;
+  readonly #metrics: Registry;
+
+  constructor(supervisor: Supervisor) {
+    this.#supervisor = supervisor;
+    this.#metrics = createMetrics(() => supervisor.status());
+    this.#server = createServer((req, res) => {
+      void this.#serve(req, res);
+    });
+  }
+
+  listen(host: string, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        const address = this.#server.address();
+        resolve(typeof address === 'object' && address !== null ? `${host}:${address.port}` : '');
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let answer: Answer;
+    try {
+      this.#checkToken(req);
+      answer = await this.#route(req);
+    } catch (error) {
+      const wire = errorToWire(error);
+      answer = {
+        status: STATUS_BY_CODE[wire.code],
+        body: JSON.stringify({ error: { code: wire.code, message: wire.message } }),
+      };
+    }
+    res.writeHead(answer.status, { 'content-type': answer.type ?? 'application/json' });
+    res.end(answer.body);
+  }
+
+  #checkToken(req: IncomingMessage): void {
+    const token = this.#supervisor.options.token;
+    if (token === undefined) return;
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      throw new AuthError('this node requires "Authorization: Bearer <token>"');
+    }
+  }
+
+  async #route(req: IncomingMessage): Promise<Answer> {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const parts = url.pathname
+      .split('/')
+      .filter((p) => p.length > 0)
+      .map(decodeURIComponent);
+    const method = req.method ?? 'GET';
+    const s = this.#supervisor;
+    if (method === 'GET' && parts.length === 0) {
+      return { status: 200, body: statusPage(s.status()), type: 'text/html; charset=utf-8' };
+    }
+    if (method === 'GET' && url.pathname === '/metrics') {
+      return { status: 200, body: await this.#metrics.metrics(), type: this.#metrics.contentType };
+    }
+    if (parts[0] !== 'v1') throw new NotFoundError(`no route ${method} ${url.pathname}`);
+    const [, kind, name, action] = parts;
+    if (method === 'GET' && kind === 'status' && parts.length === 2) return json(s.status());
+    if (kind === 'kv' && name !== undefined && parts.length === 3)
+      return this.#kv(method, name, req);
+    if (method === 'POST' && kind === 'functions' && name !== undefined && action === 'call') {
+      const body = await readJson(req, s.options.frameBytesMax);
+      const args = body.args ?? [];
+      if (!Array.isArray(args)) throw new ValidationError('args must be an array');
+      const timeoutMs = url.searchParams.get('timeoutMs');
+      const result = await s.call(name, encode(args), parseTimeout(timeoutMs));
+      return json({ result: decode(result) });
+    }
+    if (method === 'POST' && kind === 'dags' && name !== undefined && action === 'call') {
+      throw new NotFoundError(`DAG ${name} is not registered`);
+    }
+    throw new NotFoundError(`no route ${method} ${url.pathname}`);
+  }
+
+  async #kv(method: string, key: string, req: IncomingMessage): Promise<Answer> {
+    const s = this.#supervisor;
+    requireKey(key);
+    if (method === 'GET') {
+      if (s.store.lattice(key) === undefined) throw new NotFoundError(`key ${key} is not set`);
+      return json({ value: s.get(key) });
+    }
+    if (method === 'PUT') {
+      const body = await readJson(req, s.options.frameBytesMax);
+      if (!('value' in body)) throw new ValidationError('body must be {"value": ...}');
+      s.put(key, { t: 'plain', v: body.value });
+      return json({ ok: true });
+    }
+    throw new NotFoundError(`no route ${method} /v1/kv/${key}`);
+  }
+}
+
+function json(value: unknown): Answer {
+  return { status: 200, body: toJsonText(value) };
+}
+
+function parseTimeout(text: string | null): number | undefined {
+  if (text === null) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0 || value > TIMEOUT_QUERY_MS_MAX) {
+    throw new ValidationError(`timeoutMs must be an integer between 1 and ${TIMEOUT_QUERY_MS_MAX}`);
+  }
+  return value;
+}
+
+async function readJson(req: IncomingMessage, bytesMax: number): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > bytesMax) throw new ValidationError(`request body exceeds ${bytesMax} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (total === 0) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ValidationError('request body is not valid JSON');
+  }
+  if (!isRecord(body)) throw new ValidationError('request body must be a JSON object');
+  return body;
+}

@@ -1,0 +1,96 @@
+/**
+ * This node's view of the key-value store: the shard it owns, the shared cache segment it
+ * alone writes, and the clock that stamps last-writer-wins writes. Every write is
+ * materialised, merged and size-checked before anything changes, so a write of the wrong
+ * lattice type or of an oversized value is refused with ValidationError and the stored
+ * value stays as it was. The cache holds each key's revealed value, encoded once here;
+ * executors decode it without asking.
+ */
+import { ValidationError } from '../errors.js';
+import {
+  type CacheWriter,
+  encode,
+  type HybridClock,
+  type Lattice,
+  type LatticeSpec,
+  materialize,
+  merge,
+  reveal,
+  type StoreShard,
+} from '../storage/index.js';
+
+export const SYSTEM_PREFIX = '__squall/';
+
+export interface NodeStoreOptions {
+  store: StoreShard;
+  cache: CacheWriter;
+  clock: HybridClock;
+  nodeId: string;
+  valueBytesMax: number;
+  /** Called after a key's value changed (wakes waiters for call results). */
+  onChange(key: string, value: Lattice): void;
+}
+
+export class NodeStore {
+  readonly #o: NodeStoreOptions;
+
+  constructor(options: NodeStoreOptions) {
+    this.#o = options;
+  }
+
+  get size(): number {
+    return this.#o.store.size;
+  }
+
+  read(key: string): unknown {
+    const value = this.#o.store.get(key);
+    return value === undefined ? undefined : reveal(value);
+  }
+
+  lattice(key: string): Lattice | undefined {
+    return this.#o.store.get(key);
+  }
+
+  /** The encoded value for an executor's cache miss; fills the cache on the way. */
+  readEncoded(key: string): Uint8Array | undefined {
+    const value = this.#o.store.get(key);
+    if (value === undefined) return undefined;
+    const bytes = encode(reveal(value));
+    this.#o.cache.put(key, bytes);
+    return bytes;
+  }
+
+  /** A user's write (SDK or function). System keys are read-only to users. */
+  writeUser(key: string, spec: LatticeSpec): void {
+    if (key.startsWith(SYSTEM_PREFIX)) {
+      throw new ValidationError(`keys starting with ${SYSTEM_PREFIX} are reserved for squall`);
+    }
+    this.write(key, spec);
+  }
+
+  write(key: string, spec: LatticeSpec): void {
+    const { store, clock, nodeId, valueBytesMax } = this.#o;
+    const current = store.get(key);
+    const incoming = materialize(spec, { ts: clock.next(), writer: nodeId }, current);
+    const merged = current === undefined ? incoming : merge(current, incoming);
+    const bytes = encode(reveal(merged));
+    if (bytes.length > valueBytesMax) {
+      throw new ValidationError(
+        `value of ${bytes.length} bytes for key ${JSON.stringify(key)} exceeds the limit of ${valueBytesMax}`,
+      );
+    }
+    const { value, changed } = store.merge(key, merged);
+    if (!changed) return;
+    if (this.#o.cache.has(key)) this.#o.cache.put(key, bytes);
+    this.#o.onChange(key, value);
+  }
+
+  delete(key: string): void {
+    this.#o.store.delete(key);
+    this.#o.cache.delete(key);
+  }
+
+  keys(prefix: string): IterableIterator<string> {
+    return this.#o.store.keys(prefix);
+  }
+}

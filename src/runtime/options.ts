@@ -1,0 +1,100 @@
+/**
+ * The options of `startNode` (SPEC.md, "Running a node") with their defaults and checks.
+ * Every limit the node enforces is named here with its unit last, so an operator can find
+ * and change it in one place.
+ */
+import { availableParallelism } from 'node:os';
+import { ValidationError } from '../errors.js';
+
+export interface NodeOptions {
+  host?: string;
+  /** TCP port for clients and peers; 0 picks a free one. Default 7700. */
+  port?: number;
+  /** HTTP gateway port; 0 picks a free one; false turns it off. Default 7780. */
+  httpPort?: number | false;
+  join?: string[];
+  /** Executor threads. Default: the number of CPU cores. */
+  executors?: number;
+  dataDir?: string;
+  replication?: number;
+  /** Size of the shared cache segment. Default 256 MiB. */
+  cacheBytes?: number;
+  token?: string;
+  /** Deadline of a call that does not name one. Default 60 s. */
+  callTimeoutMs?: number;
+  /** Heap limit of each executor thread. Default 1024 MB. */
+  executorMemoryMb?: number;
+  /** Largest encoded value a key may hold. Default 32 MiB. */
+  valueBytesMax?: number;
+  /** Largest frame on any connection. Default 64 MiB. */
+  frameBytesMax?: number;
+  /** How long an untouched mailbox keeps its messages. Default 60 s. */
+  messageTtlMs?: number;
+  /** Calls running or queued on this node at once. Default 4096. */
+  callsInFlightMax?: number;
+  /** How long a `callAsync` result stays readable. Default 10 min. */
+  resultTtlMs?: number;
+  /** Functions a node may hold. Default 10,000. */
+  functionsMax?: number;
+}
+
+export type ResolvedOptions = Required<Omit<NodeOptions, 'token' | 'dataDir' | 'httpPort'>> & {
+  token: string | undefined;
+  dataDir: string | undefined;
+  httpPort: number | false;
+};
+
+function integer(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(`${name} must be an integer between ${min} and ${max}, not ${value}`);
+  }
+  return value;
+}
+
+export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
+  if (options.join !== undefined && options.join.length > 0) {
+    throw new ValidationError('join: clustering is not available in this version; run one node');
+  }
+  if (options.dataDir !== undefined) {
+    throw new ValidationError('dataDir: durable storage is not available in this version');
+  }
+  const resolved: ResolvedOptions = {
+    host: options.host ?? '127.0.0.1',
+    port: integer('port', options.port ?? 7700, 0, 65535),
+    httpPort:
+      options.httpPort === false ? false : integer('httpPort', options.httpPort ?? 7780, 0, 65535),
+    join: [],
+    executors: integer('executors', options.executors ?? availableParallelism(), 1, 256),
+    dataDir: undefined,
+    replication: integer('replication', options.replication ?? 1, 1, 16),
+    cacheBytes: integer(
+      'cacheBytes',
+      options.cacheBytes ?? 256 * 1024 * 1024,
+      1 << 20,
+      2 ** 31 - 1,
+    ),
+    token: options.token,
+    callTimeoutMs: integer('callTimeoutMs', options.callTimeoutMs ?? 60_000, 1, 86_400_000),
+    executorMemoryMb: integer('executorMemoryMb', options.executorMemoryMb ?? 1024, 16, 65536),
+    valueBytesMax: integer(
+      'valueBytesMax',
+      options.valueBytesMax ?? 32 * 1024 * 1024,
+      1024,
+      2 ** 30,
+    ),
+    frameBytesMax: integer(
+      'frameBytesMax',
+      options.frameBytesMax ?? 64 * 1024 * 1024,
+      4096,
+      2 ** 30,
+    ),
+    messageTtlMs: integer('messageTtlMs', options.messageTtlMs ?? 60_000, 1, 86_400_000),
+    callsInFlightMax: integer('callsInFlightMax', options.callsInFlightMax ?? 4096, 1, 1_000_000),
+    resultTtlMs: integer('resultTtlMs', options.resultTtlMs ?? 600_000, 1, 86_400_000 * 7),
+    functionsMax: integer('functionsMax', options.functionsMax ?? 10_000, 1, 1_000_000),
+  };
+  if (resolved.frameBytesMax < resolved.valueBytesMax + 64 * 1024) {
+    throw new ValidationError('frameBytesMax must exceed valueBytesMax by at least 64 KiB');
+  }
+  return resolved;
+}

@@ -1,0 +1,123 @@
+/**
+ * The client protocol: what SDKs send to a node and what they get back, and the parser that
+ * turns an untrusted decoded frame into a typed request. A frame that is not a record with
+ * a numeric `id` cannot be answered and closes the connection; a well-addressed request with
+ * bad fields is answered with an INVALID error and the connection stays up.
+ *
+ * Call arguments and results travel as nested CBOR byte strings (`args`, `bytes`): the
+ * supervisor forwards them between socket and executor without decoding them.
+ */
+
+import type { PutValue } from '../actors/index.js';
+import { ValidationError, type WireError } from '../errors.js';
+import { specFromWire } from '../storage/index.js';
+import {
+  isRecord,
+  optionalString,
+  optionalTimeoutMs,
+  type Record_,
+  requireArray,
+  requireBytes,
+  requireKey,
+  requireName,
+  requireString,
+  requireStringArray,
+  TIMEOUT_QUERY_MS_MAX,
+} from './validate.js';
+
+export const PROTOCOL_VERSION = 1;
+export const TIMEOUT_MS_MAX = TIMEOUT_QUERY_MS_MAX;
+const SOURCE_BYTES_MAX = 32 * 1024 * 1024;
+
+export type ClientRequest =
+  | { id: number; op: 'hello'; token?: string; version: number }
+  | { id: number; op: 'register'; name: string; source: string; init: unknown[] }
+  | { id: number; op: 'deploy'; code: string; filename: string; exports: string[] }
+  | { id: number; op: 'call'; name: string; args: Uint8Array; timeoutMs?: number }
+  | { id: number; op: 'callAsync'; name: string; args: Uint8Array; timeoutMs?: number }
+  | { id: number; op: 'await'; key: string; timeoutMs?: number }
+  | { id: number; op: 'get'; key: string }
+  | { id: number; op: 'put'; key: string; value: PutValue }
+  | { id: number; op: 'status' }
+  | { id: number; op: 'listFunctions'; prefix?: string };
+
+export type ClientResponse =
+  | { id: number; ok: true; value?: unknown; bytes?: Uint8Array }
+  | { id: number; ok: false; error: WireError };
+
+/** The id of a decoded frame, or undefined when the frame cannot be answered at all. */
+export function requestId(frame: unknown): number | undefined {
+  if (!isRecord(frame)) return undefined;
+  const id = frame.id;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
+}
+
+export function parsePutValue(value: unknown): PutValue {
+  if (!isRecord(value)) throw new ValidationError('value must be an object {t, ...}');
+  if (value.t === 'plain') return { t: 'plain', v: value.v };
+  if (value.t === 'lattice') return { t: 'lattice', spec: specFromWire(value.spec) };
+  throw new ValidationError('value.t must be "plain" or "lattice"');
+}
+
+type Parser = (id: number, frame: Record_) => ClientRequest;
+
+const parsers: Record<ClientRequest['op'], Parser> = {
+  hello: (id, f) => {
+    const token = optionalString(f, 'token', 4096);
+    const version = f.version;
+    if (version !== PROTOCOL_VERSION) {
+      throw new ValidationError(`protocol version ${String(version)} is not ${PROTOCOL_VERSION}`);
+    }
+    return token === undefined ? { id, op: 'hello', version } : { id, op: 'hello', token, version };
+  },
+  register: (id, f) => ({
+    id,
+    op: 'register',
+    name: requireName(f.name),
+    source: requireString(f, 'source', SOURCE_BYTES_MAX),
+    init: f.init === undefined ? [] : requireArray(f, 'init', 1024),
+  }),
+  deploy: (id, f) => ({
+    id,
+    op: 'deploy',
+    code: requireString(f, 'code', SOURCE_BYTES_MAX),
+    filename: requireString(f, 'filename', 4096),
+    exports: requireStringArray(f, 'exports', 4096),
+  }),
+  call: (id, f) => ({
+    id,
+    op: 'call',
+    name: requireName(f.name),
+    args: requireBytes(f, 'args'),
+    ...timeout(f),
+  }),
+  callAsync: (id, f) => ({
+    id,
+    op: 'callAsync',
+    name: requireName(f.name),
+    args: requireBytes(f, 'args'),
+    ...timeout(f),
+  }),
+  await: (id, f) => ({ id, op: 'await', key: requireKey(f.key), ...timeout(f) }),
+  get: (id, f) => ({ id, op: 'get', key: requireKey(f.key) }),
+  put: (id, f) => ({ id, op: 'put', key: requireKey(f.key), value: parsePutValue(f.value) }),
+  status: (id) => ({ id, op: 'status' }),
+  listFunctions: (id, f) => {
+    const prefix = optionalString(f, 'prefix', 1024);
+    return prefix === undefined ? { id, op: 'listFunctions' } : { id, op: 'listFunctions', prefix };
+  },
+};
+
+function timeout(frame: Record_): { timeoutMs?: number } {
+  const timeoutMs = optionalTimeoutMs(frame, 'timeoutMs', TIMEOUT_MS_MAX);
+  return timeoutMs === undefined ? {} : { timeoutMs };
+}
+
+/** Parses a frame whose id is known. Throws ValidationError for an unknown op or bad fields. */
+export function parseClientRequest(id: number, frame: Record_): ClientRequest {
+  const op = frame.op;
+  if (typeof op !== 'string' || !Object.hasOwn(parsers, op)) {
+    throw new ValidationError(`unknown operation ${JSON.stringify(op)}`);
+  }
+  return parsers[op as ClientRequest['op']](id, frame);
+}

@@ -1,0 +1,90 @@
+/**
+ * The results of `callAsync`, kept in the KVS under `__squall/result/ID` so that a Future
+ * is just a key: any reader may `get` it, and a waiter is woken when it is written. A
+ * failed call stores its typed error under `ID.error` instead, so the Future rethrows the
+ * same error a direct call would have. Results are dropped `ttlMs` after they are written
+ * (and the oldest first when more than `resultsMax` are held), so forgotten futures cannot
+ * fill the store.
+ */
+import { nanoid } from 'nanoid';
+import type { WireError } from '../errors.js';
+import { type NodeStore, SYSTEM_PREFIX } from './node_store.js';
+import { KeyedWaiters } from './waiters.js';
+
+export const RESULT_PREFIX = `${SYSTEM_PREFIX}result/`;
+const ERROR_SUFFIX = '.error';
+const RESULTS_MAX = 100_000;
+
+export type Outcome = { value: unknown } | { error: WireError };
+
+export class ResultStore {
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #waiters = new KeyedWaiters<true>(100_000);
+  /** Written result keys in write order, with their expiry time. */
+  readonly #expiries: { key: string; expiresMs: number }[] = [];
+  #expiryHead = 0;
+
+  constructor(ttlMs: number, now: () => number) {
+    this.#ttlMs = ttlMs;
+    this.#now = now;
+  }
+
+  newKey(): string {
+    return RESULT_PREFIX + nanoid(16);
+  }
+
+  succeed(store: NodeStore, key: string, value: unknown): void {
+    this.#write(store, key, value);
+  }
+
+  fail(store: NodeStore, key: string, error: WireError): void {
+    this.#write(store, key + ERROR_SUFFIX, error);
+  }
+
+  /** Called for every changed key: wakes whoever waits for that result. */
+  changed(key: string): void {
+    const base = key.endsWith(ERROR_SUFFIX) ? key.slice(0, -ERROR_SUFFIX.length) : key;
+    this.#waiters.notify(base, true);
+  }
+
+  read(store: NodeStore, key: string): Outcome | undefined {
+    if (store.lattice(key) !== undefined) return { value: store.read(key) };
+    if (key.startsWith(RESULT_PREFIX) && store.lattice(key + ERROR_SUFFIX) !== undefined) {
+      return { error: store.read(key + ERROR_SUFFIX) as WireError };
+    }
+    return undefined;
+  }
+
+  async wait(store: NodeStore, key: string, timeoutMs: number): Promise<Outcome | undefined> {
+    const now = this.read(store, key);
+    if (now !== undefined) return now;
+    await this.#waiters.wait(key, timeoutMs);
+    return this.read(store, key);
+  }
+
+  /** Deletes results past their time, oldest first. */
+  expire(store: NodeStore): void {
+    const nowMs = this.#now();
+    while (this.#expiryHead < this.#expiries.length) {
+      const entry = this.#expiries[this.#expiryHead]!;
+      const held = this.#expiries.length - this.#expiryHead;
+      if (entry.expiresMs > nowMs && held <= RESULTS_MAX) break;
+      store.delete(entry.key);
+      this.#expiryHead += 1;
+    }
+    if (this.#expiryHead > 1024 && this.#expiryHead * 2 > this.#expiries.length) {
+      this.#expiries.splice(0, this.#expiryHead);
+      this.#expiryHead = 0;
+    }
+  }
+
+  clear(): void {
+    this.#waiters.clear();
+  }
+
+  #write(store: NodeStore, key: string, value: unknown): void {
+    store.write(key, { kind: 'lww', value });
+    this.#expiries.push({ key, expiresMs: this.#now() + this.#ttlMs });
+  }
+}

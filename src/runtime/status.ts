@@ -1,0 +1,73 @@
+/**
+ * What `status()` reports: the node, the cluster as this node sees it, the ring, the
+ * executors and their load, the cache and its hit ratio, and what is registered. Plain
+ * data, so the SDK, the CLI (`squall status`) and the HTTP gateway show the same thing.
+ */
+import type { ExecutorStats } from '../actors/index.js';
+import type { Supervisor } from './supervisor.js';
+
+export interface MemberStatus {
+  id: string;
+  address: string;
+  state: 'alive' | 'suspect' | 'dead' | 'left';
+  self: boolean;
+}
+
+export interface NodeStatus {
+  node: { id: string; address: string; httpAddress?: string; uptimeMs: number; version: string };
+  nodes: MemberStatus[];
+  ring: { replication: number; members: string[] };
+  executors: ExecutorStats[];
+  cache: {
+    entries: number;
+    bytesUsed: number;
+    bytesMax: number;
+    hits: number;
+    misses: number;
+    hitRatio: number;
+    evictions: number;
+  };
+  store: { keys: number };
+  calls: { started: number; failed: number; inFlight: number };
+  functions: { name: string; kind: 'function' | 'class'; version: string }[];
+  dags: { name: string }[];
+}
+
+export const SQUALL_VERSION = '0.1.0';
+
+export function nodeStatus(supervisor: Supervisor): NodeStatus {
+  const cache = supervisor.cache.stats();
+  const lookups = cache.hits + cache.misses;
+  const node: NodeStatus['node'] = {
+    id: supervisor.nodeId,
+    address: supervisor.address,
+    uptimeMs: Date.now() - supervisor.startedMs,
+    version: SQUALL_VERSION,
+  };
+  if (supervisor.httpAddress !== undefined) node.httpAddress = supervisor.httpAddress;
+  return {
+    node,
+    nodes: [{ id: supervisor.nodeId, address: supervisor.address, state: 'alive', self: true }],
+    ring: { replication: 1, members: [supervisor.nodeId] },
+    executors: supervisor.pool.stats(),
+    cache: {
+      entries: cache.entries,
+      bytesUsed: cache.bytesUsed,
+      bytesMax: cache.bytesMax,
+      hits: cache.hits,
+      misses: cache.misses,
+      hitRatio: lookups === 0 ? 0 : cache.hits / lookups,
+      evictions: cache.evictions,
+    },
+    store: { keys: supervisor.store.size },
+    calls: {
+      started: supervisor.counters.calls,
+      failed: supervisor.counters.failed,
+      inFlight: supervisor.pool.inFlight(),
+    },
+    functions: supervisor.registry
+      .list()
+      .map((def) => ({ name: def.name, kind: def.kind, version: def.version })),
+    dags: [],
+  };
+}

@@ -1,0 +1,248 @@
+/**
+ * The supervisor of one node: it owns the store shard, the only writer of the shared cache
+ * segment, the executor threads and the actors' mailboxes, and it serves both clients
+ * (through the gateway) and running functions (through each executor's port). On one node
+ * a call flows: client frame → `call` → an executor picked by load (or the executor
+ * holding a class instance) → the result bytes straight back to the client, never decoded
+ * here.
+ */
+import { nanoid } from 'nanoid';
+import pino from 'pino';
+import {
+  ExecutorPool,
+  type ExecutorRequest,
+  type FunctionDef,
+  Mailboxes,
+  type MailMessage,
+  type PutValue,
+} from '../actors/index.js';
+import {
+  errorFromWire,
+  errorToWire,
+  NotFoundError,
+  TimeoutError,
+  UnavailableError,
+  ValidationError,
+  type WireError,
+} from '../errors.js';
+import {
+  CacheWriter,
+  createCacheBuffer,
+  decode,
+  encodeOwned,
+  HybridClock,
+  StoreShard,
+} from '../storage/index.js';
+import { NodeStore, SYSTEM_PREFIX } from './node_store.js';
+import type { ResolvedOptions } from './options.js';
+import { Registry } from './registry.js';
+import { ResultStore } from './result_store.js';
+import { type NodeStatus, nodeStatus } from './status.js';
+import { requireKey, requireName } from './validate.js';
+import { KeyedWaiters } from './waiters.js';
+
+const SWEEP_INTERVAL_MS = 5_000;
+
+export class Supervisor {
+  readonly nodeId: string;
+  readonly options: ResolvedOptions;
+  readonly log: pino.Logger;
+  readonly startedMs = Date.now();
+  address = '';
+  httpAddress: string | undefined;
+  readonly cache: CacheWriter;
+  readonly store: NodeStore;
+  readonly registry: Registry;
+  readonly pool: ExecutorPool;
+  readonly #results: ResultStore;
+  readonly #mailboxes: Mailboxes;
+  readonly #mailWaiters = new KeyedWaiters<true>(100_000);
+  readonly #classHomes = new Map<string, number>();
+  readonly #sweeper: NodeJS.Timeout;
+  readonly counters = { calls: 0, failed: 0 };
+
+  constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.nodeId = nanoid(12);
+    this.log = pino({ base: { node: this.nodeId } }, pino.destination({ dest: 2, sync: false }));
+    const cacheBuffer = createCacheBuffer({ bytes: options.cacheBytes });
+    this.cache = new CacheWriter(cacheBuffer);
+    this.#results = new ResultStore(options.resultTtlMs, () => Date.now());
+    this.store = new NodeStore({
+      store: new StoreShard({ valueBytesMax: options.valueBytesMax }),
+      cache: this.cache,
+      clock: new HybridClock(() => Date.now()),
+      nodeId: this.nodeId,
+      valueBytesMax: options.valueBytesMax,
+      onChange: (key) => this.#results.changed(key),
+    });
+    this.registry = new Registry(this.store, options.functionsMax, () => nanoid(10));
+    this.#mailboxes = new Mailboxes(
+      { messagesMax: 10_000, mailboxesMax: 100_000, ttlMs: options.messageTtlMs },
+      () => Date.now(),
+    );
+    this.pool = new ExecutorPool({
+      size: options.executors,
+      cacheBuffer,
+      nodeId: this.nodeId,
+      memoryMb: options.executorMemoryMb,
+      onRequest: (_index, request) => this.#serveExecutor(request),
+      onThreadFailure: (index, reason) => this.log.warn({ executor: index }, reason),
+    });
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+  }
+
+  async start(): Promise<void> {
+    await this.pool.start();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#mailWaiters.clear();
+    this.#results.clear();
+    await this.pool.stop();
+    this.log.flush();
+  }
+
+  register(name: string, source: string, init: unknown[]): FunctionDef {
+    const def = this.registry.registerSource(name, source, init);
+    this.log.info({ fn: def.name, version: def.version, kind: def.kind }, 'registered');
+    return def;
+  }
+
+  /** Loads the module on an executor (it must evaluate), then registers its exports. */
+  async deploy(code: string, filename: string): Promise<string[]> {
+    const probe = { id: `probe-${nanoid(8)}`, filename, code };
+    let exports: Awaited<ReturnType<ExecutorPool['inspect']>>;
+    try {
+      exports = await this.pool.inspect(probe);
+    } catch (error) {
+      throw new ValidationError(`${filename} failed to load: ${(error as Error).message}`);
+    }
+    const defs = this.registry.registerModule(code, filename, exports);
+    this.log.info({ file: filename, functions: defs.map((d) => d.name) }, 'deployed');
+    return defs.map((def) => def.name);
+  }
+
+  /** Runs one function and resolves to its encoded result. */
+  call(name: string, args: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {
+    const def = this.registry.get(requireName(name, 'function name'));
+    if (def === undefined) {
+      return Promise.reject(new NotFoundError(`function ${name} is not registered`));
+    }
+    if (this.pool.inFlight() >= this.options.callsInFlightMax) {
+      return Promise.reject(
+        new UnavailableError(
+          `node has ${this.options.callsInFlightMax} calls in flight, its limit`,
+        ),
+      );
+    }
+    const callId = nanoid(12);
+    this.counters.calls += 1;
+    const module = def.module === undefined ? undefined : this.registry.module(def.module.id);
+    const result = this.pool.run({
+      callId,
+      actorId: def.kind === 'class' ? `${this.nodeId}/${name}` : `${this.nodeId}/${name}/${callId}`,
+      def,
+      ...(module === undefined ? {} : { module }),
+      args,
+      timeoutMs: timeoutMs ?? this.options.callTimeoutMs,
+      ...(def.kind === 'class' ? { executorIndex: this.#classHome(name) } : {}),
+    });
+    result.catch(() => {
+      this.counters.failed += 1;
+    });
+    return result;
+  }
+
+  /** Starts a call and returns the key its result will be stored under. */
+  callAsync(name: string, args: Uint8Array, timeoutMs?: number): string {
+    const key = this.#results.newKey();
+    const fail = (error: unknown) => this.#results.fail(this.store, key, errorToWire(error));
+    void this.call(name, args, timeoutMs).then((bytes) => {
+      try {
+        this.#results.succeed(this.store, key, decode(bytes));
+      } catch (error) {
+        fail(error);
+      }
+    }, fail);
+    return key;
+  }
+
+  /** Waits for a call result (or any key) to exist; resolves to its encoded value. */
+  async awaitResult(key: string, timeoutMs?: number): Promise<Uint8Array> {
+    const outcome = await this.#results.wait(
+      this.store,
+      key,
+      timeoutMs ?? this.options.callTimeoutMs,
+    );
+    if (outcome === undefined) throw new TimeoutError(`no result at ${key} yet`);
+    if ('error' in outcome) throw errorFromWire(outcome.error as WireError);
+    return encodeOwned(outcome.value);
+  }
+
+  get(key: string): unknown {
+    return this.store.read(key);
+  }
+
+  put(key: string, value: PutValue): void {
+    this.store.writeUser(key, value.t === 'plain' ? { kind: 'lww', value: value.v } : value.spec);
+  }
+
+  status(): NodeStatus {
+    return nodeStatus(this);
+  }
+
+  send(from: string, to: string, message: Uint8Array): void {
+    const node = to.split('/', 1)[0];
+    if (node !== this.nodeId) {
+      throw new NotFoundError(
+        `no node ${JSON.stringify(node)} for actor address ${JSON.stringify(to)}`,
+      );
+    }
+    const mail: MailMessage = { from, message };
+    this.#mailboxes.deliver(to, mail);
+    this.#mailWaiters.notify(to, true);
+  }
+
+  async recv(actorId: string, timeoutMs: number): Promise<MailMessage[]> {
+    const mail = this.#mailboxes.take(actorId);
+    if (mail.length > 0 || timeoutMs === 0) return mail;
+    await this.#mailWaiters.wait(actorId, timeoutMs);
+    return this.#mailboxes.take(actorId);
+  }
+
+  #serveExecutor(request: ExecutorRequest): unknown {
+    switch (request.op) {
+      case 'get':
+        return request.keys.map((key) => this.store.readEncoded(requireKey(key)));
+      case 'put':
+        return this.put(requireKey(request.key), request.value);
+      case 'call':
+        return this.call(request.name, request.args, request.timeoutMs);
+      case 'send':
+        return this.send(request.from, request.to, request.message);
+      case 'recv':
+        return this.recv(request.actorId, request.timeoutMs);
+      case 'await':
+        return this.awaitResult(request.key, request.timeoutMs);
+    }
+  }
+
+  #classHome(name: string): number {
+    let home = this.#classHomes.get(name);
+    if (home === undefined) {
+      home = this.pool.pick();
+      this.#classHomes.set(name, home);
+    }
+    return home;
+  }
+
+  #sweep(): void {
+    this.#mailboxes.sweep();
+    this.#results.expire(this.store);
+  }
+}
+
+export { SYSTEM_PREFIX };

@@ -1,0 +1,11 @@
+/**
+ * The storage layer's public face: lattices and their codec, the store shard, the hybrid
+ * logical clock that stamps writes, the shared cache segment, and argument references.
+ */
+
+export { CacheReader, CacheWriter, createCacheBuffer, MISS } from './cache_segment.js';
+export { decode, encode, encodeOwned } from './codec.js';
+export { HybridClock } from './hlc.js';
+export * from './lattices/index.js';
+export { FutureRef, Ref, ref } from './refs.js';
+export { StoreShard } from './store.js';
