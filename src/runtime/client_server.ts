@@ -32,9 +32,11 @@ export class ClientServer {
 
   listen(host: string, port: number): Promise<string> {
     return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
+      const fail = (error: Error) =>
+        reject(new UnavailableError(`cannot listen on ${host}:${port}: ${error.message}`));
+      this.#server.once('error', fail);
       this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
+        this.#server.off('error', fail);
         const address = this.#server.address();
         if (address === null || typeof address === 'string') {
           reject(new Error('server has no TCP address'));

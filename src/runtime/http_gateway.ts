@@ -12,6 +12,7 @@ import {
   type ErrorCode,
   errorToWire,
   NotFoundError,
+  UnavailableError,
   ValidationError,
 } from '../errors.js';
 import { decode, encode } from '../storage/index.js';
@@ -51,9 +52,11 @@ export class HttpGateway {
 
   listen(host: string, port: number): Promise<string> {
     return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
+      const fail = (error: Error) =>
+        reject(new UnavailableError(`cannot listen on ${host}:${port}: ${error.message}`));
+      this.#server.once('error', fail);
       this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
+        this.#server.off('error', fail);
         const address = this.#server.address();
         resolve(typeof address === 'object' && address !== null ? `${host}:${address.port}` : '');
       });

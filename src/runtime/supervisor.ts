@@ -69,7 +69,7 @@ export class Supervisor {
     this.cache = new CacheWriter(cacheBuffer);
     this.#results = new ResultStore(options.resultTtlMs, () => Date.now());
     this.store = new NodeStore({
-      store: new StoreShard({ valueBytesMax: options.valueBytesMax }),
+      store: new StoreShard(),
       cache: this.cache,
       clock: new HybridClock(() => Date.now()),
       nodeId: this.nodeId,

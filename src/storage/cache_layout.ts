@@ -6,8 +6,8 @@
  *   stats   float64: the writer's eviction and bypass counts, then one (hits, misses) pair
  *           per reader index, so each executor thread bumps only its own pair;
  *   index   slotCount slots of SLOT_INTS int32 (open addressing, linear probing);
- *   arena   the entries' bytes: the key's UTF-16 code units, then the encoded value, each
- *           entry starting on an ENTRY_ALIGN_BYTES boundary.
+ *   arena   the entries' bytes: the key's UTF-16 code units, then the encoded value, both
+ *           starting on an ENTRY_ALIGN_BYTES boundary (see `keyBytes`).
  *
  * Everything is derived from the total size once, by `planLayout`, and written into the
  * header so a reader (another thread that only has the buffer) finds the same regions with
@@ -181,7 +181,17 @@ export function readLayout(buffer: SharedArrayBuffer): CacheLayout {
   return layout;
 }
 
-/** The bytes an entry takes in the arena: key code units plus value, aligned. */
+/**
+ * Where an entry's value starts, relative to the entry: after the key's code units, padded
+ * so the value is 8-byte aligned. The alignment is a matter of speed, not taste: V8 copies
+ * to or from a SharedArrayBuffer word by word only when source and destination are equally
+ * aligned, and byte by byte otherwise (1 MB: 60 µs aligned, 520 µs misaligned, here).
+ */
+export function keyBytes(keyLength: number): number {
+  return alignUp(keyLength * 2, ENTRY_ALIGN_BYTES);
+}
+
+/** The bytes an entry takes in the arena: aligned key code units plus the value, aligned. */
 export function entryBytes(keyLength: number, valueBytes: number): number {
-  return alignUp(keyLength * 2 + valueBytes, ENTRY_ALIGN_BYTES);
+  return keyBytes(keyLength) + alignUp(valueBytes, ENTRY_ALIGN_BYTES);
 }

@@ -20,6 +20,7 @@
 import { ValidationError } from '../errors.js';
 import {
   EMPTY_OFFSET,
+  keyBytes,
   readLayout,
   SLOT_ACCESSED,
   SLOT_HASH,
@@ -133,7 +134,7 @@ export class CacheReader {
   #copyIfKey(key: string, base: number, seq: number, offset: number): number {
     const index = this.#index;
     const valueBytes = Atomics.load(index, base + SLOT_VALUE_BYTES);
-    const start = offset + key.length * 2;
+    const start = offset + keyBytes(key.length);
     const end = start + valueBytes;
     if (offset < 0 || (offset & 7) !== 0 || valueBytes <= 0 || end > this.#arenaBytes) {
       // Fields read while the writer changed them; a stable slot is always in bounds.

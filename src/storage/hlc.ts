@@ -16,7 +16,7 @@ export const HLC_TICKS_PER_MS = 1024;
 
 export interface HybridClockOptions {
   /** How far ahead of the local wall clock an observed stamp may be and still count. */
-  driftMsMax?: number;
+  driftMsMax?: number | undefined;
 }
 
 export class HybridClock {

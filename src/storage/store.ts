@@ -22,8 +22,8 @@ import {
 export const KEY_BYTES_MAX = 1024;
 
 export interface StoreShardOptions {
-  keysMax?: number;
-  valueBytesMax?: number;
+  keysMax?: number | undefined;
+  valueBytesMax?: number | undefined;
 }
 
 export interface MergeResult {

@@ -4,7 +4,7 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { type Cloud, type Context, connect, lattice, ref } from '../../src/index.js';
-import { type NodeProcess, startNodeProcess } from '../helpers/node_process.js';
+import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
 
 const test = anyTest as TestFn<{ node: NodeProcess; cloud: Cloud }>;
 

@@ -239,7 +239,7 @@ test('property: every get returns the current value or MISS, never a wrong one',
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('read' as const), key }) },
   );
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+    fc.property(fc.array(op, { minLength: 50, maxLength: 400, size: 'max' }), (ops) => {
       const { writer, reader } = segment();
       const model = new Map<string, Uint8Array>();
       for (const [step, action] of ops.entries()) {

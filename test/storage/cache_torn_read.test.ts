@@ -17,6 +17,8 @@ const CACHE_BYTES = 1024 * 1024;
 const READERS = 2;
 const MIXED_KEYS = Array.from({ length: 32 }, (_, i) => `mixed-${i}`);
 const TINY_KEYS = Array.from({ length: 2500 }, (_, i) => `tiny-${i}`);
+/** Rarely written, often read: they reach the ring's front alive and get moved (CLOCK). */
+const STABLE_KEYS = Array.from({ length: 4 }, (_, i) => `stable-${i}`);
 
 function startReader(
   input: ReaderInput,
@@ -61,12 +63,15 @@ function writeFor(writer: CacheWriter, seed: number, durationMs: number): number
   let writes = 0;
   while (Date.now() < deadline) {
     for (let i = 0; i < 64; i++, writes++) {
-      const keys = next() < 0.6 ? MIXED_KEYS : TINY_KEYS;
+      const draw = next();
+      const keys = draw < 0.01 ? STABLE_KEYS : draw < 0.6 ? MIXED_KEYS : TINY_KEYS;
       const key = keys[Math.floor(next() * keys.length)] ?? '';
       const gen = (gens.get(key) ?? 0) + 1;
       gens.set(key, gen);
       if (next() < 0.02) writer.delete(key);
-      else writer.put(key, keys === TINY_KEYS ? makeValue(key, gen, 8) : makeValue(key, gen));
+      else if (keys === TINY_KEYS) writer.put(key, makeValue(key, gen, 8));
+      else if (keys === STABLE_KEYS) writer.put(key, makeValue(key, gen, 40_000 + gen));
+      else writer.put(key, makeValue(key, gen));
     }
   }
   return writes;
@@ -79,7 +84,7 @@ test('readers in other threads never see a torn, wrong or older value', async (t
   const writer = new CacheWriter(buffer);
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
-  const keys = [...MIXED_KEYS, ...MIXED_KEYS, ...TINY_KEYS.slice(0, 16)];
+  const keys = [...MIXED_KEYS, ...MIXED_KEYS, ...STABLE_KEYS, ...TINY_KEYS.slice(0, 16)];
   const readers = await Promise.all(
     Array.from({ length: READERS }, (_, readerIndex) =>
       startReader({ buffer, control, readerIndex, keys }),
@@ -87,6 +92,7 @@ test('readers in other threads never see a torn, wrong or older value', async (t
   );
   await Promise.all(readers.map((reader) => reader.ready));
   for (const key of [...MIXED_KEYS, ...TINY_KEYS]) writer.put(key, makeValue(key, 0, 8));
+  for (const key of STABLE_KEYS) writer.put(key, makeValue(key, 0, 40_000));
   Atomics.store(flags, 1, 1);
   Atomics.notify(flags, 1);
   const writes = writeFor(writer, seed, WRITE_MS);

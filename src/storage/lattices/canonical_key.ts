@@ -8,6 +8,7 @@
  */
 import {
   bytesOf,
+  errorMessage,
   RANK_ARRAY,
   RANK_BOOLEAN,
   RANK_BYTES,
@@ -73,7 +74,7 @@ function objectKey(rank: number, value: object, depth: number): string {
       return `R${JSON.stringify(re.source)}${JSON.stringify(re.flags)}`;
     }
     case RANK_ERROR:
-      return `E${JSON.stringify(String((value as Error).message))}`;
+      return `E${JSON.stringify(errorMessage(value as Error))}`;
     case RANK_ARRAY:
       return arrayKey(value as unknown[], depth);
     case RANK_MAP:

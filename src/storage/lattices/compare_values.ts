@@ -15,6 +15,7 @@
  */
 import {
   bytesOf,
+  errorMessage,
   RANK_ARRAY,
   RANK_BOOLEAN,
   RANK_BYTES,
@@ -102,7 +103,7 @@ function compareObjects(rank: number, a: object, b: object, depth: number): numb
       return compareStrings(x.source, y.source) || compareStrings(x.flags, y.flags);
     }
     case RANK_ERROR:
-      return compareStrings(String((a as Error).message), String((b as Error).message));
+      return compareStrings(errorMessage(a as Error), errorMessage(b as Error));
     case RANK_ARRAY:
       return compareSequences(a as unknown[], b as unknown[], depth);
     case RANK_MAP:

@@ -61,7 +61,7 @@ const bottoms: { [K in LatticeKind]: () => LatticeOf<K> } = {
 /** The identity of merge for the kind (a fresh object each call). */
 export function bottom<K extends LatticeKind>(kind: K): LatticeOf<K> {
   const make = Object.hasOwn(bottoms, kind) ? bottoms[kind] : undefined;
-  if (make === undefined) throw new ValidationError(`unknown lattice kind ${String(kind)}`);
+  if (make === undefined) throw new ValidationError(`unknown lattice kind ${JSON.stringify(kind)}`);
   return make();
 }
 

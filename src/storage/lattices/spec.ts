@@ -59,8 +59,13 @@ function specAt(x: unknown, depth: number): LatticeSpec {
     case 'map':
       return { kind: 'map', entries: entriesAt(record.entries, depth) };
     default:
-      throw invalid('lattice spec', `unknown kind ${JSON.stringify(String(record.kind))}`);
+      throw invalid('lattice spec', `unknown kind ${kindName(record.kind)}`);
   }
+}
+
+/** Names an untrusted kind without calling into it (String() may run a hostile toString). */
+function kindName(kind: unknown): string {
+  return typeof kind === 'string' ? JSON.stringify(kind) : describe(kind);
 }
 
 function entriesAt(x: unknown, depth: number): Record<string, LatticeSpec> {

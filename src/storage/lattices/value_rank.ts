@@ -76,6 +76,11 @@ export function typedName(value: object): string {
   return Object.prototype.toString.call(value).slice(8, -1);
 }
 
+/** An Error's message as the codec carries it: a string (anything else reads as ''). */
+export function errorMessage(error: Error): string {
+  return typeof error.message === 'string' ? error.message : '';
+}
+
 export function tooDeep(): ValidationError {
   return new ValidationError(
     `value nests deeper than ${VALUE_DEPTH_MAX} levels (or is cyclic) and has no canonical form`,

@@ -69,7 +69,8 @@ function fromWireAt(x: unknown, depth: number): Lattice {
   }
   const tag = x[0];
   const read = typeof tag === 'number' && Number.isInteger(tag) ? readers[tag] : undefined;
-  if (read === undefined) throw invalid('lattice', `unknown tag ${String(tag)}`);
+  if (read === undefined)
+    throw invalid('lattice', `unknown tag ${typeof tag === 'number' ? tag : describe(tag)}`);
   return read(x, depth);
 }
 

@@ -1,7 +1,7 @@
 /**
  * Starts `squall start` as a real child process on free ports, the way a user would, and
- * waits for the line it prints once it serves. Tests then talk to it only through the
- * public SDK, CLI and HTTP interfaces.
+ * waits for the line it prints once it serves. Integration tests, benchmarks and the
+ * multi-process simulator drive nodes this way, only through the public SDK, CLI and HTTP.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';

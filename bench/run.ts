@@ -1,0 +1,25 @@
+/**
+ * `npm run bench -- NAME [--quick]`: runs one benchmark and prints, as its last line, one
+ * JSON object with its figures and its baselines (SPEC.md, Benchmarks).
+ */
+import { machine } from './stats.js';
+
+type Bench = { run(options: { quick: boolean }): Promise<Record<string, unknown>> };
+
+const benches: Record<string, () => Promise<Bench>> = {
+  call: () => import('./call.js'),
+};
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const name = args.find((a) => !a.startsWith('--'));
+const load = name === undefined ? undefined : benches[name];
+if (load === undefined) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [--quick]\n`);
+  process.exit(2);
+}
+const started = performance.now();
+const result = await (await load()).run({ quick });
+const seconds = Math.round((performance.now() - started) / 100) / 10;
+process.stdout.write(`\n${JSON.stringify({ ...result, quick, seconds, machine: machine() })}\n`);
+process.exit(0);

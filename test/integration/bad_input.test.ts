@@ -1,0 +1,284 @@
+/**
+ * Bad input against a real node process: every mistake gets its typed error, runaway and
+ * crashing functions cost only their own call, garbage on the socket closes only that
+ * connection, and the node keeps serving with all its data.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import anyTest, { type TestFn } from 'ava';
+import {
+  type Cloud,
+  type Context,
+  connect,
+  FunctionError,
+  lattice,
+  NotFoundError,
+  TimeoutError,
+  ValidationError,
+} from '../../src/index.js';
+import { decode, encode } from '../../src/storage/index.js';
+import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
+
+const test = anyTest.serial as TestFn<{ node: NodeProcess; cloud: Cloud }>;
+
+const KEPT = Array.from({ length: 200 }, (_, i) => [`kept/${i}`, { i, text: `value ${i}` }] as const);
+
+test.before(async (t) => {
+  const node = await startNodeProcess(['--executors', '2', '--executor-memory-mb', '64']);
+  const cloud = await connect(node.address);
+  await Promise.all(KEPT.map(([key, value]) => cloud.put(key, value)));
+  await cloud.put('kept/set', lattice.set(['a', 'b']));
+  t.context = { node, cloud };
+});
+
+test.after.always(async (t) => {
+  const { cloud } = t.context;
+  if (cloud !== undefined) {
+    for (const [key, value] of KEPT) t.deepEqual(await cloud.get(key), value);
+    t.deepEqual(await cloud.get('kept/set'), ['a', 'b']);
+    cloud.close();
+  }
+  t.is(await t.context.node?.stop(), 0, 'the node stops cleanly after all of it');
+});
+
+test('calling an unknown function is NotFoundError', async (t) => {
+  const error = await t.throwsAsync(t.context.cloud.call('no-such-function'), {
+    instanceOf: NotFoundError,
+  });
+  t.is(error.code, 'NOT_FOUND');
+  t.regex(error.message, /no-such-function/);
+});
+
+test('a throwing function is FunctionError with the remote name, message and stack', async (t) => {
+  await t.context.cloud.register('thrower', function thrower(_ctx: Context, n: number) {
+    if (n > 1) throw new RangeError(`n is too big: ${n}`);
+    return n;
+  });
+  const error = await t.throwsAsync(t.context.cloud.call('thrower', [5]), {
+    instanceOf: FunctionError,
+  });
+  t.is(error.code, 'FUNCTION_FAILED');
+  t.is(error.remoteName, 'RangeError');
+  t.is(error.message, 'n is too big: 5');
+  t.regex(error.remoteStack, /thrower/);
+  t.is(await t.context.cloud.call('thrower', [1]), 1);
+});
+
+test('an infinite loop times out, is stopped, and a bystander call still completes', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('spin', () => {
+    for (;;) {
+      // runaway on purpose
+    }
+  });
+  await cloud.register('nap', async (_ctx: Context, ms: number) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return 'rested';
+  });
+  const naps = [cloud.call('nap', [1500]), cloud.call('nap', [1500])];
+  const error = await t.throwsAsync(cloud.call('spin', [], { timeoutMs: 500 }), {
+    instanceOf: TimeoutError,
+  });
+  t.regex(error.message, /spin ran past its timeout of 500 ms/);
+  t.deepEqual(await Promise.all(naps), ['rested', 'rested']);
+  t.is(await cloud.call('nap', [1]), 'rested');
+});
+
+test('running out of memory fails the call with FunctionError and the node recovers', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('hog', () => {
+    const hoard: number[][] = [];
+    for (;;) hoard.push(new Array(100_000).fill(Math.random()));
+  });
+  const error = await t.throwsAsync(cloud.call('hog', [], { timeoutMs: 60_000 }), {
+    instanceOf: FunctionError,
+  });
+  t.regex(error.message, /out of memory/);
+  await cloud.register('ok', () => 'fine');
+  t.is(await cloud.call('ok'), 'fine');
+});
+
+test('a function that exits its thread fails with FunctionError', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('quitter', () => process.exit(3));
+  const error = await t.throwsAsync(cloud.call('quitter'), { instanceOf: FunctionError });
+  t.regex(error.message, /exited with code 3/);
+  await cloud.register('late', () => {
+    setTimeout(() => {
+      throw new Error('thrown outside the call');
+    }, 5);
+    return new Promise(() => undefined);
+  });
+  const late = await t.throwsAsync(cloud.call('late'), { instanceOf: FunctionError });
+  t.regex(late.message, /thrown outside the call/);
+  t.is(await cloud.call('thrower', [0]), 0);
+});
+
+test('a closure is refused at registration with the names it closes over', async (t) => {
+  const limit = 10;
+  const error = await t.throwsAsync(
+    t.context.cloud.register('closes', (_ctx: Context, x: number) => Math.min(x, limit)),
+    { instanceOf: ValidationError },
+  );
+  t.regex(error.message, /closes over outer variable 'limit'/);
+  await t.throwsAsync(t.context.cloud.call('closes', [1]), { instanceOf: NotFoundError });
+});
+
+test('bad names and bad arguments are ValidationError', async (t) => {
+  const { cloud } = t.context;
+  await t.throwsAsync(cloud.register('has space', () => 1), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.register('', () => 1), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.register('x', 42 as never), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.call('thrower', 'not-an-array' as never), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.call('thrower', [() => 1]), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.get(''), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.get('k'.repeat(2000)), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.deploy('export function broken( {', { filename: 'broken.ts' }), {
+    instanceOf: ValidationError,
+    message: /broken\.ts:1:/,
+  });
+  await t.throwsAsync(cloud.deploy('export const x = 1;'), {
+    instanceOf: ValidationError,
+    message: /exports no functions/,
+  });
+  await t.throwsAsync(cloud.deploy('throw new Error("at load");\nexport function f() {}'), {
+    instanceOf: ValidationError,
+    message: /at load/,
+  });
+});
+
+test('a class without run fails its calls with a clear error', async (t) => {
+  class NoRun {
+    value = 1;
+  }
+  await t.context.cloud.register('norun', NoRun as never);
+  const error = await t.throwsAsync(t.context.cloud.call('norun'), { instanceOf: FunctionError });
+  t.regex(error.message, /no run\(ctx/);
+});
+
+test('writing another lattice type to a key is refused and changes nothing', async (t) => {
+  const { cloud } = t.context;
+  await t.throwsAsync(cloud.put('kept/set', lattice.counter(1)), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.put('kept/set', 'plain'), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.put('kept/0', lattice.set([1])), { instanceOf: ValidationError });
+  t.deepEqual(await cloud.get('kept/set'), ['a', 'b']);
+  await cloud.register('wrongType', (ctx: Context) => ctx.put('kept/set', ctx.lattice.max(3)));
+  const error = await t.throwsAsync(cloud.call('wrongType'), { instanceOf: FunctionError });
+  t.is(error.remoteName, 'ValidationError');
+  t.throws(() => lattice.counter(-1), { instanceOf: ValidationError });
+  t.throws(() => lattice.max(Number.NaN), { instanceOf: ValidationError });
+});
+
+test('reserved keys cannot be written', async (t) => {
+  await t.throwsAsync(t.context.cloud.put('__squall/fn/thrower', 'hijack'), {
+    instanceOf: ValidationError,
+    message: /reserved/,
+  });
+  t.is(await t.context.cloud.call('thrower', [1]), 1);
+});
+
+test('oversized values are ValidationError, from the client and from a function', async (t) => {
+  const { cloud } = t.context;
+  const big = new Uint8Array(33 * 1024 * 1024);
+  await t.throwsAsync(cloud.put('kept/0', big), { instanceOf: ValidationError, message: /exceeds/ });
+  await cloud.register('bigPut', (ctx: Context, mb: number) =>
+    ctx.put('kept/1', new Uint8Array(mb * 1024 * 1024)),
+  );
+  const error = await t.throwsAsync(cloud.call('bigPut', [33]), { instanceOf: FunctionError });
+  t.regex(error.message, /exceeds/);
+  await cloud.register('bigResult', (_ctx: Context, mb: number) => new Uint8Array(mb * 1024 * 1024));
+  await t.throwsAsync(cloud.call('bigResult', [70]), { instanceOf: ValidationError });
+  t.is(((await cloud.call('bigResult', [1])) as Uint8Array).length, 1024 * 1024);
+});
+
+function rawSocket(address: string): Promise<Socket> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: host!, port: Number(port) }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+async function closedAfter(address: string, bytes: Uint8Array): Promise<boolean> {
+  const socket = await rawSocket(address);
+  socket.on('error', () => undefined);
+  socket.on('data', () => undefined);
+  const closed = new Promise<boolean>((resolve) => {
+    socket.once('close', () => resolve(true));
+    setTimeout(() => resolve(false), 5000);
+  });
+  socket.write(bytes);
+  const result = await closed;
+  socket.destroy();
+  return result;
+}
+
+function frame(body: Uint8Array): Uint8Array {
+  const out = Buffer.alloc(4 + body.length);
+  out.writeUInt32BE(body.length, 0);
+  out.set(body, 4);
+  return out;
+}
+
+test('malformed frames close only their own connection', async (t) => {
+  const { address } = t.context.node;
+  t.true(await closedAfter(address, Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])), 'huge length');
+  t.true(await closedAfter(address, Buffer.from([0, 0, 0, 0])), 'empty frame');
+  t.true(await closedAfter(address, frame(Buffer.from([0xff, 0xfe, 0xfd]))), 'not CBOR');
+  t.true(await closedAfter(address, frame(encode({ op: 'get', key: 'x' }))), 'no id');
+  t.true(await closedAfter(address, frame(encode([1, 2, 3]))), 'not a record');
+  t.is(await t.context.cloud.call('thrower', [1]), 1, 'the SDK connection lives on');
+});
+
+/** Sends frames on a fresh socket; collects the decoded answers until it closes or idles. */
+async function exchange(address: string, frames: unknown[]): Promise<Map<number, Record<string, unknown>>> {
+  const socket = await rawSocket(address);
+  const answers = new Map<number, Record<string, unknown>>();
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 4 && buffered.length >= 4 + buffered.readUInt32BE(0)) {
+      const length = buffered.readUInt32BE(0);
+      const answer = decode(buffered.subarray(4, 4 + length)) as Record<string, unknown>;
+      answers.set(answer.id as number, answer);
+      buffered = buffered.subarray(4 + length);
+    }
+  });
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  for (const f of frames) socket.write(frame(encode(f)));
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000))]);
+  socket.destroy();
+  return answers;
+}
+
+const codeOf = (answer: Record<string, unknown> | undefined) =>
+  (answer?.error as { code?: string } | undefined)?.code;
+
+test('a request before hello is refused and its connection closed', async (t) => {
+  const answers = await exchange(t.context.node.address, [
+    { id: 1, op: 'get', key: 'kept/0' },
+    { id: 2, op: 'hello', version: 1 },
+  ]);
+  t.is(codeOf(answers.get(1)), 'UNAUTHORIZED');
+  t.false(answers.has(2));
+});
+
+test('a well-framed bad request gets a typed answer and the connection stays', async (t) => {
+  const answers = await exchange(t.context.node.address, [
+    { id: 1, op: 'hello', version: 1 },
+    { id: 2, op: 'launch-missiles' },
+    { id: 3, op: 'get', key: 7 },
+    { id: 4, op: 'call', name: 'thrower', args: 'not bytes' },
+    { id: 5, op: 'call', name: 'thrower', args: encode({ not: 'an array' }) },
+    { id: 6, op: 'put', key: 'kept/0', value: { t: 'lattice', spec: { kind: 'bogus' } } },
+    { id: 7, op: 'hello', version: 99 },
+    { id: 8, op: 'get', key: 'kept/0' },
+  ]);
+  t.true(answers.get(1)?.ok);
+  t.is(codeOf(answers.get(2)), 'INVALID');
+  t.is(codeOf(answers.get(3)), 'INVALID');
+  t.is(codeOf(answers.get(4)), 'INVALID');
+  t.is(codeOf(answers.get(5)), 'INVALID');
+  t.is(codeOf(answers.get(6)), 'INVALID');
+  t.is(codeOf(answers.get(7)), 'INVALID');
+  t.deepEqual(answers.get(8)?.value, { i: 0, text: 'value 0' });
+});

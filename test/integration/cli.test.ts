@@ -1,0 +1,107 @@
+/**
+ * The `squall` command as a user types it: a node started with `--examples`, then deploy,
+ * call, get, put and status from other processes; errors as `error CODE: message` with a
+ * non-zero exit code.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import anyTest, { type TestFn } from 'ava';
+import { type NodeProcess, runCli, startNodeProcess } from '../../src/sim/index.js';
+
+const test = anyTest as TestFn<{ node: NodeProcess; env: NodeJS.ProcessEnv }>;
+
+test.before(async (t) => {
+  const node = await startNodeProcess(['--examples', '--executors', '2']);
+  t.context = { node, env: { SQUALL_ADDRESS: node.address } };
+});
+
+test.after.always(async (t) => {
+  t.is(await t.context.node?.stop('SIGINT'), 0, 'SIGINT stops the node cleanly');
+});
+
+test('start --examples deploys the examples and names them', async (t) => {
+  const first = (t.context.node.child.spawnargs ?? []).join(' ');
+  t.regex(first, /--examples/);
+  const result = await runCli(['call', 'greet', '"Ada"'], t.context.env);
+  t.is(result.code, 0, result.stderr);
+  t.is(JSON.parse(result.stdout), 'Hello, Ada!');
+  const counter = await runCli(['call', 'Counter', '5'], t.context.env);
+  t.is(JSON.parse(counter.stdout), 5);
+  const again = await runCli(['call', 'Counter', '2'], t.context.env);
+  t.is(JSON.parse(again.stdout), 7);
+});
+
+test('deploy a file, then call it with JSON arguments', async (t) => {
+  const folder = mkdtempSync(join(tmpdir(), 'squall-cli-'));
+  const file = join(folder, 'maths.ts');
+  writeFileSync(
+    file,
+    `export function mul(_ctx: unknown, a: number, b: number): number { return a * b; }
+     export function describe(_ctx: unknown, o: { name: string; tags: string[] }) {
+       return \`\${o.name}: \${o.tags.join('+')}\`;
+     }`,
+  );
+  const deployed = await runCli(['deploy', file], t.context.env);
+  t.is(deployed.code, 0, deployed.stderr);
+  t.deepEqual(JSON.parse(deployed.stdout), ['describe', 'mul']);
+  const mul = await runCli(['call', 'mul', '6', '7'], t.context.env);
+  t.is(JSON.parse(mul.stdout), 42);
+  const desc = await runCli(['call', 'describe', '{"name":"x","tags":["a","b"]}'], t.context.env);
+  t.is(JSON.parse(desc.stdout), 'x: a+b');
+});
+
+test('put and get through the CLI, with --address', async (t) => {
+  const address = ['--address', t.context.node.address];
+  const put = await runCli(['put', 'cli/key', '{"a":[1,2]}', ...address]);
+  t.is(put.code, 0, put.stderr);
+  const get = await runCli(['get', 'cli/key', ...address]);
+  t.deepEqual(JSON.parse(get.stdout), { a: [1, 2] });
+  const missing = await runCli(['get', 'cli/missing', ...address]);
+  t.is(missing.code, 0);
+  t.is(JSON.parse(missing.stdout), null);
+});
+
+test('status prints text, and JSON with --json', async (t) => {
+  const text = await runCli(['status'], t.context.env);
+  t.is(text.code, 0, text.stderr);
+  t.regex(text.stdout, new RegExp(`node ${t.context.node.id}`));
+  t.regex(text.stdout, /executors \(2\)/);
+  t.regex(text.stdout, /greet/);
+  const json = await runCli(['status', '--json'], t.context.env);
+  const status = JSON.parse(json.stdout);
+  t.is(status.node.id, t.context.node.id);
+  t.is(status.nodes[0].state, 'alive');
+});
+
+test('errors are one line on stderr with the code, and a non-zero exit', async (t) => {
+  const { env } = t.context;
+  const missing = await runCli(['call', 'no-such-fn'], env);
+  t.is(missing.code, 1);
+  t.is(missing.stdout, '');
+  t.regex(missing.stderr, /^error NOT_FOUND: function no-such-fn is not registered\n$/);
+  const badJson = await runCli(['call', 'greet', 'Ada'], env);
+  t.is(badJson.code, 1);
+  t.regex(badJson.stderr, /^error INVALID: argument 1 is not JSON: Ada/);
+  const thrown = await runCli(['call', 'add', '"x"', '1'], env);
+  t.is(thrown.code, 1);
+  t.regex(thrown.stderr, /^error FUNCTION_FAILED: add expects two numbers/);
+  const noFile = await runCli(['deploy', '/nonexistent/file.ts'], env);
+  t.is(noFile.code, 1);
+  t.regex(noFile.stderr, /^error INVALID: /);
+  const down = await runCli(['get', 'x', '--address', '127.0.0.1:1']);
+  t.is(down.code, 1);
+  t.regex(down.stderr, /^error UNAVAILABLE: cannot reach squall node at 127\.0\.0\.1:1/);
+  const badPut = await runCli(['put', 'k', '{oops'], env);
+  t.is(badPut.code, 1);
+  t.regex(badPut.stderr, /^error INVALID: the value is not JSON/);
+});
+
+test('start refuses bad flags with a clear error', async (t) => {
+  const result = await runCli(['start', '--port', 'abc']);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /^error INVALID: --port needs an integer/);
+  const busy = await runCli(['start', '--port', t.context.node.address.split(':')[1]!, '--http-port', '0']);
+  t.is(busy.code, 1);
+  t.regex(busy.stderr, /^error UNAVAILABLE: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+});

@@ -1,0 +1,104 @@
+/**
+ * The HTTP gateway and the shared-secret token, against real node processes.
+ */
+import anyTest, { type TestFn } from 'ava';
+import { AuthError, type Cloud, type Context, connect } from '../../src/index.js';
+import { type NodeProcess, runCli, startNodeProcess } from '../../src/sim/index.js';
+
+const TOKEN = 's3cret-token';
+const test = anyTest as TestFn<{ node: NodeProcess; cloud: Cloud; base: string }>;
+
+test.before(async (t) => {
+  const node = await startNodeProcess(['--executors', '1', '--token', TOKEN]);
+  const cloud = await connect(node.address, { token: TOKEN });
+  await cloud.register('hypot', (_ctx: Context, a: number, b: number) => Math.hypot(a, b));
+  await cloud.register('fail', () => {
+    throw new Error('http failure');
+  });
+  await cloud.register('bigint', () => 2n ** 70n);
+  t.context = { node, cloud, base: `http://${node.httpAddress}` };
+});
+
+test.after.always(async (t) => {
+  t.context.cloud?.close();
+  await t.context.node?.stop();
+});
+
+function request(t: { context: { base: string } }, path: string, init: RequestInit = {}, token = TOKEN) {
+  const headers = new Headers(init.headers);
+  if (token !== '') headers.set('authorization', `Bearer ${token}`);
+  if (init.body !== undefined) headers.set('content-type', 'application/json');
+  return fetch(t.context.base + path, { ...init, headers });
+}
+
+test('call a function over HTTP', async (t) => {
+  const response = await request(t, '/v1/functions/hypot/call', {
+    method: 'POST',
+    body: JSON.stringify({ args: [3, 4] }),
+  });
+  t.is(response.status, 200);
+  t.deepEqual(await response.json(), { result: 5 });
+  const big = await request(t, '/v1/functions/bigint/call', { method: 'POST', body: '{}' });
+  t.deepEqual(await big.json(), { result: '1180591620717411303424' });
+});
+
+test('errors carry code and message with the mapped status', async (t) => {
+  const missing = await request(t, '/v1/functions/nope/call', { method: 'POST', body: '{}' });
+  t.is(missing.status, 404);
+  t.is(((await missing.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
+  const failed = await request(t, '/v1/functions/fail/call', { method: 'POST', body: '{}' });
+  t.is(failed.status, 500);
+  t.deepEqual(await failed.json(), { error: { code: 'FUNCTION_FAILED', message: 'http failure' } });
+  const badJson = await request(t, '/v1/functions/hypot/call', { method: 'POST', body: '{nope' });
+  t.is(badJson.status, 400);
+  const badArgs = await request(t, '/v1/functions/hypot/call', {
+    method: 'POST',
+    body: JSON.stringify({ args: 'x' }),
+  });
+  t.is(badArgs.status, 400);
+  const noDag = await request(t, '/v1/dags/none/call', { method: 'POST', body: '{}' });
+  t.is(noDag.status, 404);
+  const route = await request(t, '/v2/whatever');
+  t.is(route.status, 404);
+});
+
+test('read and write keys over HTTP', async (t) => {
+  const absent = await request(t, '/v1/kv/http-key');
+  t.is(absent.status, 404);
+  const put = await request(t, '/v1/kv/http-key', {
+    method: 'PUT',
+    body: JSON.stringify({ value: { n: [1, 2] } }),
+  });
+  t.is(put.status, 200);
+  const got = await request(t, '/v1/kv/http-key');
+  t.deepEqual(await got.json(), { value: { n: [1, 2] } });
+  t.deepEqual(await t.context.cloud.get('http-key'), { n: [1, 2] });
+  const reserved = await request(t, '/v1/kv/__squall%2Fx', { method: 'PUT', body: '{"value":1}' });
+  t.is(reserved.status, 400);
+});
+
+test('status, metrics and the status page', async (t) => {
+  const status = (await (await request(t, '/v1/status')).json()) as { node: { id: string } };
+  t.is(status.node.id, t.context.node.id);
+  const metrics = await request(t, '/metrics');
+  const text = await metrics.text();
+  t.regex(text, /squall_calls_started_total \d+/);
+  t.regex(text, /squall_executor_utilisation\{executor="0"\}/);
+  const page = await request(t, '/');
+  t.regex(page.headers.get('content-type') ?? '', /text\/html/);
+  t.regex(await page.text(), new RegExp(t.context.node.id));
+});
+
+test('without the token, HTTP, SDK and CLI are refused with UNAUTHORIZED', async (t) => {
+  const http = await request(t, '/v1/status', {}, '');
+  t.is(http.status, 401);
+  const wrong = await request(t, '/v1/status', {}, 'wrong');
+  t.is(wrong.status, 401);
+  await t.throwsAsync(connect(t.context.node.address), { instanceOf: AuthError });
+  await t.throwsAsync(connect(t.context.node.address, { token: 'wrong' }), { instanceOf: AuthError });
+  const cli = await runCli(['status', '--address', t.context.node.address]);
+  t.is(cli.code, 1);
+  t.regex(cli.stderr, /^error UNAUTHORIZED: /);
+  const ok = await runCli(['get', 'http-key', '--address', t.context.node.address, '--token', TOKEN]);
+  t.is(ok.code, 0, ok.stderr);
+});
