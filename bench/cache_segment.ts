@@ -10,12 +10,7 @@
  *   node --import tsx bench/cache_segment.ts
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import {
-  CacheReader,
-  CacheWriter,
-  createCacheBuffer,
-  MISS,
-} from '../src/storage/cache_segment.js';
+import { CacheReader, CacheWriter, createCacheBuffer, MISS } from '../src/storage/cache_segment.js';
 import { decode, encode } from '../src/storage/codec.js';
 
 const CACHE_BYTES = 64 * 1024 * 1024;
@@ -87,20 +82,28 @@ function writerRows(): Row[] {
     // 1M distinct keys through a cache that holds a fraction of them: steady eviction.
     const writer = new CacheWriter(createCacheBuffer({ bytes: CACHE_BYTES }));
     let n = 0;
-    rows.push(measure('put 100 B, new keys (evicting)', 500_000, () => writer.put(`k${n++}`, small)));
+    rows.push(
+      measure('put 100 B, new keys (evicting)', 500_000, () => writer.put(`k${n++}`, small)),
+    );
   }
   {
     const writer = new CacheWriter(createCacheBuffer({ bytes: CACHE_BYTES }));
     let n = 0;
-    rows.push(measure('put 1 MB, 256 keys (evicting)', 2_000, () => writer.put(`k${n++ % 256}`, large)));
+    rows.push(
+      measure('put 1 MB, 256 keys (evicting)', 2_000, () => writer.put(`k${n++ % 256}`, large)),
+    );
   }
-  rows.push(measure('  baseline: encode 100 B', 200_000, () => encode(new Uint8Array(SMALL_BYTES))));
+  rows.push(
+    measure('  baseline: encode 100 B', 200_000, () => encode(new Uint8Array(SMALL_BYTES))),
+  );
   return rows;
 }
 
 function print(title: string, rows: Row[]): void {
   process.stdout.write(`\n${title}\n`);
-  process.stdout.write(`${'operation'.padEnd(48)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}\n`);
+  process.stdout.write(
+    `${'operation'.padEnd(48)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}\n`,
+  );
   for (const row of rows) {
     const p50 = row.p50Us.toFixed(row.p50Us < 10 ? 2 : 1).padStart(10);
     const p99 = row.p99Us.toFixed(row.p99Us < 10 ? 2 : 1).padStart(10);

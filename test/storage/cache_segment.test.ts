@@ -74,6 +74,21 @@ test('values never alias the shared buffer', (t) => {
   t.deepEqual(decode(raw ?? new Uint8Array()), bytes);
 });
 
+test('decoded values do not alias the reader scratch buffer either', (t) => {
+  const { writer, reader } = segment();
+  const make = (fill: number) => ({
+    bytes: new Uint8Array(300).fill(fill),
+    floats: new Float64Array(20).fill(fill),
+    words: new Uint16Array(33).fill(fill),
+  });
+  writer.put('a', encode(make(1)));
+  writer.put('b', encode(make(2)));
+  const first = reader.get('a');
+  const second = reader.get('b');
+  t.deepEqual(second, make(2));
+  t.deepEqual(first, make(1), 'reading b overwrote the scratch under a');
+});
+
 test('keys with unusual code units and the empty key round-trip', (t) => {
   const { writer, reader } = segment();
   const keys = ['', 'é', '日本語', '\u{1F600}', 'a\u0000b', 'x'.repeat(200)];
