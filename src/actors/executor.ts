@@ -132,14 +132,12 @@ export class Executor {
   async #resolveArgs(bytes: Uint8Array): Promise<unknown[]> {
     const args = decode(bytes);
     if (!Array.isArray(args)) throw new ValidationError('call arguments must be an array');
+    if (!args.some((arg) => arg instanceof Ref || arg instanceof FutureRef)) return args;
     return Promise.all(
       args.map(async (arg) => {
         if (arg instanceof Ref) return getOne(this.#deps, arg.key);
         if (arg instanceof FutureRef) {
-          const result = (await this.#deps.link.request({
-            op: 'await',
-            key: arg.key,
-          })) as Uint8Array;
+          const result = (await this.#deps.link.request({ op: 'await', key: arg.key })) as Uint8Array;
           return decode(result);
         }
         return arg;

@@ -168,6 +168,7 @@ export class CacheReader {
     } else {
       scratch.set(this.#arena8.subarray(start, end));
     }
+    if (Atomics.load(index, base + SLOT_SEQ) !== seq) return RETRY;
     if (index[base + SLOT_ACCESSED] === 0) Atomics.store(index, base + SLOT_ACCESSED, 1);
     return valueBytes;
   }
