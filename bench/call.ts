@@ -56,7 +56,10 @@ export async function run({ quick }: { quick: boolean }): Promise<Record<string,
     await cloud.register('timeGets', timeGets);
     await cloud.put('bench/100B', new Uint8Array(100).fill(7));
     await cloud.put('bench/1MB', new Uint8Array(1024 * 1024).fill(7));
-    const get100 = (await cloud.call('timeGets', ['bench/100B', quick ? 20_000 : 200_000])) as GetFigures;
+    const get100 = (await cloud.call('timeGets', [
+      'bench/100B',
+      quick ? 20_000 : 200_000,
+    ])) as GetFigures;
     const get1m = (await cloud.call('timeGets', ['bench/1MB', quick ? 300 : 3_000])) as GetFigures;
     const base = await baselines(calls);
     report(c1, c64, get100, get1m, base);

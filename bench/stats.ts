@@ -54,9 +54,13 @@ export function printTable(title: string, rows: Record<string, string | number>[
   if (first === undefined) return;
   const columns = Object.keys(first);
   const width = (c: string) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(width(columns[i]!))).join('  ');
-  process.stdout.write(`\n${title}\n${line(columns)}\n${line(columns.map((c) => '-'.repeat(width(c))))}\n`);
-  for (const row of rows) process.stdout.write(`${line(columns.map((c) => String(row[c] ?? '')))}\n`);
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => cell.padEnd(width(columns[i]!))).join('  ');
+  process.stdout.write(
+    `\n${title}\n${line(columns)}\n${line(columns.map((c) => '-'.repeat(width(c))))}\n`,
+  );
+  for (const row of rows)
+    process.stdout.write(`${line(columns.map((c) => String(row[c] ?? '')))}\n`);
 }
 
 export function machine(): Record<string, string | number> {

@@ -137,7 +137,10 @@ export class Executor {
       args.map(async (arg) => {
         if (arg instanceof Ref) return getOne(this.#deps, arg.key);
         if (arg instanceof FutureRef) {
-          const result = (await this.#deps.link.request({ op: 'await', key: arg.key })) as Uint8Array;
+          const result = (await this.#deps.link.request({
+            op: 'await',
+            key: arg.key,
+          })) as Uint8Array;
           return decode(result);
         }
         return arg;

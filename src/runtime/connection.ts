@@ -9,7 +9,7 @@
  */
 import type { Socket } from 'node:net';
 import { UnavailableError, ValidationError } from '../errors.js';
-import { decode, encode } from '../storage/codec.js';
+import { decode, encode } from '../storage/index.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, frameHeader } from './frame_decoder.js';
 
 export interface ConnectionLimits {

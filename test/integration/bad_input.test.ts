@@ -15,12 +15,15 @@ import {
   TimeoutError,
   ValidationError,
 } from '../../src/index.js';
-import { decode, encode } from '../../src/storage/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
+import { decode, encode } from '../../src/storage/index.js';
 
 const test = anyTest.serial as TestFn<{ node: NodeProcess; cloud: Cloud }>;
 
-const KEPT = Array.from({ length: 200 }, (_, i) => [`kept/${i}`, { i, text: `value ${i}` }] as const);
+const KEPT = Array.from(
+  { length: 200 },
+  (_, i) => [`kept/${i}`, { i, text: `value ${i}` }] as const,
+);
 
 test.before(async (t) => {
   const node = await startNodeProcess(['--executors', '2', '--executor-memory-mb', '64']);
@@ -125,10 +128,18 @@ test('a closure is refused at registration with the names it closes over', async
 
 test('bad names and bad arguments are ValidationError', async (t) => {
   const { cloud } = t.context;
-  await t.throwsAsync(cloud.register('has space', () => 1), { instanceOf: ValidationError });
-  await t.throwsAsync(cloud.register('', () => 1), { instanceOf: ValidationError });
+  await t.throwsAsync(
+    cloud.register('has space', () => 1),
+    { instanceOf: ValidationError },
+  );
+  await t.throwsAsync(
+    cloud.register('', () => 1),
+    { instanceOf: ValidationError },
+  );
   await t.throwsAsync(cloud.register('x', 42 as never), { instanceOf: ValidationError });
-  await t.throwsAsync(cloud.call('thrower', 'not-an-array' as never), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.call('thrower', 'not-an-array' as never), {
+    instanceOf: ValidationError,
+  });
   await t.throwsAsync(cloud.call('thrower', [() => 1]), { instanceOf: ValidationError });
   await t.throwsAsync(cloud.get(''), { instanceOf: ValidationError });
   await t.throwsAsync(cloud.get('k'.repeat(2000)), { instanceOf: ValidationError });
@@ -179,13 +190,19 @@ test('reserved keys cannot be written', async (t) => {
 test('oversized values are ValidationError, from the client and from a function', async (t) => {
   const { cloud } = t.context;
   const big = new Uint8Array(33 * 1024 * 1024);
-  await t.throwsAsync(cloud.put('kept/0', big), { instanceOf: ValidationError, message: /exceeds/ });
+  await t.throwsAsync(cloud.put('kept/0', big), {
+    instanceOf: ValidationError,
+    message: /exceeds/,
+  });
   await cloud.register('bigPut', (ctx: Context, mb: number) =>
     ctx.put('kept/1', new Uint8Array(mb * 1024 * 1024)),
   );
   const error = await t.throwsAsync(cloud.call('bigPut', [33]), { instanceOf: FunctionError });
   t.regex(error.message, /exceeds/);
-  await cloud.register('bigResult', (_ctx: Context, mb: number) => new Uint8Array(mb * 1024 * 1024));
+  await cloud.register(
+    'bigResult',
+    (_ctx: Context, mb: number) => new Uint8Array(mb * 1024 * 1024),
+  );
   await t.throwsAsync(cloud.call('bigResult', [70]), { instanceOf: ValidationError });
   t.is(((await cloud.call('bigResult', [1])) as Uint8Array).length, 1024 * 1024);
 });
@@ -230,7 +247,10 @@ test('malformed frames close only their own connection', async (t) => {
 });
 
 /** Sends frames on a fresh socket; collects the decoded answers until it closes or idles. */
-async function exchange(address: string, frames: unknown[]): Promise<Map<number, Record<string, unknown>>> {
+async function exchange(
+  address: string,
+  frames: unknown[],
+): Promise<Map<number, Record<string, unknown>>> {
   const socket = await rawSocket(address);
   const answers = new Map<number, Record<string, unknown>>();
   let buffered = Buffer.alloc(0);

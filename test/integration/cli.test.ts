@@ -101,7 +101,13 @@ test('start refuses bad flags with a clear error', async (t) => {
   const result = await runCli(['start', '--port', 'abc']);
   t.is(result.code, 1);
   t.regex(result.stderr, /^error INVALID: --port needs an integer/);
-  const busy = await runCli(['start', '--port', t.context.node.address.split(':')[1]!, '--http-port', '0']);
+  const busy = await runCli([
+    'start',
+    '--port',
+    t.context.node.address.split(':')[1]!,
+    '--http-port',
+    '0',
+  ]);
   t.is(busy.code, 1);
   t.regex(busy.stderr, /^error UNAVAILABLE: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
 });

@@ -24,7 +24,12 @@ test.after.always(async (t) => {
   await t.context.node?.stop();
 });
 
-function request(t: { context: { base: string } }, path: string, init: RequestInit = {}, token = TOKEN) {
+function request(
+  t: { context: { base: string } },
+  path: string,
+  init: RequestInit = {},
+  token = TOKEN,
+) {
   const headers = new Headers(init.headers);
   if (token !== '') headers.set('authorization', `Bearer ${token}`);
   if (init.body !== undefined) headers.set('content-type', 'application/json');
@@ -95,10 +100,19 @@ test('without the token, HTTP, SDK and CLI are refused with UNAUTHORIZED', async
   const wrong = await request(t, '/v1/status', {}, 'wrong');
   t.is(wrong.status, 401);
   await t.throwsAsync(connect(t.context.node.address), { instanceOf: AuthError });
-  await t.throwsAsync(connect(t.context.node.address, { token: 'wrong' }), { instanceOf: AuthError });
+  await t.throwsAsync(connect(t.context.node.address, { token: 'wrong' }), {
+    instanceOf: AuthError,
+  });
   const cli = await runCli(['status', '--address', t.context.node.address]);
   t.is(cli.code, 1);
   t.regex(cli.stderr, /^error UNAUTHORIZED: /);
-  const ok = await runCli(['get', 'http-key', '--address', t.context.node.address, '--token', TOKEN]);
+  const ok = await runCli([
+    'get',
+    'http-key',
+    '--address',
+    t.context.node.address,
+    '--token',
+    TOKEN,
+  ]);
   t.is(ok.code, 0, ok.stderr);
 });

@@ -112,8 +112,10 @@ test('functions call functions, and errors travel back typed', async (t) => {
   await cloud.register('callsMissing', (ctx: Context) => ctx.call('missing-fn', []));
   const error = await t.throwsAsync(cloud.call('callsMissing'), { instanceOf: FunctionError });
   t.is(error.remoteName, 'NotFoundError');
-  await cloud.register('deep', async (ctx: Context, n: number): Promise<number> =>
-    n === 0 ? 0 : 1 + ((await ctx.call('deep', [n - 1])) as number),
+  await cloud.register(
+    'deep',
+    async (ctx: Context, n: number): Promise<number> =>
+      n === 0 ? 0 : 1 + ((await ctx.call('deep', [n - 1])) as number),
   );
   t.is(await cloud.call('deep', [12]), 12, 'nesting deeper than the executor count works');
 });

@@ -21,8 +21,13 @@ test('npm pack yields a package a plain project installs and uses', async (t) =>
     maxBuffer: 1 << 24,
   });
   const tarball = stdout.trim().split('\n').pop()!;
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
-  await run('npm', ['install', '--no-audit', '--no-fund', join(project, tarball)], { cwd: project });
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', type: 'module', private: true }),
+  );
+  await run('npm', ['install', '--no-audit', '--no-fund', join(project, tarball)], {
+    cwd: project,
+  });
   writeFileSync(
     join(project, 'main.js'),
     `import { connect, lattice, startNode, ValidationError } from 'squall';
@@ -47,6 +52,8 @@ test('npm pack yields a package a plain project installs and uses', async (t) =>
     set: [1, 2],
     typed: true,
   });
-  const help = await run(join(project, 'node_modules', '.bin', 'squall'), ['--help'], { cwd: project });
+  const help = await run(join(project, 'node_modules', '.bin', 'squall'), ['--help'], {
+    cwd: project,
+  });
   t.regex(help.stdout, /Usage: squall/);
 });

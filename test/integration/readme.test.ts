@@ -14,10 +14,14 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 test('the quickstart script prints what the README shows', async (t) => {
   const node = await startNodeProcess(['--examples']);
   try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/clients/quickstart.ts'], {
-      cwd: root,
-      env: { ...process.env, SQUALL_ADDRESS: node.address },
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'examples/clients/quickstart.ts'],
+      {
+        cwd: root,
+        env: { ...process.env, SQUALL_ADDRESS: node.address },
+      },
+    );
     t.is(
       stdout,
       [
