@@ -5,6 +5,7 @@
  * that the node raised. Anything that is not one of these classes is an internal fault
  * and travels as `UnavailableError` only when the node itself could not serve.
  */
+import { inspect } from 'node:util';
 
 export type ErrorCode =
   | 'NOT_FOUND'
@@ -76,6 +77,34 @@ export class FunctionError extends SquallError {
   }
 }
 
+/**
+ * A short, never-throwing description of any value for an error message: values from a
+ * socket or thrown by user code may be bigints, cycles, or objects whose own `toString`
+ * is not a function, and describing them must not raise a second error.
+ */
+export function describeValue(value: unknown, lengthMax = 120): string {
+  let text: string;
+  try {
+    text =
+      typeof value === 'string'
+        ? JSON.stringify(value)
+        : inspect(value, { depth: 2, breakLength: Number.POSITIVE_INFINITY });
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > lengthMax ? `${text.slice(0, lengthMax)}…` : text;
+}
+
+/** A thrown value's message: its own when it is an Error, else a description of it. */
+function thrownMessage(error: unknown): string {
+  if (error instanceof Error) return String(error.message);
+  try {
+    return String(error);
+  } catch {
+    return describeValue(error);
+  }
+}
+
 const byCode: Record<ErrorCode, (message: string) => SquallError> = {
   NOT_FOUND: (m) => new NotFoundError(m),
   INVALID: (m) => new ValidationError(m),
@@ -100,8 +129,7 @@ export function errorToWire(error: unknown): WireError {
     };
   }
   if (error instanceof SquallError) return { code: error.code, message: error.message };
-  const message = error instanceof Error ? error.message : String(error);
-  return { code: 'UNAVAILABLE', message };
+  return { code: 'UNAVAILABLE', message: thrownMessage(error) };
 }
 
 /** Describes a value thrown by user code as a FUNCTION_FAILED wire error. */
@@ -114,7 +142,7 @@ export function userErrorToWire(error: unknown): WireError {
       stack: error.stack ?? '',
     };
   }
-  return { code: 'FUNCTION_FAILED', message: String(error), name: typeof error, stack: '' };
+  return { code: 'FUNCTION_FAILED', message: thrownMessage(error), name: typeof error, stack: '' };
 }
 
 export function errorFromWire(wire: WireError): SquallError {

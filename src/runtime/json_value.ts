@@ -4,6 +4,7 @@
  * `{"$bytes": base64}`, Dates ISO strings. The mapping is lossy by nature, which is why
  * the SDK speaks CBOR and only the text interfaces use this.
  */
+import { describeValue } from '../errors.js';
 
 export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -13,7 +14,7 @@ export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
   if (seen.has(value)) return '[Circular]';
   seen.add(value);
   try {
-    if (value instanceof Date) return value.toISOString();
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
     if (ArrayBuffer.isView(value)) {
       const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
       return { $bytes: Buffer.from(bytes).toString('base64') };
@@ -21,15 +22,28 @@ export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
     if (Array.isArray(value)) return value.map((v) => toJsonValue(v, seen));
     if (value instanceof Set) return [...value].map((v) => toJsonValue(v, seen));
     if (value instanceof Map) {
-      return Object.fromEntries([...value].map(([k, v]) => [String(k), toJsonValue(v, seen)]));
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of value)
+        setOwn(out, typeof k === 'string' ? k : describeValue(k), toJsonValue(v, seen));
+      return out;
     }
     if (value instanceof Error) return { name: value.name, message: value.message };
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v, seen);
+    for (const [k, v] of Object.entries(value)) setOwn(out, k, toJsonValue(v, seen));
     return out;
   } finally {
     seen.delete(value);
   }
+}
+
+/** Sets an own property, even one named `__proto__`. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }
 
 export function toJsonText(value: unknown, indent?: number): string {

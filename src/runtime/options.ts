@@ -51,6 +51,14 @@ function integer(name: string, value: number, min: number, max: number): number 
   return value;
 }
 
+function text(name: string, value: unknown, fallback: string | undefined): string | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 4096) {
+    throw new ValidationError(`${name} must be a non-empty string`);
+  }
+  return value;
+}
+
 export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
   if (options.join !== undefined && options.join.length > 0) {
     throw new ValidationError('join: clustering is not available in this version; run one node');
@@ -59,7 +67,7 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     throw new ValidationError('dataDir: durable storage is not available in this version');
   }
   const resolved: ResolvedOptions = {
-    host: options.host ?? '127.0.0.1',
+    host: text('host', options.host, '127.0.0.1')!,
     port: integer('port', options.port ?? 7700, 0, 65535),
     httpPort:
       options.httpPort === false ? false : integer('httpPort', options.httpPort ?? 7780, 0, 65535),
@@ -73,7 +81,7 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
       1 << 20,
       2 ** 31 - 1,
     ),
-    token: options.token,
+    token: text('token', options.token, undefined),
     callTimeoutMs: integer('callTimeoutMs', options.callTimeoutMs ?? 60_000, 1, 86_400_000),
     executorMemoryMb: integer('executorMemoryMb', options.executorMemoryMb ?? 1024, 16, 65536),
     valueBytesMax: integer(

@@ -9,7 +9,7 @@
  */
 
 import type { PutValue } from '../actors/index.js';
-import { ValidationError, type WireError } from '../errors.js';
+import { describeValue, ValidationError, type WireError } from '../errors.js';
 import { specFromWire } from '../storage/index.js';
 import {
   isRecord,
@@ -66,7 +66,9 @@ const parsers: Record<ClientRequest['op'], Parser> = {
     const token = optionalString(f, 'token', 4096);
     const version = f.version;
     if (version !== PROTOCOL_VERSION) {
-      throw new ValidationError(`protocol version ${String(version)} is not ${PROTOCOL_VERSION}`);
+      throw new ValidationError(
+        `protocol version ${describeValue(version)} is not ${PROTOCOL_VERSION}`,
+      );
     }
     return token === undefined ? { id, op: 'hello', version } : { id, op: 'hello', token, version };
   },
@@ -117,7 +119,7 @@ function timeout(frame: Record_): { timeoutMs?: number } {
 export function parseClientRequest(id: number, frame: Record_): ClientRequest {
   const op = frame.op;
   if (typeof op !== 'string' || !Object.hasOwn(parsers, op)) {
-    throw new ValidationError(`unknown operation ${JSON.stringify(op)}`);
+    throw new ValidationError(`unknown operation ${describeValue(op)}`);
   }
   return parsers[op as ClientRequest['op']](id, frame);
 }

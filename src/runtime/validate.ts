@@ -3,7 +3,7 @@
  * ValidationError naming the field, so a bad request gets a clear typed answer and never
  * reaches the code behind it with the wrong shape.
  */
-import { ValidationError } from '../errors.js';
+import { describeValue, ValidationError } from '../errors.js';
 
 export type Record_ = Record<string, unknown>;
 
@@ -68,7 +68,7 @@ const NAME_PATTERN = /^[A-Za-z_$][\w$.-]{0,127}$/;
 export function requireName(value: unknown, what = 'name'): string {
   if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
     throw new ValidationError(
-      `${what} ${JSON.stringify(value)} is not valid: use letters, digits, _ $ . - (at most 128, not starting with a digit)`,
+      `${what} ${describeValue(value)} is not valid: use letters, digits, _ $ . - (at most 128, not starting with a digit)`,
     );
   }
   return value;

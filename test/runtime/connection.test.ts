@@ -195,7 +195,8 @@ const cborValue = fc.letrec((tie) => ({
     fc.boolean(),
     fc.constant(null),
     fc.constant(undefined),
-    fc.date({ noInvalidDate: true }),
+    // Within ±4e15 ms: farther out the codec loses a millisecond (see the failing test).
+    fc.date({ min: new Date(-4e15), max: new Date(4e15), noInvalidDate: true }),
     fc.uint8Array({ maxLength: 32 }),
     fc.float64Array({ maxLength: 4 }),
     fc.array(tie('value'), { maxLength: 4 }),
@@ -383,6 +384,25 @@ test('close() is idempotent and reports no error; send after close is Unavailabl
     t.is(await p.inB.closed, undefined);
     t.throws(() => p.a.send(1), { instanceOf: UnavailableError });
     t.throws(() => p.a.sendEncoded(new Uint8Array(1)), { instanceOf: UnavailableError });
+  } finally {
+    await p.close();
+  }
+});
+
+// BUG (src/storage/codec.ts, through cbor-x): a Date is encoded as CBOR tag 1 with its
+// epoch seconds as a float64, so a Date more than about 4.4e15 ms (~137,000 years) from
+// 1970 comes back one millisecond off: new Date(-4398724822988136) arrives as
+// -4398724822988135. The codec promises structured-clone fidelity, which keeps Dates
+// exactly (JS Dates reach ±8.64e15 ms). Low impact; a fix is an extension that encodes
+// Dates as integer milliseconds (e.g. tag 1 with an integer when whole seconds, else a
+// private tag).
+test.failing('BUG: a far-past Date round-trips to the millisecond', async (t) => {
+  const p = await pair();
+  try {
+    const date = new Date(-4398724822988136);
+    p.a.send(date);
+    const [got] = await p.inB.next(1);
+    t.is((got as Date).getTime(), date.getTime());
   } finally {
     await p.close();
   }
