@@ -187,7 +187,7 @@ test('example wordcount: count stores per-document counts, topWords reads them',
 });
 
 test('every example bundles and loads', async (t) => {
-  for (const name of ['hello.ts', 'counter.ts', 'wordcount.ts', 'context.ts']) {
+  for (const name of ['hello.ts', 'counter.ts', 'wordcount.ts']) {
     const exports = await loadExample(name);
     t.truthy(exports, name);
   }
