@@ -7,7 +7,12 @@
  * fails with TimeoutError or FunctionError, and bystanders are re-dispatched once to a
  * fresh thread, so a runaway call costs only itself.
  */
-import { Worker } from 'node:worker_threads';
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  Worker,
+} from 'node:worker_threads';
 import {
   errorFromWire,
   errorToWire,
@@ -41,6 +46,8 @@ export interface ExecutorPoolOptions {
   cacheBuffer: SharedArrayBuffer;
   nodeId: string;
   memoryMb: number;
+  /** How long the supervisor polls for a lone call's answer before sleeping; 0 = never. */
+  spinUs: number;
   /** Serves a request from a running function (a miss, a write, a message, a call). */
   onRequest(executorIndex: number, request: ExecutorRequest): Promise<unknown> | unknown;
   onThreadFailure?(executorIndex: number, reason: string): void;
@@ -56,6 +63,12 @@ export interface ExecutorStats {
   /** Share of the time since start this executor had at least one call running. */
   utilisation: number;
 }
+
+/**
+ * How much longer than the supervisor an executor stays awake after a lone call: the next
+ * call from a client in another process arrives a network round trip later.
+ */
+const WORKER_SPIN_FACTOR = 4;
 
 /** Attempts a bystander call gets when its thread dies under it. */
 const ATTEMPTS_MAX = 2;
@@ -77,6 +90,8 @@ interface Inspection {
 interface Slot {
   index: number;
   worker: Worker;
+  /** The supervisor's end of the thread's channel. */
+  port: MessagePort;
   state: 'starting' | 'ready';
   inFlight: Map<string, Pending>;
   sentVersions: Set<string>;
@@ -86,8 +101,14 @@ interface Slot {
   restarts: number;
   busyMs: number;
   busySinceMs: number;
+  /** When this thread last took a call (performance.now), for warm-first picking. */
+  lastCallMs: number;
   /** Set when we terminate the thread ourselves, with the call that caused it. */
   killedFor?: string;
+}
+
+function slotLoad(slot: Slot): number {
+  return slot.inFlight.size + (slot.state === 'ready' ? 0 : 0.5);
 }
 
 function executorEntry(): { url: URL; entryUrl?: string } {
@@ -106,12 +127,16 @@ export class ExecutorPool {
   readonly #slots: Slot[] = [];
   readonly #inspections = new Map<number, Inspection>();
   readonly #startedMs = performance.now();
+  readonly #spinUs: number;
+  /** Calls dispatched and not yet settled, over all threads. */
+  #running = 0;
+  #spinScheduled = false;
   #nextTaskId = 1;
-  #nextPick = 0;
   #stopping = false;
 
   constructor(options: ExecutorPoolOptions) {
     this.#options = options;
+    this.#spinUs = options.spinUs;
   }
 
   get size(): number {
@@ -129,27 +154,22 @@ export class ExecutorPool {
     await Promise.all(ready);
   }
 
-  /** The executor a new call should go to: the least busy, ties in turn. */
+  /**
+   * The executor a new call should go to: the least busy; among equals, the one that last
+   * took a call. A thread that just worked wakes in a few µs while one left idle sleeps
+   * deeper, so at low load one warm thread serves, and load spreads as soon as it queues.
+   */
   pick(): number {
-    let best = -1;
-    let bestLoad = Number.POSITIVE_INFINITY;
-    const count = this.#slots.length;
-    for (let i = 0; i < count; i++) {
-      const slot = this.#slots[(this.#nextPick + i) % count]!;
-      const load = slot.inFlight.size + (slot.state === 'ready' ? 0 : 0.5);
-      if (load < bestLoad) {
-        bestLoad = load;
-        best = slot.index;
-      }
+    let best: Slot | undefined;
+    for (const slot of this.#slots) {
+      if (best === undefined || slotLoad(slot) < slotLoad(best)) best = slot;
+      else if (slotLoad(slot) === slotLoad(best) && slot.lastCallMs > best.lastCallMs) best = slot;
     }
-    this.#nextPick = (this.#nextPick + 1) % count;
-    return best;
+    return best?.index ?? 0;
   }
 
   inFlight(): number {
-    let total = 0;
-    for (const slot of this.#slots) total += slot.inFlight.size;
-    return total;
+    return this.#running;
   }
 
   run(call: PoolCall): Promise<Uint8Array> {
@@ -165,7 +185,7 @@ export class ExecutorPool {
     const slot = this.#slots[this.pick()]!;
     return new Promise((resolve, reject) => {
       this.#inspections.set(taskId, { executorIndex: slot.index, resolve, reject });
-      slot.worker.postMessage({ t: 'inspect', taskId, module } satisfies ToExecutor);
+      slot.port.postMessage({ t: 'inspect', taskId, module } satisfies ToExecutor);
     });
   }
 
@@ -195,7 +215,9 @@ export class ExecutorPool {
         pending.reject(new UnavailableError('node stopped'));
       }
       slot.inFlight.clear();
+      slot.port.close();
     }
+    this.#running = 0;
   }
 
   #dispatch(pending: Pending): void {
@@ -209,6 +231,8 @@ export class ExecutorPool {
     pending.attempts += 1;
     if (slot.inFlight.size === 0) slot.busySinceMs = performance.now();
     slot.inFlight.set(call.callId, pending);
+    slot.lastCallMs = performance.now();
+    this.#running += 1;
     slot.calls += 1;
     pending.timer = setTimeout(() => this.#onTimeout(slot, call.callId), call.timeoutMs);
     const message: Extract<ToExecutor, { t: 'call' }> = {
@@ -227,13 +251,45 @@ export class ExecutorPool {
       message.module = call.module;
       slot.sentModules.add(call.module.id);
     }
-    slot.worker.postMessage(message);
+    const lone = this.#spinUs > 0 && this.#running === 1;
+    if (lone) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
+    slot.port.postMessage(message);
+    if (lone && !this.#spinScheduled) {
+      this.#spinScheduled = true;
+      setImmediate(() => this.#spinIfLone());
+    }
+  }
+
+  /** Runs after the I/O of this turn, so frames that arrived together are all dispatched first. */
+  #spinIfLone(): void {
+    this.#spinScheduled = false;
+    if (this.#running !== 1) return;
+    const slot = this.#slots.find((s) => s.inFlight.size === 1);
+    if (slot !== undefined) this.#spin(slot);
+  }
+
+  /**
+   * Waits for a lone call's answer by polling the port for at most `spinUs`. On this kind
+   * of machine a sleeping thread takes tens of µs to wake while a busy one answers in a few
+   * (docs/ARCHITECTURE.md, "Latency"), so when exactly one call is in flight the supervisor
+   * stays awake for it rather than going back to its event loop. Any message ends the spin:
+   * requests from the function are served by the event loop as usual.
+   */
+  #spin(slot: Slot): void {
+    const deadline = performance.now() + this.#spinUs / 1000;
+    while (performance.now() < deadline) {
+      const received = receiveMessageOnPort(slot.port);
+      if (received === undefined) continue;
+      this.#onMessage(slot, received.message as FromExecutor);
+      return;
+    }
   }
 
   #settle(slot: Slot, callId: string): Pending | undefined {
     const pending = slot.inFlight.get(callId);
     if (pending === undefined) return undefined;
     slot.inFlight.delete(callId);
+    this.#running -= 1;
     clearTimeout(pending.timer);
     if (slot.inFlight.size === 0) slot.busyMs += performance.now() - slot.busySinceMs;
     return pending;
@@ -284,25 +340,29 @@ export class ExecutorPool {
     } catch (error) {
       reply = { t: 'reply', reqId, ok: false, error: errorToWire(error) };
     }
-    if (this.#slots[slot.index] === slot) slot.worker.postMessage(reply);
+    if (this.#slots[slot.index] === slot) slot.port.postMessage(reply);
   }
 
   #spawn(index: number, restarts: number): Slot {
     const entry = executorEntry();
-    const data: ExecutorThreadData & { entryUrl?: string } = {
+    const data: Omit<ExecutorThreadData, 'port'> & { port?: MessagePort; entryUrl?: string } = {
       cacheBuffer: this.#options.cacheBuffer,
       executorIndex: index,
       nodeId: this.#options.nodeId,
     };
     if (entry.entryUrl !== undefined) data.entryUrl = entry.entryUrl;
+    const channel = new MessageChannel();
+    data.port = channel.port2;
     const worker = new Worker(entry.url, {
       workerData: data,
+      transferList: [channel.port2],
       resourceLimits: { maxOldGenerationSizeMb: this.#options.memoryMb },
       name: `squall-executor-${index}`,
     });
     const slot: Slot = {
       index,
       worker,
+      port: channel.port1,
       state: 'starting',
       inFlight: new Map(),
       sentVersions: new Set(),
@@ -312,9 +372,10 @@ export class ExecutorPool {
       restarts,
       busyMs: 0,
       busySinceMs: 0,
+      lastCallMs: 0,
     };
     let failure: Error | undefined;
-    worker.on('message', (message: FromExecutor) => this.#onMessage(slot, message));
+    channel.port1.on('message', (message: FromExecutor) => this.#onMessage(slot, message));
     worker.on('error', (error) => {
       failure = error;
     });
@@ -326,18 +387,19 @@ export class ExecutorPool {
     return new Promise((resolve, reject) => {
       const onMessage = (message: FromExecutor) => {
         if (message.t !== 'ready') return;
-        slot.worker.off('message', onMessage);
+        slot.port.off('message', onMessage);
         slot.worker.off('exit', onExit);
         resolve();
       };
       const onExit = (code: number) =>
         reject(new Error(`executor ${slot.index} exited with code ${code} while starting`));
-      slot.worker.on('message', onMessage);
+      slot.port.on('message', onMessage);
       slot.worker.on('exit', onExit);
     });
   }
 
   #onExit(slot: Slot, code: number, failure: Error | undefined): void {
+    slot.port.close();
     if (this.#stopping || this.#slots[slot.index] !== slot) return;
     const reason = describeExit(code, failure, this.#options.memoryMb);
     if (slot.killedFor === undefined) this.#options.onThreadFailure?.(slot.index, reason);

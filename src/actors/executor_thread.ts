@@ -1,11 +1,11 @@
 /**
  * The entry point of an executor worker thread. It owns no socket and no store: it reads
- * the shared cache segment directly and sends everything else to the supervisor over
- * `parentPort`, which is this thread's mailbox. Log lines go to stderr as JSON (pino,
+ * the shared cache segment directly and sends everything else to the supervisor over its
+ * own MessagePort (handed over in workerData), which is this thread's mailbox. Log lines go to stderr as JSON (pino,
  * synchronous, so lines written just before a thread is killed are not lost) and carry
  * the node, the function name and the call id.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { CacheReader } from '../storage/index.js';
 import type { Logger } from './context_types.js';
@@ -17,11 +17,12 @@ export interface ExecutorThreadData {
   cacheBuffer: SharedArrayBuffer;
   executorIndex: number;
   nodeId: string;
+  /** This thread's end of its channel to the supervisor. */
+  port: MessagePort;
 }
 
 const data = workerData as ExecutorThreadData;
-const port = parentPort;
-if (port === null) throw new Error('executor_thread must run in a worker thread');
+const { port } = data;
 
 const root = pino(
   { base: { node: data.nodeId, executor: data.executorIndex } },
@@ -45,12 +46,30 @@ function post(message: FromExecutor, transfer?: ArrayBuffer[]): void {
   link.post(message, transfer);
 }
 
+let running = 0;
 async function runCall(message: Extract<ToExecutor, { t: 'call' }>): Promise<void> {
+  running += 1;
   try {
     const bytes = await executor.run(message);
     post({ t: 'done', callId: message.callId, ok: true, bytes }, [bytes.buffer]);
   } catch (error) {
     post({ t: 'done', callId: message.callId, ok: false, error: Executor.describeFailure(error) });
+  }
+  running -= 1;
+  if (running === 0 && message.spinUs !== undefined) {
+    const spinUs = message.spinUs;
+    setImmediate(() => idleSpin(spinUs));
+  }
+}
+
+function idleSpin(spinUs: number): void {
+  const deadline = performance.now() + spinUs / 1000;
+  while (running === 0 && performance.now() < deadline) {
+    const received = receiveMessageOnPort(port);
+    if (received !== undefined) {
+      onMessage(received.message as ToExecutor);
+      return;
+    }
   }
 }
 
@@ -72,7 +91,7 @@ function inspect(message: Extract<ToExecutor, { t: 'inspect' }>): void {
   }
 }
 
-port.on('message', (message: ToExecutor) => {
+function onMessage(message: ToExecutor): void {
   switch (message.t) {
     case 'call':
       void runCall(message);
@@ -84,5 +103,6 @@ port.on('message', (message: ToExecutor) => {
       inspect(message);
       break;
   }
-});
+}
+port.on('message', onMessage);
 post({ t: 'ready' });

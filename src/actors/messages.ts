@@ -38,6 +38,8 @@ export type ToExecutor =
       args: Uint8Array;
       /** Sent only the first time this thread sees this version. */
       def?: FunctionDef;
+      /** Set when the node is nearly idle: stay awake this long for the next call. */
+      spinUs?: number;
       module?: ModuleCode;
     }
   | { t: 'inspect'; taskId: number; module: ModuleCode }

@@ -64,6 +64,10 @@ function buildProgram(): Command {
     .option('--token <token>', 'shared secret every client and peer must present')
     .option('--executor-memory-mb <n>', 'heap limit of each executor thread (default 1024)')
     .option('--call-timeout-ms <ms>', 'deadline of calls that name none (default 60000)')
+    .option(
+      '--spin-us <us>',
+      'how long to stay awake for a lone call, in µs; 0 = never (default 100)',
+    )
     .option('--examples', 'deploy the bundled examples/ too')
     .action((flags: StartFlags) => startCommand(flags));
   clientCommand(program, 'deploy <file>', 'register every exported function of a module').action(

@@ -22,6 +22,7 @@ export interface StartFlags {
   examples?: boolean;
   executorMemoryMb?: string;
   callTimeoutMs?: string;
+  spinUs?: string;
 }
 
 function int(flag: string, text: string | undefined): number | undefined {
@@ -52,6 +53,7 @@ export function startOptions(flags: StartFlags): NodeOptions {
   set('token', flags.token);
   set('executorMemoryMb', int('executor-memory-mb', flags.executorMemoryMb));
   set('callTimeoutMs', int('call-timeout-ms', flags.callTimeoutMs));
+  set('spinUs', int('spin-us', flags.spinUs));
   return options;
 }
 

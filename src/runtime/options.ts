@@ -36,6 +36,8 @@ export interface NodeOptions {
   resultTtlMs?: number;
   /** Functions a node may hold. Default 10,000. */
   functionsMax?: number;
+  /** How long the supervisor polls for the answer of a lone call before sleeping. Default 100 µs; 0 = never. */
+  spinUs?: number;
 }
 
 export type ResolvedOptions = Required<Omit<NodeOptions, 'token' | 'dataDir' | 'httpPort'>> & {
@@ -100,6 +102,7 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     callsInFlightMax: integer('callsInFlightMax', options.callsInFlightMax ?? 4096, 1, 1_000_000),
     resultTtlMs: integer('resultTtlMs', options.resultTtlMs ?? 600_000, 1, 86_400_000 * 7),
     functionsMax: integer('functionsMax', options.functionsMax ?? 10_000, 1, 1_000_000),
+    spinUs: integer('spinUs', options.spinUs ?? 100, 0, 10_000),
   };
   if (resolved.frameBytesMax < resolved.valueBytesMax + 64 * 1024) {
     throw new ValidationError('frameBytesMax must exceed valueBytesMax by at least 64 KiB');

@@ -86,6 +86,7 @@ export class Supervisor {
       cacheBuffer,
       nodeId: this.nodeId,
       memoryMb: options.executorMemoryMb,
+      spinUs: options.spinUs,
       onRequest: (_index, request) => this.#serveExecutor(request),
       onThreadFailure: (index, reason) => this.log.warn({ executor: index }, reason),
     });

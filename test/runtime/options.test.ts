@@ -28,6 +28,7 @@ test('defaults', (t) => {
     callsInFlightMax: 4096,
     resultTtlMs: 600_000,
     functionsMax: 10_000,
+    spinUs: 100,
   };
   t.deepEqual(resolveOptions(), expected);
   t.deepEqual(resolveOptions({}), expected);
@@ -51,6 +52,7 @@ test('given options are kept', (t) => {
     callsInFlightMax: 1_000_000,
     resultTtlMs: 86_400_000 * 7,
     functionsMax: 1,
+    spinUs: 0,
   };
   t.deepEqual(resolveOptions(options), { ...options, dataDir: undefined });
   t.is(resolveOptions({ httpPort: 0 }).httpPort, 0);
@@ -72,6 +74,7 @@ const RANGES: [keyof NodeOptions, number, number][] = [
   ['callsInFlightMax', 1, 1_000_000],
   ['resultTtlMs', 1, 86_400_000 * 7],
   ['functionsMax', 1, 1_000_000],
+  ['spinUs', 0, 10_000],
 ];
 
 /** Options that keep the frame/value rule satisfied while one option is probed. */
