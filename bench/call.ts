@@ -55,19 +55,20 @@ export async function run({ quick }: { quick: boolean }): Promise<Record<string,
     const c64 = await measure(() => noop(1), calls, 64);
     await cloud.register('timeGets', timeGets);
     await cloud.put('bench/100B', new Uint8Array(100).fill(7));
+    await cloud.put('bench/100B-text', 'x'.repeat(97));
     await cloud.put('bench/1MB', new Uint8Array(1024 * 1024).fill(7));
-    const get100 = (await cloud.call('timeGets', [
-      'bench/100B',
-      quick ? 20_000 : 200_000,
-    ])) as GetFigures;
+    const reads = quick ? 20_000 : 200_000;
+    const get100 = (await cloud.call('timeGets', ['bench/100B', reads])) as GetFigures;
+    const get100text = (await cloud.call('timeGets', ['bench/100B-text', reads])) as GetFigures;
     const get1m = (await cloud.call('timeGets', ['bench/1MB', quick ? 300 : 3_000])) as GetFigures;
     const base = await baselines(calls);
-    report(c1, c64, get100, get1m, base);
+    report(c1, c64, [get100, get100text, get1m], base);
     return {
       bench: 'call',
       call_c1: c1,
       call_c64: c64,
       ctx_get_100B: get100,
+      ctx_get_100B_string: get100text,
       ctx_get_1MB: get1m,
       ratios: {
         call_p50_vs_piscina_p50: round(c1.p50_us / base.piscina_task_c1.p50_us),
@@ -84,8 +85,7 @@ export async function run({ quick }: { quick: boolean }): Promise<Record<string,
 function report(
   c1: LatencySummary,
   c64: LatencySummary,
-  get100: GetFigures,
-  get1m: GetFigures,
+  gets: GetFigures[],
   base: Awaited<ReturnType<typeof baselines>>,
 ): void {
   const row = (what: string, s: LatencySummary | GetFigures, ops?: number) => ({
@@ -97,8 +97,9 @@ function report(
   printTable('call: a warm single call from another process, and its baselines', [
     row('squall call, concurrency 1', c1, c1.ops_per_s),
     row('squall call, concurrency 64', c64, c64.ops_per_s),
-    row('ctx.get cached 100 B (inside a function)', get100),
-    row('ctx.get cached 1 MB (inside a function)', get1m),
+    row('ctx.get cached 100 B bytes (inside a function)', gets[0]!),
+    row('ctx.get cached 100 B string (inside a function)', gets[1]!),
+    row('ctx.get cached 1 MB bytes (inside a function)', gets[2]!),
     row('baseline: in-process async call', base.in_process_call, base.in_process_call.ops_per_s),
     row('baseline: bare piscina task, c1', base.piscina_task_c1, base.piscina_task_c1.ops_per_s),
     row('baseline: bare piscina task, c64', base.piscina_task_c64, base.piscina_task_c64.ops_per_s),

@@ -53,14 +53,17 @@ async function getMany(deps: ContextDeps, keys: string[]): Promise<Record<string
   return out;
 }
 
-/** One key through the cache, then the supervisor on a miss (also resolves `ref()` args). */
-export async function getOne(deps: ContextDeps, key: string): Promise<unknown> {
+/**
+ * One key through the cache, then the supervisor on a miss (also resolves `ref()` args).
+ * Not `async`: a hit, the common case, costs one resolved promise and nothing more.
+ */
+export function getOne(deps: ContextDeps, key: string): Promise<unknown> {
   const value = deps.cache.get(checkKey(key));
-  if (value !== MISS) return value;
-  const [bytes] = (await deps.link.request({ op: 'get', keys: [key] })) as (
-    | Uint8Array
-    | undefined
-  )[];
+  return value === MISS ? fetchOne(deps, key) : Promise.resolve(value);
+}
+
+async function fetchOne(deps: ContextDeps, key: string): Promise<unknown> {
+  const [bytes] = (await deps.link.request({ op: 'get', keys: [key] })) as (Uint8Array | undefined)[];
   return bytes === undefined ? undefined : decode(bytes);
 }
 
