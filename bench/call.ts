@@ -72,6 +72,8 @@ export async function run({ quick }: { quick: boolean }): Promise<Record<string,
       ctx_get_1MB: get1m,
       ratios: {
         call_p50_vs_piscina_p50: round(c1.p50_us / base.piscina_task_c1.p50_us),
+        call_p50_vs_in_process_p50: round(c1.p50_us / base.in_process_call.p50_us),
+        ctx_get_100B_p50_vs_in_process_call_p50: round(get100.p50_us / base.in_process_call.p50_us),
         call_c64_throughput_vs_piscina: round(c64.ops_per_s / base.piscina_task_c64.ops_per_s),
       },
       baselines: base,
