@@ -2,21 +2,10 @@
  * Function actors on one node talking to each other: direct messages by actor address,
  * waiting receives, nested calls, and the bound on a mailbox.
  */
-import anyTest, { type TestFn } from 'ava';
-import { type Cloud, type Context, connect, FunctionError } from '../../src/index.js';
-import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
+import { type Context, FunctionError } from '../../src/index.js';
+import { testWithNode } from './node_fixture.js';
 
-const test = anyTest as TestFn<{ node: NodeProcess; cloud: Cloud }>;
-
-test.before(async (t) => {
-  const node = await startNodeProcess(['--executors', '2']);
-  t.context = { node, cloud: await connect(node.address) };
-});
-
-test.after.always(async (t) => {
-  t.context.cloud?.close();
-  await t.context.node?.stop();
-});
+const test = testWithNode(['--executors', '2']);
 
 test('two running functions exchange messages through their addresses', async (t) => {
   const { cloud } = t.context;

@@ -2,21 +2,10 @@
  * What a user does with the SDK against a real node process: register and call functions
  * and classes, deploy modules, futures and refs, plain and lattice state, status.
  */
-import anyTest, { type TestFn } from 'ava';
-import { type Cloud, type Context, connect, lattice, ref } from '../../src/index.js';
-import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
+import { type Context, lattice, ref } from '../../src/index.js';
+import { testWithNode } from './node_fixture.js';
 
-const test = anyTest as TestFn<{ node: NodeProcess; cloud: Cloud }>;
-
-test.before(async (t) => {
-  const node = await startNodeProcess(['--executors', '2']);
-  t.context = { node, cloud: await connect(node.address) };
-});
-
-test.after.always(async (t) => {
-  t.context.cloud?.close();
-  await t.context.node?.stop();
-});
+const test = testWithNode(['--executors', '2']);
 
 test('register returns a callable handle', async (t) => {
   const add = await t.context.cloud.register('add', (_ctx: Context, a: number, b: number) => a + b);

@@ -1,0 +1,26 @@
+/**
+ * The shared setup of integration test files: one real node process for the whole file
+ * and an SDK connection to it, stopped after the last test.
+ */
+import anyTest, { type TestFn } from 'ava';
+import { type Cloud, connect } from '../../src/index.js';
+import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
+
+export interface NodeContext {
+  node: NodeProcess;
+  cloud: Cloud;
+}
+
+/** An ava `test` whose context holds a node started with `args` and a client of it. */
+export function testWithNode(args: string[]): TestFn<NodeContext> {
+  const test = anyTest as TestFn<NodeContext>;
+  test.before(async (t) => {
+    const node = await startNodeProcess(args);
+    t.context = { node, cloud: await connect(node.address) };
+  });
+  test.after.always(async (t) => {
+    t.context.cloud?.close();
+    await t.context.node?.stop();
+  });
+  return test;
+}
