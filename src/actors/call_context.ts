@@ -63,7 +63,10 @@ export function getOne(deps: ContextDeps, key: string): Promise<unknown> {
 }
 
 async function fetchOne(deps: ContextDeps, key: string): Promise<unknown> {
-  const [bytes] = (await deps.link.request({ op: 'get', keys: [key] })) as (Uint8Array | undefined)[];
+  const [bytes] = (await deps.link.request({ op: 'get', keys: [key] })) as (
+    | Uint8Array
+    | undefined
+  )[];
   return bytes === undefined ? undefined : decode(bytes);
 }
 

@@ -79,6 +79,11 @@ export class Executor {
     return userErrorToWire(error);
   }
 
+  /** Drops a deployed module (the supervisor bounds how many a thread holds). */
+  forgetModule(moduleId: string): void {
+    this.#modules.delete(moduleId);
+  }
+
   /** Loads a deployed module and lists the functions and classes it exports. */
   inspect(module: ModuleCode): ExportInfo[] {
     const exports = this.#module(module);

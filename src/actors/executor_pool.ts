@@ -70,6 +70,9 @@ export interface ExecutorStats {
  */
 const WORKER_SPIN_FACTOR = 4;
 
+/** Deployed modules an executor thread keeps loaded at once. */
+const MODULES_HELD_MAX = 256;
+
 /** Attempts a bystander call gets when its thread dies under it. */
 const ATTEMPTS_MAX = 2;
 
@@ -94,7 +97,9 @@ interface Slot {
   port: MessagePort;
   state: 'starting' | 'ready';
   inFlight: Map<string, Pending>;
-  sentVersions: Set<string>;
+  /** The version of each function this thread holds (it keeps one per name). */
+  sentVersions: Map<string, string>;
+  /** Deployed modules this thread holds, oldest first; mirrored by the thread. */
   sentModules: Set<string>;
   calls: number;
   failures: number;
@@ -243,13 +248,13 @@ export class ExecutorPool {
       version: call.def.version,
       args: call.args,
     };
-    if (!slot.sentVersions.has(call.def.version)) {
+    if (slot.sentVersions.get(call.def.name) !== call.def.version) {
       message.def = call.def;
-      slot.sentVersions.add(call.def.version);
+      slot.sentVersions.set(call.def.name, call.def.version);
     }
     if (call.module !== undefined && !slot.sentModules.has(call.module.id)) {
       message.module = call.module;
-      slot.sentModules.add(call.module.id);
+      this.#rememberModule(slot, call.module.id);
     }
     const lone = this.#spinUs > 0 && this.#running === 1;
     if (lone) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
@@ -283,6 +288,18 @@ export class ExecutorPool {
       this.#onMessage(slot, received.message as FromExecutor);
       return;
     }
+  }
+
+  /**
+   * Records that a thread now holds a module; past MODULES_HELD_MAX the oldest is dropped
+   * here and the thread is told to drop it too, so both sides agree on what it holds.
+   */
+  #rememberModule(slot: Slot, moduleId: string): void {
+    slot.sentModules.add(moduleId);
+    if (slot.sentModules.size <= MODULES_HELD_MAX) return;
+    const oldest = slot.sentModules.values().next().value as string;
+    slot.sentModules.delete(oldest);
+    slot.port.postMessage({ t: 'forget', moduleId: oldest } satisfies ToExecutor);
   }
 
   #settle(slot: Slot, callId: string): Pending | undefined {
@@ -365,7 +382,7 @@ export class ExecutorPool {
       port: channel.port1,
       state: 'starting',
       inFlight: new Map(),
-      sentVersions: new Set(),
+      sentVersions: new Map(),
       sentModules: new Set(),
       calls: 0,
       failures: 0,

@@ -102,6 +102,9 @@ function onMessage(message: ToExecutor): void {
     case 'inspect':
       inspect(message);
       break;
+    case 'forget':
+      executor.forgetModule(message.moduleId);
+      break;
   }
 }
 port.on('message', onMessage);

@@ -43,6 +43,7 @@ export type ToExecutor =
       module?: ModuleCode;
     }
   | { t: 'inspect'; taskId: number; module: ModuleCode }
+  | { t: 'forget'; moduleId: string }
   | { t: 'reply'; reqId: number; ok: true; value?: unknown }
   | { t: 'reply'; reqId: number; ok: false; error: WireError };
 

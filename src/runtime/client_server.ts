@@ -13,6 +13,8 @@ import type { Supervisor } from './supervisor.js';
 import { isRecord } from './validate.js';
 
 const REQUESTS_IN_FLIGHT_MAX = 4096;
+/** Client connections open at once; more are refused by the kernel backlog. */
+const CONNECTIONS_MAX = 10_000;
 
 interface Session {
   connection: Connection;
@@ -28,6 +30,7 @@ export class ClientServer {
   constructor(supervisor: Supervisor) {
     this.#supervisor = supervisor;
     this.#server = createServer((socket) => this.#accept(socket));
+    this.#server.maxConnections = CONNECTIONS_MAX;
   }
 
   listen(host: string, port: number): Promise<string> {

@@ -14,6 +14,8 @@ import { requireName } from './validate.js';
 
 const FUNCTION_PREFIX = `${SYSTEM_PREFIX}fn/`;
 const MODULE_PREFIX = `${SYSTEM_PREFIX}module/`;
+/** Deployed modules kept decoded in memory (the store holds them all). */
+const MODULES_CACHED_MAX = 256;
 
 export class Registry {
   readonly #store: NodeStore;
@@ -31,13 +33,22 @@ export class Registry {
     return this.#store.read(FUNCTION_PREFIX + name) as FunctionDef | undefined;
   }
 
+  /** A deployed module's code; the most recently used are kept decoded in memory. */
   module(id: string): ModuleCode | undefined {
     let module = this.#modules.get(id);
     if (module === undefined) {
       module = this.#store.read(MODULE_PREFIX + id) as ModuleCode | undefined;
-      if (module !== undefined) this.#modules.set(id, module);
+      if (module !== undefined) this.#remember(module);
     }
     return module;
+  }
+
+  #remember(module: ModuleCode): void {
+    this.#modules.delete(module.id);
+    this.#modules.set(module.id, module);
+    if (this.#modules.size > MODULES_CACHED_MAX) {
+      this.#modules.delete(this.#modules.keys().next().value as string);
+    }
   }
 
   list(prefix = ''): FunctionDef[] {
@@ -67,7 +78,7 @@ export class Registry {
       throw new ValidationError(`${filename} exports no functions or classes`);
     }
     this.#store.write(MODULE_PREFIX + id, { kind: 'lww', value: module });
-    this.#modules.set(id, module);
+    this.#remember(module);
     return exports.map((entry, i) =>
       this.#save({
         name: names[i]!,
