@@ -72,6 +72,11 @@ export class Executor {
     }
   }
 
+  /** True when `run` failed before user code ran (its code could not be prepared). */
+  static isSetupFailure(error: unknown): boolean {
+    return error instanceof SetupError;
+  }
+
   /** Maps whatever `run` threw to its wire form. */
   static describeFailure(error: unknown) {
     if (error instanceof SetupError) return errorToWire(error.cause);

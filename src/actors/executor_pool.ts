@@ -302,6 +302,12 @@ export class ExecutorPool {
     slot.port.postMessage({ t: 'forget', moduleId: oldest } satisfies ToExecutor);
   }
 
+  /** The thread could not prepare this call's code: send it again with the next call. */
+  #forgetSent(slot: Slot, call: PoolCall): void {
+    slot.sentVersions.delete(call.def.name);
+    if (call.module !== undefined) slot.sentModules.delete(call.module.id);
+  }
+
   #settle(slot: Slot, callId: string): Pending | undefined {
     const pending = slot.inFlight.get(callId);
     if (pending === undefined) return undefined;
@@ -330,6 +336,7 @@ export class ExecutorPool {
         if (message.ok) pending.resolve(message.bytes);
         else {
           slot.failures += 1;
+          if (message.resend) this.#forgetSent(slot, pending.call);
           pending.reject(errorFromWire(message.error));
         }
         break;

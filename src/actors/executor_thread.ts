@@ -53,7 +53,16 @@ async function runCall(message: Extract<ToExecutor, { t: 'call' }>): Promise<voi
     const bytes = await executor.run(message);
     post({ t: 'done', callId: message.callId, ok: true, bytes }, [bytes.buffer]);
   } catch (error) {
-    post({ t: 'done', callId: message.callId, ok: false, error: Executor.describeFailure(error) });
+    const wire = Executor.describeFailure(error);
+    // Code that failed to load is not kept, so the supervisor sends it again next time.
+    const resend = Executor.isSetupFailure(error) ? true : undefined;
+    post({
+      t: 'done',
+      callId: message.callId,
+      ok: false,
+      error: wire,
+      ...(resend ? { resend } : {}),
+    });
   }
   running -= 1;
   if (running === 0 && message.spinUs !== undefined) {

@@ -63,7 +63,7 @@ export type ExecutorRequest =
 export type FromExecutor =
   | { t: 'ready' }
   | { t: 'done'; callId: string; ok: true; bytes: Uint8Array }
-  | { t: 'done'; callId: string; ok: false; error: WireError }
+  | { t: 'done'; callId: string; ok: false; error: WireError; resend?: true }
   | { t: 'inspected'; taskId: number; ok: true; exports: ExportInfo[] }
   | { t: 'inspected'; taskId: number; ok: false; error: WireError }
   | ({ t: 'req'; reqId: number } & ExecutorRequest);
