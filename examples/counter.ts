@@ -1,9 +1,10 @@
 /**
- * A stateful function actor. squall constructs `Counter` once per executor and keeps the
- * instance between calls, so `total` lives in memory and a call costs no read; each call
- * also writes the total with ctx.put, so a new instance (after a restart or on another
- * executor) picks it up from the store on its first call. The key includes `ctx.id`, the
- * actor's address, so instances on different executors never overwrite each other.
+ * A stateful function actor. squall constructs `Counter` once, on one executor of the
+ * node, and keeps the instance between calls (which take turns), so `total` lives in
+ * memory and a call costs no read; each call also writes the total with ctx.put, so a new
+ * instance (after its executor thread is replaced) picks it up from the store on its first
+ * call. The key includes `ctx.id`, the actor's address, so two actors never overwrite each
+ * other.
  *
  *   squall call Counter 5   # → 5
  *   squall call Counter 2   # → 7 (same instance)
