@@ -11,6 +11,7 @@ export {
   type DeployOptions,
   type FunctionHandle,
   Future,
+  type PutOptions,
   type RegisterOptions,
 } from './client/index.js';
 export {

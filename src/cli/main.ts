@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { type Cloud, connect } from '../client/index.js';
 import type { NodeStatus } from '../runtime/index.js';
+import { type ClusterUpFlags, clusterUpCommand } from './cluster_command.js';
 import { CliError, failWith, parseJsonArg, printJson } from './output.js';
 import { type StartFlags, startCommand } from './start_command.js';
 import { statusText } from './status_text.js';
@@ -70,6 +71,18 @@ function buildProgram(): Command {
     )
     .option('--examples', 'deploy the bundled examples/ too')
     .action((flags: StartFlags) => startCommand(flags));
+  program
+    .command('cluster')
+    .description('a local multi-process cluster')
+    .command('up')
+    .description('start N nodes on consecutive ports, joined into one cluster')
+    .option('--nodes <n>', 'how many nodes (default 3)')
+    .option('--base-port <port>', 'port of the first node; HTTP on port+80 (default 7700)')
+    .option('--data-dir <dir>', 'durable storage: node i uses DIR/node-i')
+    .option('--replication <n>', 'copies of each key')
+    .option('--executors <n>', 'executor threads per node')
+    .option('--token <token>', 'shared secret of the cluster')
+    .action((flags: ClusterUpFlags) => clusterUpCommand(flags));
   clientCommand(program, 'deploy <file>', 'register every exported function of a module').action(
     (file: string, flags: ClientFlags) =>
       withCloud(flags, async (cloud) => printJson(await cloud.deployFile(file))),

@@ -23,6 +23,11 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+export interface PutOptions {
+  /** 'one' (default): merged at an owner; 'all': merged at every live owner. */
+  ack?: 'one' | 'all';
+}
+
 export interface RegisterOptions {
   /** Constructor arguments (after ctx) when registering a class. */
   init?: unknown[];
@@ -133,8 +138,12 @@ export class Cloud {
     return (await this.#request({ op: 'get', key })).value as T | undefined;
   }
 
-  async put(key: string, value: unknown): Promise<void> {
-    await this.#request({ op: 'put', key, value: toPutValue(value) });
+  /**
+   * Writes a key. The write is acknowledged once merged at one owner of the key;
+   * `{ ack: 'all' }` waits until every live owner merged it.
+   */
+  async put(key: string, value: unknown, options: PutOptions = {}): Promise<void> {
+    await this.#request({ op: 'put', key, value: toPutValue(value), ack: options.ack ?? 'one' });
   }
 
   async status(): Promise<NodeStatus> {

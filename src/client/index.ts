@@ -8,6 +8,7 @@ export {
   connect,
   type DeployOptions,
   type FunctionHandle,
+  type PutOptions,
   type RegisterOptions,
 } from './cloud.js';
 export { Future } from './future.js';

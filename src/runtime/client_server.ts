@@ -123,6 +123,11 @@ export class ClientServer {
         throw new AuthError('this node requires a valid token');
       }
       session.authed = true;
+      if (request.peer !== undefined) {
+        // Another supervisor: from now on this connection carries peer frames.
+        this.#sessions.delete(session);
+        this.#supervisor.cluster.adoptPeer(session.connection, request.peer);
+      }
       return;
     }
     if (!session.authed)
@@ -135,7 +140,7 @@ export class ClientServer {
       case 'hello':
         return { value: { nodeId: s.nodeId, address: s.address } };
       case 'register': {
-        const def = s.register(request.name, request.source, request.init);
+        const def = await s.register(request.name, request.source, request.init);
         return { value: { name: def.name, version: def.version, kind: def.kind } };
       }
       case 'deploy':
@@ -147,9 +152,9 @@ export class ClientServer {
       case 'await':
         return { bytes: await s.awaitResult(request.key, request.timeoutMs) };
       case 'get':
-        return { value: s.get(request.key) };
+        return { value: await s.get(request.key) };
       case 'put':
-        s.put(request.key, request.value);
+        await s.put(request.key, request.value, request.ack);
         return {};
       case 'status':
         return { value: s.status() };

@@ -15,7 +15,7 @@ import {
   UnavailableError,
   ValidationError,
 } from '../errors.js';
-import { decode, encode } from '../storage/index.js';
+import { decode, encode, reveal } from '../storage/index.js';
 import { toJsonText } from './json_value.js';
 import { createMetrics } from './metrics.js';
 import { statusPage } from './status_page.js';
@@ -131,13 +131,14 @@ export class HttpGateway {
     const s = this.#supervisor;
     requireKey(key);
     if (method === 'GET') {
-      if (s.store.lattice(key) === undefined) throw new NotFoundError(`key ${key} is not set`);
-      return json({ value: s.get(key) });
+      const value = await s.cluster.read(key);
+      if (value === undefined) throw new NotFoundError(`key ${key} is not set`);
+      return json({ value: reveal(value) });
     }
     if (method === 'PUT') {
       const body = await readJson(req, s.options.frameBytesMax);
       if (!('value' in body)) throw new ValidationError('body must be {"value": ...}');
-      s.put(key, { t: 'plain', v: body.value });
+      await s.put(key, { t: 'plain', v: body.value });
       return json({ ok: true });
     }
     throw new NotFoundError(`no route ${method} /v1/kv/${key}`);

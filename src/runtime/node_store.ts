@@ -31,6 +31,13 @@ export interface NodeStoreOptions {
   onChange(key: string, value: Lattice): void;
 }
 
+/** System keys are read-only to users. */
+export function checkUserKey(key: string): void {
+  if (key.startsWith(SYSTEM_PREFIX)) {
+    throw new ValidationError(`keys starting with ${SYSTEM_PREFIX} are reserved for squall`);
+  }
+}
+
 export class NodeStore {
   readonly #o: NodeStoreOptions;
 
@@ -61,14 +68,12 @@ export class NodeStore {
   }
 
   /** A user's write (SDK or function). System keys are read-only to users. */
-  writeUser(key: string, spec: LatticeSpec): void {
-    if (key.startsWith(SYSTEM_PREFIX)) {
-      throw new ValidationError(`keys starting with ${SYSTEM_PREFIX} are reserved for squall`);
-    }
-    this.write(key, spec);
+  writeUser(key: string, spec: LatticeSpec): Lattice {
+    checkUserKey(key);
+    return this.write(key, spec);
   }
 
-  write(key: string, spec: LatticeSpec): void {
+  write(key: string, spec: LatticeSpec): Lattice {
     const { store, clock, nodeId, valueBytesMax } = this.#o;
     const current = store.get(key);
     const incoming = materialize(spec, { ts: clock.next(), writer: nodeId }, current);
@@ -80,9 +85,41 @@ export class NodeStore {
       );
     }
     const { value, changed } = store.merge(key, merged);
-    if (!changed) return;
+    if (!changed) return value;
     if (this.#o.cache.has(key)) this.#o.cache.put(key, bytes);
     this.#o.onChange(key, value);
+    return value;
+  }
+
+  /**
+   * Merges a replica's value (gossip, hand-off, repair). Never size-checked: the owner that
+   * accepted the write checked it, and refusing a merge would lose data. Throws
+   * ValidationError on a lattice kind mismatch (the caller skips that entry).
+   */
+  mergeReplica(key: string, incoming: Lattice): boolean {
+    const { value, changed } = this.#o.store.merge(key, incoming);
+    if (!changed) return false;
+    if (this.#o.cache.has(key)) this.#o.cache.put(key, encode(reveal(value)));
+    this.#o.onChange(key, value);
+    return true;
+  }
+
+  /** Refreshes the cached copy of a key this node does not own (an owner's push). */
+  refreshCached(key: string, value: Lattice | undefined): void {
+    if (!this.#o.cache.has(key)) return;
+    if (value === undefined) this.#o.cache.delete(key);
+    else this.#o.cache.put(key, encode(reveal(value)));
+  }
+
+  /** Caches a value read from another node; returns its encoding (for the executor). */
+  fillCache(key: string, value: Lattice): Uint8Array {
+    const bytes = encode(reveal(value));
+    this.#o.cache.put(key, bytes);
+    return bytes;
+  }
+
+  cachedKeys(): IterableIterator<string> {
+    return this.#o.cache.keys();
   }
 
   delete(key: string): void {

@@ -4,7 +4,7 @@
  * and change it in one place.
  */
 import { availableParallelism } from 'node:os';
-import { ValidationError } from '../errors.js';
+import { describeValue, ValidationError } from '../errors.js';
 
 export interface NodeOptions {
   host?: string;
@@ -36,12 +36,18 @@ export interface NodeOptions {
   resultTtlMs?: number;
   /** Functions a node may hold. Default 10,000. */
   functionsMax?: number;
+  /** Deadline of a request to another node. Default 5 s. */
+  peerTimeoutMs?: number;
   /** How long the supervisor polls for the answer of a lone call before sleeping. Default 100 µs; 0 = never. */
   spinUs?: number;
 }
 
-export type ResolvedOptions = Required<Omit<NodeOptions, 'token' | 'dataDir' | 'httpPort'>> & {
+export type ResolvedOptions = Required<
+  Omit<NodeOptions, 'token' | 'dataDir' | 'httpPort' | 'replication'>
+> & {
   token: string | undefined;
+  /** Undefined: 1 alone, 2 once a second node joins (SPEC.md). */
+  replication: number | undefined;
   dataDir: string | undefined;
   httpPort: number | false;
 };
@@ -61,10 +67,20 @@ function text(name: string, value: unknown, fallback: string | undefined): strin
   return value;
 }
 
-export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
-  if (options.join !== undefined && options.join.length > 0) {
-    throw new ValidationError('join: clustering is not available in this version; run one node');
+function joinList(join: unknown): string[] {
+  if (join === undefined) return [];
+  if (!Array.isArray(join) || join.length > 64) {
+    throw new ValidationError('join must be an array of at most 64 "host:port" seeds');
   }
+  for (const seed of join) {
+    if (typeof seed !== 'string' || !/^\[?[^\s\]]+\]?:\d{1,5}$/.test(seed)) {
+      throw new ValidationError(`join: ${describeValue(seed)} is not "host:port"`);
+    }
+  }
+  return [...join] as string[];
+}
+
+export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
   if (options.dataDir !== undefined) {
     throw new ValidationError('dataDir: durable storage is not available in this version');
   }
@@ -73,10 +89,13 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     port: integer('port', options.port ?? 7700, 0, 65535),
     httpPort:
       options.httpPort === false ? false : integer('httpPort', options.httpPort ?? 7780, 0, 65535),
-    join: [],
+    join: joinList(options.join),
     executors: integer('executors', options.executors ?? availableParallelism(), 1, 256),
     dataDir: undefined,
-    replication: integer('replication', options.replication ?? 1, 1, 16),
+    replication:
+      options.replication === undefined
+        ? undefined
+        : integer('replication', options.replication, 1, 16),
     cacheBytes: integer(
       'cacheBytes',
       options.cacheBytes ?? 256 * 1024 * 1024,
@@ -103,6 +122,7 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     resultTtlMs: integer('resultTtlMs', options.resultTtlMs ?? 600_000, 1, 86_400_000 * 7),
     functionsMax: integer('functionsMax', options.functionsMax ?? 10_000, 1, 1_000_000),
     spinUs: integer('spinUs', options.spinUs ?? 100, 0, 10_000),
+    peerTimeoutMs: integer('peerTimeoutMs', options.peerTimeoutMs ?? 5000, 1, 600_000),
   };
   if (resolved.frameBytesMax < resolved.valueBytesMax + 64 * 1024) {
     throw new ValidationError('frameBytesMax must exceed valueBytesMax by at least 64 KiB');

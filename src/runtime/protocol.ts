@@ -30,14 +30,20 @@ export const TIMEOUT_MS_MAX = TIMEOUT_QUERY_MS_MAX;
 const SOURCE_BYTES_MAX = 32 * 1024 * 1024;
 
 export type ClientRequest =
-  | { id: number; op: 'hello'; token?: string; version: number }
+  | {
+      id: number;
+      op: 'hello';
+      token?: string;
+      version: number;
+      peer?: { id: string; address: string };
+    }
   | { id: number; op: 'register'; name: string; source: string; init: unknown[] }
   | { id: number; op: 'deploy'; code: string; filename: string; exports: string[] }
   | { id: number; op: 'call'; name: string; args: Uint8Array; timeoutMs?: number }
   | { id: number; op: 'callAsync'; name: string; args: Uint8Array; timeoutMs?: number }
   | { id: number; op: 'await'; key: string; timeoutMs?: number }
   | { id: number; op: 'get'; key: string }
-  | { id: number; op: 'put'; key: string; value: PutValue }
+  | { id: number; op: 'put'; key: string; value: PutValue; ack: 'one' | 'all' }
   | { id: number; op: 'status' }
   | { id: number; op: 'listFunctions'; prefix?: string };
 
@@ -61,6 +67,23 @@ export function parsePutValue(value: unknown): PutValue {
 
 type Parser = (id: number, frame: Record_) => ClientRequest;
 
+function parseAck(value: unknown): 'one' | 'all' {
+  if (value === undefined || value === 'one') return 'one';
+  if (value === 'all') return 'all';
+  throw new ValidationError('ack must be "one" or "all"');
+}
+
+/** A supervisor introducing itself: its node id and the address it serves on. */
+function parsePeer(value: unknown): { id: string; address: string } {
+  if (!isRecord(value)) throw new ValidationError('peer must be {id, address}');
+  const id = requireString(value, 'id', 128);
+  const address = requireString(value, 'address', 300);
+  if (id.length === 0 || !/^[^\s]+:\d{1,5}$/.test(address)) {
+    throw new ValidationError('peer must be {id, address: "host:port"}');
+  }
+  return { id, address };
+}
+
 const parsers: Record<ClientRequest['op'], Parser> = {
   hello: (id, f) => {
     const token = optionalString(f, 'token', 4096);
@@ -70,7 +93,10 @@ const parsers: Record<ClientRequest['op'], Parser> = {
         `protocol version ${describeValue(version)} is not ${PROTOCOL_VERSION}`,
       );
     }
-    return token === undefined ? { id, op: 'hello', version } : { id, op: 'hello', token, version };
+    const hello: ClientRequest & { op: 'hello' } = { id, op: 'hello', version };
+    if (token !== undefined) hello.token = token;
+    if (f.peer !== undefined) hello.peer = parsePeer(f.peer);
+    return hello;
   },
   register: (id, f) => ({
     id,
@@ -102,7 +128,13 @@ const parsers: Record<ClientRequest['op'], Parser> = {
   }),
   await: (id, f) => ({ id, op: 'await', key: requireKey(f.key), ...timeout(f) }),
   get: (id, f) => ({ id, op: 'get', key: requireKey(f.key) }),
-  put: (id, f) => ({ id, op: 'put', key: requireKey(f.key), value: parsePutValue(f.value) }),
+  put: (id, f) => ({
+    id,
+    op: 'put',
+    key: requireKey(f.key),
+    value: parsePutValue(f.value),
+    ack: parseAck(f.ack),
+  }),
   status: (id) => ({ id, op: 'status' }),
   listFunctions: (id, f) => {
     const prefix = optionalString(f, 'prefix', 1024);

@@ -9,22 +9,32 @@ import { createHash } from 'node:crypto';
 import type { ExportInfo, FunctionDef, ModuleCode } from '../actors/index.js';
 import { analyzeFunctionSource, closureError } from '../actors/index.js';
 import { ValidationError } from '../errors.js';
-import { type NodeStore, SYSTEM_PREFIX } from './node_store.js';
+import type { LatticeSpec } from '../storage/index.js';
+import type { NodeStore } from './node_store.js';
+import { FUNCTION_PREFIX, MODULE_PREFIX } from './placement.js';
 import { requireName } from './validate.js';
 
-const FUNCTION_PREFIX = `${SYSTEM_PREFIX}fn/`;
-const MODULE_PREFIX = `${SYSTEM_PREFIX}module/`;
 /** Deployed modules kept decoded in memory (the store holds them all). */
 const MODULES_CACHED_MAX = 256;
 
+/** Writes a registry key on every node (resolves once all live nodes merged it). */
+export type RegistryWrite = (key: string, spec: LatticeSpec) => Promise<unknown>;
+
 export class Registry {
   readonly #store: NodeStore;
+  readonly #write: RegistryWrite;
   readonly #functionsMax: number;
   readonly #newVersion: () => string;
   readonly #modules = new Map<string, ModuleCode>();
 
-  constructor(store: NodeStore, functionsMax: number, newVersion: () => string) {
+  constructor(
+    store: NodeStore,
+    write: RegistryWrite,
+    functionsMax: number,
+    newVersion: () => string,
+  ) {
     this.#store = store;
+    this.#write = write;
     this.#functionsMax = functionsMax;
     this.#newVersion = newVersion;
   }
@@ -61,7 +71,7 @@ export class Registry {
   }
 
   /** Registers a function or class shipped as source text. */
-  registerSource(name: string, source: string, init: unknown[]): FunctionDef {
+  async registerSource(name: string, source: string, init: unknown[]): Promise<FunctionDef> {
     requireName(name, 'function name');
     const info = analyzeFunctionSource(source);
     if (info.freeVariables.length > 0) throw closureError(name, info.freeVariables);
@@ -69,7 +79,11 @@ export class Registry {
   }
 
   /** Stores a module's code and registers each export that `inspect` found. */
-  registerModule(code: string, filename: string, exports: ExportInfo[]): FunctionDef[] {
+  async registerModule(
+    code: string,
+    filename: string,
+    exports: ExportInfo[],
+  ): Promise<FunctionDef[]> {
     const id = createHash('sha256').update(code).digest('hex').slice(0, 24);
     const module: ModuleCode = { id, filename, code };
     const names = exports.map((e) => exportedName(e.name, filename));
@@ -77,27 +91,29 @@ export class Registry {
     if (exports.length === 0) {
       throw new ValidationError(`${filename} exports no functions or classes`);
     }
-    this.#store.write(MODULE_PREFIX + id, { kind: 'lww', value: module });
+    await this.#write(MODULE_PREFIX + id, { kind: 'lww', value: module });
     this.#remember(module);
-    return exports.map((entry, i) =>
-      this.#save({
-        name: names[i]!,
-        version: this.#newVersion(),
-        kind: entry.kind,
-        module: { id, filename },
-        exportName: entry.name,
-        init: [],
-      }),
+    return Promise.all(
+      exports.map((entry, i) =>
+        this.#save({
+          name: names[i]!,
+          version: this.#newVersion(),
+          kind: entry.kind,
+          module: { id, filename },
+          exportName: entry.name,
+          init: [],
+        }),
+      ),
     );
   }
 
-  #save(def: FunctionDef): FunctionDef {
+  async #save(def: FunctionDef): Promise<FunctionDef> {
     const key = FUNCTION_PREFIX + def.name;
     if (this.#store.lattice(key) === undefined && this.count() >= this.#functionsMax) {
       throw new ValidationError(`the node holds ${this.#functionsMax} functions, its limit`);
     }
-    this.#store.write(key, { kind: 'lww', value: def });
-    return this.get(def.name)!;
+    await this.#write(key, { kind: 'lww', value: def });
+    return this.get(def.name) ?? def;
   }
 
   count(): number {

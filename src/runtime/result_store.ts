@@ -1,5 +1,5 @@
 /**
- * The results of `callAsync`, kept in the KVS under `__squall/result/ID` so that a Future
+ * The results of `callAsync`, kept in the KVS under `__squall/result/NODE/ID` so that a Future
  * is just a key: any reader may `get` it, and a waiter is woken when it is written. A
  * failed call stores its typed error under `ID.error` instead, so the Future rethrows the
  * same error a direct call would have. Results are dropped `ttlMs` after they are written
@@ -8,10 +8,10 @@
  */
 import { nanoid } from 'nanoid';
 import type { WireError } from '../errors.js';
-import { type NodeStore, SYSTEM_PREFIX } from './node_store.js';
+import type { NodeStore } from './node_store.js';
+import { RESULT_PREFIX } from './placement.js';
 import { KeyedWaiters } from './waiters.js';
 
-export const RESULT_PREFIX = `${SYSTEM_PREFIX}result/`;
 const ERROR_SUFFIX = '.error';
 const RESULTS_MAX = 100_000;
 
@@ -30,8 +30,9 @@ export class ResultStore {
     this.#now = now;
   }
 
-  newKey(): string {
-    return RESULT_PREFIX + nanoid(16);
+  /** A result key placed on `nodeId` (the node running the call; see placement.ts). */
+  newKey(nodeId: string): string {
+    return `${RESULT_PREFIX}${nodeId}/${nanoid(16)}`;
   }
 
   succeed(store: NodeStore, key: string, value: unknown): void {

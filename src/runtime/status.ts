@@ -16,7 +16,7 @@ export interface MemberStatus {
 export interface NodeStatus {
   node: { id: string; address: string; httpAddress?: string; uptimeMs: number; version: string };
   nodes: MemberStatus[];
-  ring: { replication: number; members: string[] };
+  ring: { replication: number; members: string[]; vnodes: number; pendingHandoff: number };
   executors: ExecutorStats[];
   cache: {
     entries: number;
@@ -35,6 +35,25 @@ export interface NodeStatus {
 
 export const SQUALL_VERSION = '0.1.0';
 
+function clusterStatus(supervisor: Supervisor): Pick<NodeStatus, 'nodes' | 'ring'> {
+  const cluster = supervisor.cluster;
+  const view = cluster.view;
+  return {
+    nodes: cluster.membership.members().map((m) => ({
+      id: m.id,
+      address: m.address,
+      state: m.state,
+      self: m.id === supervisor.nodeId,
+    })),
+    ring: {
+      replication: view.replication,
+      members: [...view.ring.nodes],
+      vnodes: view.ring.describe().vnodes,
+      pendingHandoff: cluster.replication.pendingHandoff(),
+    },
+  };
+}
+
 export function nodeStatus(supervisor: Supervisor): NodeStatus {
   const cache = supervisor.cache.stats();
   const lookups = cache.hits + cache.misses;
@@ -47,8 +66,7 @@ export function nodeStatus(supervisor: Supervisor): NodeStatus {
   if (supervisor.httpAddress !== undefined) node.httpAddress = supervisor.httpAddress;
   return {
     node,
-    nodes: [{ id: supervisor.nodeId, address: supervisor.address, state: 'alive', self: true }],
-    ring: { replication: 1, members: [supervisor.nodeId] },
+    ...clusterStatus(supervisor),
     executors: supervisor.pool.stats(),
     cache: {
       entries: cache.entries,

@@ -31,9 +31,12 @@ import {
   decode,
   encodeOwned,
   HybridClock,
+  reveal,
   StoreShard,
 } from '../storage/index.js';
-import { NodeStore, SYSTEM_PREFIX } from './node_store.js';
+import { type Ack, Cluster } from './cluster.js';
+import type { ConnectionLimits } from './connection.js';
+import { checkUserKey, NodeStore, SYSTEM_PREFIX } from './node_store.js';
 import type { ResolvedOptions } from './options.js';
 import { Registry } from './registry.js';
 import { ResultStore } from './result_store.js';
@@ -61,9 +64,14 @@ export class Supervisor {
   readonly #sweeper: NodeJS.Timeout;
   readonly counters = { calls: 0, failed: 0 };
 
-  constructor(options: ResolvedOptions) {
+  /** This node's part in the cluster; set by `startCluster` once the node has an address. */
+  #cluster: Cluster | undefined;
+  readonly #incarnation: number;
+
+  constructor(options: ResolvedOptions, identity: { id: string; incarnation: number }) {
     this.options = options;
-    this.nodeId = nanoid(12);
+    this.nodeId = identity.id;
+    this.#incarnation = identity.incarnation;
     this.log = pino({ base: { node: this.nodeId } }, pino.destination({ dest: 2, sync: false }));
     const cacheBuffer = createCacheBuffer({ bytes: options.cacheBytes });
     this.cache = new CacheWriter(cacheBuffer);
@@ -74,9 +82,17 @@ export class Supervisor {
       clock: new HybridClock(() => Date.now()),
       nodeId: this.nodeId,
       valueBytesMax: options.valueBytesMax,
-      onChange: (key) => this.#results.changed(key),
+      onChange: (key, value) => {
+        this.#results.changed(key);
+        this.#cluster?.onLocalChange(key, value);
+      },
     });
-    this.registry = new Registry(this.store, options.functionsMax, () => nanoid(10));
+    this.registry = new Registry(
+      this.store,
+      (key, spec) => this.cluster.write(key, spec, 'all'),
+      options.functionsMax,
+      () => nanoid(10),
+    );
     this.#mailboxes = new Mailboxes(
       { messagesMax: 10_000, mailboxesMax: 100_000, ttlMs: options.messageTtlMs },
       () => Date.now(),
@@ -98,7 +114,35 @@ export class Supervisor {
     await this.pool.start();
   }
 
+  get cluster(): Cluster {
+    if (this.#cluster === undefined) throw new UnavailableError('the node is not serving yet');
+    return this.#cluster;
+  }
+
+  /** Joins (or forms) the cluster once the node listens at `address`. */
+  startCluster(address: string, limits: ConnectionLimits): void {
+    this.address = address;
+    this.#cluster = new Cluster({
+      self: { id: this.nodeId, address },
+      seeds: this.options.join,
+      replication: this.options.replication,
+      token: this.options.token,
+      limits,
+      store: this.store,
+      incarnation: this.#incarnation,
+      requestTimeoutMs: this.options.peerTimeoutMs,
+      log: this.log,
+    });
+    this.#cluster.start();
+  }
+
+  /** Leaves the cluster gracefully: hands this node's keys to their new owners first. */
+  async leave(): Promise<void> {
+    await this.#cluster?.leave();
+  }
+
   async stop(): Promise<void> {
+    this.#cluster?.stop();
     clearInterval(this.#sweeper);
     this.#mailWaiters.clear();
     this.#results.clear();
@@ -106,8 +150,8 @@ export class Supervisor {
     this.log.flush();
   }
 
-  register(name: string, source: string, init: unknown[]): FunctionDef {
-    const def = this.registry.registerSource(name, source, init);
+  async register(name: string, source: string, init: unknown[]): Promise<FunctionDef> {
+    const def = await this.registry.registerSource(name, source, init);
     this.log.info({ fn: def.name, version: def.version, kind: def.kind }, 'registered');
     return def;
   }
@@ -121,7 +165,7 @@ export class Supervisor {
     } catch (error) {
       throw new ValidationError(`${filename} failed to load: ${(error as Error).message}`);
     }
-    const defs = this.registry.registerModule(code, filename, exports);
+    const defs = await this.registry.registerModule(code, filename, exports);
     this.log.info({ file: filename, functions: defs.map((d) => d.name) }, 'deployed');
     return defs.map((def) => def.name);
   }
@@ -159,7 +203,7 @@ export class Supervisor {
 
   /** Starts a call and returns the key its result will be stored under. */
   callAsync(name: string, args: Uint8Array, timeoutMs?: number): string {
-    const key = this.#results.newKey();
+    const key = this.#results.newKey(this.nodeId);
     const fail = (error: unknown) => this.#results.fail(this.store, key, errorToWire(error));
     void this.call(name, args, timeoutMs).then((bytes) => {
       try {
@@ -183,12 +227,28 @@ export class Supervisor {
     return encodeOwned(outcome.value);
   }
 
-  get(key: string): unknown {
-    return this.store.read(key);
+  /** Reads a key wherever it lives; the plain value, or undefined. */
+  async get(key: string): Promise<unknown> {
+    const value = await this.cluster.read(key);
+    return value === undefined ? undefined : reveal(value);
   }
 
-  put(key: string, value: PutValue): void {
-    this.store.writeUser(key, value.t === 'plain' ? { kind: 'lww', value: value.v } : value.spec);
+  /** Writes a key at its owner. */
+  async put(key: string, value: PutValue, ack: Ack = 'one'): Promise<void> {
+    checkUserKey(key);
+    await this.cluster.write(
+      key,
+      value.t === 'plain' ? { kind: 'lww', value: value.v } : value.spec,
+      ack,
+    );
+  }
+
+  /** For an executor's cache miss: the encoded value, cached here on the way. */
+  async #readForExecutor(key: string): Promise<Uint8Array | undefined> {
+    const cluster = this.cluster;
+    const owned = cluster.owners(key).includes(this.nodeId);
+    const value = await cluster.read(key, !owned);
+    return value === undefined ? undefined : this.store.fillCache(key, value);
   }
 
   status(): NodeStatus {
@@ -217,7 +277,7 @@ export class Supervisor {
   #serveExecutor(request: ExecutorRequest): unknown {
     switch (request.op) {
       case 'get':
-        return request.keys.map((key) => this.store.readEncoded(requireKey(key)));
+        return Promise.all(request.keys.map((key) => this.#readForExecutor(requireKey(key))));
       case 'put':
         return this.put(requireKey(request.key), request.value);
       case 'call':

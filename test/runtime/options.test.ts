@@ -1,8 +1,7 @@
 /**
  * The options of `startNode`: the documented defaults; every numeric option out of range,
- * fractional or of the wrong type is a ValidationError that names it; `join` and `dataDir`
- * are refused with a message saying the feature is not available; the frame limit must
- * leave room above the value limit.
+ * fractional or of the wrong type is a ValidationError that names it; `join` takes only
+ * host:port seeds; the frame limit must leave room above the value limit.
  */
 import { availableParallelism } from 'node:os';
 import test from 'ava';
@@ -17,7 +16,7 @@ test('defaults', (t) => {
     join: [],
     executors: availableParallelism(),
     dataDir: undefined,
-    replication: 1,
+    replication: undefined,
     cacheBytes: 256 * 1024 * 1024,
     token: undefined,
     callTimeoutMs: 60_000,
@@ -29,6 +28,7 @@ test('defaults', (t) => {
     resultTtlMs: 600_000,
     functionsMax: 10_000,
     spinUs: 100,
+    peerTimeoutMs: 5000,
   };
   t.deepEqual(resolveOptions(), expected);
   t.deepEqual(resolveOptions({}), expected);
@@ -53,6 +53,7 @@ test('given options are kept', (t) => {
     resultTtlMs: 86_400_000 * 7,
     functionsMax: 1,
     spinUs: 0,
+    peerTimeoutMs: 1,
   };
   t.deepEqual(resolveOptions(options), { ...options, dataDir: undefined });
   t.is(resolveOptions({ httpPort: 0 }).httpPort, 0);
@@ -75,6 +76,7 @@ const RANGES: [keyof NodeOptions, number, number][] = [
   ['resultTtlMs', 1, 86_400_000 * 7],
   ['functionsMax', 1, 1_000_000],
   ['spinUs', 0, 10_000],
+  ['peerTimeoutMs', 1, 600_000],
 ];
 
 /** Options that keep the frame/value rule satisfied while one option is probed. */
@@ -152,11 +154,14 @@ test('httpPort false turns the gateway off; true is refused', (t) => {
   });
 });
 
-test('join is refused with a clear message; an empty join is fine', (t) => {
+test('join takes host:port seeds; anything else is a ValidationError naming it', (t) => {
   t.deepEqual(resolveOptions({ join: [] }).join, []);
-  for (const join of [['127.0.0.1:7701'], ['a:1', 'b:2']]) {
-    const error = t.throws(() => resolveOptions({ join }), { instanceOf: ValidationError });
-    t.is(error.message, 'join: clustering is not available in this version; run one node');
+  t.deepEqual(resolveOptions({ join: ['127.0.0.1:7701', 'a:1'] }).join, ['127.0.0.1:7701', 'a:1']);
+  for (const join of [['nope'], [''], [7701], 'a:1', Array.from({ length: 65 }, () => 'a:1')]) {
+    const error = t.throws(() => resolveOptions({ join: join as string[] }), {
+      instanceOf: ValidationError,
+    });
+    t.regex(error.message, /^join/);
   }
 });
 

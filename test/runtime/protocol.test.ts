@@ -110,6 +110,25 @@ test('every operation parses from a valid frame', (t) => {
     op: 'put',
     key: 'k',
     value: { t: 'plain', v: { a: [1] } },
+    ack: 'one',
+  });
+  t.is(
+    (
+      parse({ id: 11, op: 'put', key: 'k', value: { t: 'plain', v: 1 }, ack: 'all' }) as {
+        ack: string;
+      }
+    ).ack,
+    'all',
+  );
+  t.throws(() => parse({ id: 11, op: 'put', key: 'k', value: { t: 'plain', v: 1 }, ack: 'some' }), {
+    instanceOf: ValidationError,
+  });
+  t.deepEqual(
+    parse({ id: 3, op: 'hello', version: 1, peer: { id: 'n1', address: '127.0.0.1:7701' } }),
+    { id: 3, op: 'hello', version: 1, peer: { id: 'n1', address: '127.0.0.1:7701' } },
+  );
+  t.throws(() => parse({ id: 3, op: 'hello', version: 1, peer: { id: 'n1', address: 'nope' } }), {
+    instanceOf: ValidationError,
   });
   const spec = lattice.map({ s: lattice.set([1, 2]), n: lattice.counter(3) }).spec;
   t.deepEqual(parse({ id: 12, op: 'put', key: 'k', value: { t: 'lattice', spec } }), {
@@ -117,6 +136,7 @@ test('every operation parses from a valid frame', (t) => {
     op: 'put',
     key: 'k',
     value: { t: 'lattice', spec },
+    ack: 'one',
   });
   t.deepEqual(parse({ id: 13, op: 'status' }), { id: 13, op: 'status' });
   t.deepEqual(parse({ id: 14, op: 'listFunctions' }), { id: 14, op: 'listFunctions' });
@@ -434,14 +454,14 @@ const opFrame = fc.record(
 
 const NAME = /^[A-Za-z_$][\w$.-]{0,127}$/;
 const ALLOWED: Record<ClientRequest['op'], string[]> = {
-  hello: ['token', 'version'],
+  hello: ['token', 'version', 'peer'],
   register: ['name', 'source', 'init'],
   deploy: ['code', 'filename', 'exports'],
   call: ['name', 'args', 'timeoutMs'],
   callAsync: ['name', 'args', 'timeoutMs'],
   await: ['key', 'timeoutMs'],
   get: ['key'],
-  put: ['key', 'value'],
+  put: ['key', 'value', 'ack'],
   status: [],
   listFunctions: ['prefix'],
 };
@@ -456,7 +476,12 @@ function wellFormed(id: number, frame: Record_, r: ClientRequest): boolean {
   const keyOk = (k: string) => k.length > 0 && Buffer.byteLength(k) <= KEY_BYTES_MAX;
   switch (r.op) {
     case 'hello':
-      return r.version === 1 && (r.token === undefined || typeof r.token === 'string');
+      return (
+        r.version === 1 &&
+        (r.token === undefined || typeof r.token === 'string') &&
+        (r.peer === undefined ||
+          (typeof r.peer.id === 'string' && typeof r.peer.address === 'string'))
+      );
     case 'register':
       return NAME.test(r.name) && typeof r.source === 'string' && Array.isArray(r.init);
     case 'deploy':
@@ -469,7 +494,11 @@ function wellFormed(id: number, frame: Record_, r: ClientRequest): boolean {
     case 'get':
       return keyOk(r.key);
     case 'put':
-      return keyOk(r.key) && (r.value.t === 'plain' || r.value.t === 'lattice');
+      return (
+        keyOk(r.key) &&
+        (r.value.t === 'plain' || r.value.t === 'lattice') &&
+        (r.ack === 'one' || r.ack === 'all')
+      );
     case 'status':
       return true;
     case 'listFunctions':

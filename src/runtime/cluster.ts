@@ -1,0 +1,357 @@
+/**
+ * This node's part in the cluster: it binds the membership and replication cores to the
+ * peer links and to real timers, turns the membership into the ring, and routes reads and
+ * writes to the owners of each key (any node accepts any key).
+ *
+ * - A write goes to an owner (this node when it is one), is stamped and merged there and
+ *   acknowledged; with `ack: 'all'` the owner first waits for every other live owner to
+ *   merge it. A request that never left (peer unreachable) moves on to the next owner; one
+ *   that timed out is not re-sent, so an increment is never applied twice by us.
+ * - A read asks the owners in preference order; when an owner lacks the key it also asks
+ *   the other owners and the owners under the previous rings, so a read during a hand-off
+ *   finds a key that exists.
+ * - A node caching a key it does not own subscribes at the owner, which pushes every new
+ *   value to it until the subscription expires (renewed while the key stays cached).
+ *
+ * Registry keys live on every node (each call reads them), and a call's result lives on
+ * the node that ran it, so a Future is answered where it was created.
+ */
+import type pino from 'pino';
+import { UnavailableError } from '../errors.js';
+import {
+  fromWire,
+  type Lattice,
+  type LatticeSpec,
+  specFromWire,
+  toWire,
+} from '../storage/index.js';
+import type { Connection, ConnectionLimits } from './connection.js';
+import { CoreHost } from './core_host.js';
+import { HashRing } from './hash_ring.js';
+import {
+  Membership,
+  type MembershipConfig,
+  type MembershipMessage,
+  parseMembershipMessage,
+} from './membership.js';
+import type { NodeStore } from './node_store.js';
+import { type PeerIdentity, PeerLinks } from './peer_links.js';
+import { placementOf } from './placement.js';
+import { ownersIn, Replication, type ReplicationConfig, type RingView } from './replication.js';
+import { parseReplicaMessage, type ReplicaMessage } from './replication_messages.js';
+import { Subscriptions } from './subscriptions.js';
+import { isRecord, requireKey } from './validate.js';
+
+export interface ClusterOptions {
+  self: PeerIdentity;
+  seeds: string[];
+  /** Copies of each key; undefined: 1 alone, 2 once a second node joins. */
+  replication: number | undefined;
+  token: string | undefined;
+  limits: ConnectionLimits;
+  store: NodeStore;
+  incarnation: number;
+  requestTimeoutMs: number;
+  log: pino.Logger;
+  membership?: Partial<MembershipConfig>;
+  replicationConfig?: Partial<ReplicationConfig>;
+  subscriptionTtlMs?: number;
+}
+
+export type Ack = 'one' | 'all';
+
+/** Rings kept after a change, for reads that must find keys still being handed off. */
+const PREVIOUS_VIEWS_MAX = 3;
+
+export class Cluster {
+  readonly #o: ClusterOptions;
+  readonly peers: PeerLinks;
+  readonly membership: Membership;
+  readonly replication: Replication;
+  readonly #membershipHost: CoreHost<MembershipMessage>;
+  readonly #replicationHost: CoreHost<ReplicaMessage>;
+  readonly #subscriptions: Subscriptions;
+  readonly #subscriptionTtlMs: number;
+  #view: RingView;
+  #previousViews: RingView[] = [];
+  #membershipVersion = -1;
+  #renewTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: ClusterOptions) {
+    this.#o = options;
+    const now = () => performance.timeOrigin + performance.now();
+    const env = { random: Math.random };
+    this.peers = new PeerLinks(options.self, options.token, options.limits);
+    this.membership = new Membership(options.self, options.membership ?? {}, env);
+    this.replication = new Replication(
+      options.self.id,
+      options.replicationConfig ?? {},
+      this.#replicaStore(),
+      env,
+    );
+    this.#membershipHost = new CoreHost(
+      this.membership,
+      (to, m) => this.peers.sendCore(to, 'membership', m),
+      now,
+    );
+    this.#replicationHost = new CoreHost(
+      this.replication,
+      (to, m) => this.peers.sendCore(to, 'replica', m),
+      now,
+    );
+    this.#subscriptionTtlMs = options.subscriptionTtlMs ?? 30_000;
+    this.#subscriptions = new Subscriptions({
+      ttlMs: this.#subscriptionTtlMs,
+      entriesMax: 1_000_000,
+    });
+    this.#view = this.#makeView([options.self.id]);
+    this.peers.handle(
+      (from, core, message) => this.#onCore(from, core, message),
+      (from, op, args) => this.#onRpc(from, op, args),
+    );
+  }
+
+  get selfId(): string {
+    return this.#o.self.id;
+  }
+
+  get view(): RingView {
+    return this.#view;
+  }
+
+  start(): void {
+    this.#replicationHost.apply(this.replication.start());
+    this.#membershipHost.apply(
+      this.membership.start(this.#o.seeds, this.#o.incarnation, this.#membershipHost.now),
+    );
+    this.#refreshView();
+    this.#renewTimer = setInterval(() => this.#renewSubscriptions(), this.#subscriptionTtlMs / 3);
+    this.#renewTimer.unref();
+  }
+
+  adoptPeer(connection: Connection, peer: PeerIdentity): void {
+    this.peers.adopt(connection, peer);
+  }
+
+  owners(key: string): string[] {
+    return ownersIn(this.#view, key);
+  }
+
+  /** Reads a key from wherever it lives. `subscribe`: we will cache it; keep us posted. */
+  async read(key: string, subscribe = false): Promise<Lattice | undefined> {
+    const owners = this.owners(key);
+    const local = owners.includes(this.selfId) ? this.#o.store.lattice(key) : undefined;
+    if (local !== undefined) return local;
+    const asked = new Set([this.selfId]);
+    const candidates = [owners, ...this.#previousViews.map((view) => ownersIn(view, key))];
+    for (const group of candidates) {
+      for (const owner of group) {
+        if (asked.has(owner)) continue;
+        asked.add(owner);
+        const value = await this.#remoteGet(owner, key, subscribe).catch(() => undefined);
+        if (value !== undefined) return value;
+      }
+    }
+    return undefined;
+  }
+
+  /** Writes at an owner and resolves to the merged value once acknowledged. */
+  async write(key: string, spec: LatticeSpec, ack: Ack = 'one'): Promise<Lattice> {
+    const owners = this.owners(key);
+    if (owners.includes(this.selfId)) return this.#writeHere(key, spec, ack);
+    for (const owner of owners) {
+      const address = this.#view.addressOf(owner);
+      if (address === undefined) continue;
+      try {
+        const wire = await this.peers.request(
+          address,
+          'put',
+          { key, spec, ack },
+          this.#o.requestTimeoutMs,
+        );
+        const value = fromWire(wire);
+        this.#o.store.refreshCached(key, value);
+        return value;
+      } catch (error) {
+        if (!(error instanceof UnavailableError)) throw error;
+      }
+    }
+    throw new UnavailableError(`no owner of ${JSON.stringify(key)} could be reached`);
+  }
+
+  /** Called for every change merged into the local shard. */
+  onLocalChange(key: string, value: Lattice): void {
+    this.replication.changed(key);
+    const subscribers = this.#subscriptions.subscribers(key, Date.now());
+    if (subscribers.length === 0) return;
+    const message = { t: 'update', key, wire: toWire(value) };
+    for (const address of subscribers) this.peers.sendCore(address, 'cache', message);
+  }
+
+  /** Gossips that we leave, hands every key over (bounded wait), and stops. */
+  async leave(timeoutMs = 30_000): Promise<void> {
+    this.#membershipHost.apply(this.membership.leave(this.#membershipHost.now));
+    const others = this.membership.ringMembers().filter((id) => id !== this.selfId);
+    if (others.length > 0) {
+      this.#setView(this.#makeView(others));
+      const deadline = Date.now() + timeoutMs;
+      while (this.replication.pendingHandoff() > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    this.stop();
+  }
+
+  stop(): void {
+    clearInterval(this.#renewTimer);
+    this.#membershipHost.stop();
+    this.#replicationHost.stop();
+    this.peers.close();
+  }
+
+  async #writeHere(key: string, spec: LatticeSpec, ack: Ack): Promise<Lattice> {
+    const value = this.#o.store.write(key, spec);
+    if (ack === 'all') {
+      const wire = toWire(value);
+      const others = this.owners(key).filter((id) => id !== this.selfId);
+      await Promise.all(
+        others.map((id) => {
+          const address = this.#view.addressOf(id);
+          if (address === undefined) return undefined;
+          return this.peers.request(address, 'merge', { key, wire }, this.#o.requestTimeoutMs);
+        }),
+      );
+    }
+    return value;
+  }
+
+  async #remoteGet(owner: string, key: string, subscribe: boolean): Promise<Lattice | undefined> {
+    const address = this.#view.addressOf(owner) ?? this.#addressInPrevious(owner);
+    if (address === undefined) return undefined;
+    const wire = await this.peers.request(
+      address,
+      'get',
+      { key, subscribe },
+      this.#o.requestTimeoutMs,
+    );
+    return wire === null || wire === undefined ? undefined : fromWire(wire);
+  }
+
+  #addressInPrevious(id: string): string | undefined {
+    for (const view of this.#previousViews) {
+      const address = view.addressOf(id);
+      if (address !== undefined) return address;
+    }
+    return undefined;
+  }
+
+  #onCore(from: string, core: string, message: unknown): void {
+    try {
+      if (core === 'membership') {
+        this.#membershipHost.receive(from, parseMembershipMessage(message));
+        this.#refreshView();
+      } else if (core === 'replica') {
+        this.#replicationHost.receive(from, parseReplicaMessage(message));
+      } else if (core === 'cache' && isRecord(message) && message.t === 'update') {
+        this.#o.store.refreshCached(requireKey(message.key), fromWire(message.wire));
+      }
+    } catch (error) {
+      this.#o.log.warn(
+        { peer: from, core },
+        `dropped a malformed peer message: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  async #onRpc(from: string, op: string, args: unknown): Promise<unknown> {
+    if (!isRecord(args)) throw new UnavailableError('malformed peer request');
+    const key = requireKey(args.key);
+    switch (op) {
+      case 'get': {
+        const value = this.#o.store.lattice(key);
+        if (args.subscribe === true) this.#subscriptions.add(key, from, Date.now());
+        return value === undefined ? null : toWire(value);
+      }
+      case 'put': {
+        const ack: Ack = args.ack === 'all' ? 'all' : 'one';
+        return toWire(await this.#writeHere(key, specFromWire(args.spec), ack));
+      }
+      case 'merge':
+        this.#o.store.mergeReplica(key, fromWire(args.wire));
+        return null;
+      case 'subscribe':
+        this.#subscriptions.add(key, from, Date.now());
+        return null;
+      default:
+        throw new UnavailableError(`unknown peer operation ${op}`);
+    }
+  }
+
+  /** Recomputes the ring when the membership changed. */
+  #refreshView(): void {
+    if (this.membership.version === this.#membershipVersion) return;
+    this.#membershipVersion = this.membership.version;
+    const members = this.membership.ringMembers();
+    const alive = new Set(
+      this.membership
+        .members()
+        .filter((m) => m.state === 'alive' || m.state === 'suspect')
+        .map((m) => m.address),
+    );
+    for (const member of this.membership.members()) {
+      if (!alive.has(member.address)) this.#subscriptions.dropSubscriber(member.address);
+    }
+    const ids = members.includes(this.selfId) ? members : [...members, this.selfId];
+    const changed =
+      ids.length !== this.#view.ring.size || ids.some((id) => !this.#view.ring.nodes.includes(id));
+    if (changed) this.#setView(this.#makeView(ids));
+  }
+
+  #setView(view: RingView): void {
+    this.#previousViews = [this.#view, ...this.#previousViews].slice(0, PREVIOUS_VIEWS_MAX);
+    this.#view = view;
+    this.#o.log.info({ ring: view.ring.nodes, replication: view.replication }, 'ring changed');
+    this.#replicationHost.apply(this.replication.setView(view, this.#replicationHost.now));
+  }
+
+  #makeView(ids: string[]): RingView {
+    const ring = HashRing.of(ids);
+    const wanted = this.#o.replication ?? (ring.size > 1 ? 2 : 1);
+    const replication = Math.max(1, Math.min(wanted, ring.size));
+    const addresses = new Map<string, string>();
+    for (const member of this.membership.members()) addresses.set(member.id, member.address);
+    addresses.set(this.selfId, this.#o.self.address);
+    const view: RingView = {
+      ring,
+      replication,
+      addressOf: (id) => addresses.get(id),
+      placement: (key) => placementOf(key, view),
+    };
+    return view;
+  }
+
+  /** Renews the subscriptions of keys we still cache but do not own. */
+  #renewSubscriptions(): void {
+    this.#subscriptions.sweep(Date.now());
+    for (const key of this.#o.store.cachedKeys()) {
+      const owners = this.owners(key);
+      if (owners.includes(this.selfId)) continue;
+      const address = owners[0] === undefined ? undefined : this.#view.addressOf(owners[0]);
+      if (address !== undefined) {
+        this.peers
+          .request(address, 'subscribe', { key }, this.#o.requestTimeoutMs)
+          .catch(() => undefined);
+      }
+    }
+  }
+
+  #replicaStore() {
+    const store = () => this.#o.store;
+    return {
+      get: (key: string) => store().lattice(key),
+      merge: (key: string, value: Lattice) => store().mergeReplica(key, value),
+      keys: () => store().keys(''),
+      delete: (key: string) => store().delete(key),
+    };
+  }
+}

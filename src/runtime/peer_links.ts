@@ -1,0 +1,259 @@
+/**
+ * The connections between supervisors. A node opens one connection to a peer lazily, on
+ * the first frame for it, says hello with its identity (and the cluster token), and keeps
+ * it; a connection a peer opened to us serves as our route back to it too, so a pair of
+ * nodes usually shares one connection. Frames are one-way core messages (membership,
+ * replication) or numbered requests with replies (forwarded reads and writes), answered on
+ * the connection they came in on.
+ *
+ * Limits: frames queued while connecting are bounded (past it they are dropped: the cores
+ * tolerate loss, and a request fails with UnavailableError); a peer that cannot be reached
+ * is not retried before a backoff that doubles up to `retryMaxMs`; requests have deadlines.
+ */
+import { connect as netConnect } from 'node:net';
+import {
+  errorFromWire,
+  errorToWire,
+  parseWireError,
+  TimeoutError,
+  UnavailableError,
+  type WireError,
+} from '../errors.js';
+import { Connection, type ConnectionLimits } from './connection.js';
+import { PROTOCOL_VERSION } from './protocol.js';
+import { isRecord } from './validate.js';
+
+export interface PeerIdentity {
+  id: string;
+  address: string;
+}
+
+export type PeerFrame =
+  | { p: 'core'; core: string; m: unknown }
+  | { p: 'rpc'; id: number; op: string; a: unknown }
+  | { p: 'reply'; id: number; ok: true; v: unknown }
+  | { p: 'reply'; id: number; ok: false; e: WireError };
+
+/** Serves one request from a peer; resolves to the reply value. */
+export type RpcHandler = (
+  fromAddress: string,
+  op: string,
+  args: unknown,
+) => Promise<unknown> | unknown;
+export type CoreHandler = (fromAddress: string, core: string, message: unknown) => void;
+
+const QUEUED_FRAMES_MAX = 4096;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+const REQUESTS_PENDING_MAX = 100_000;
+
+interface Link {
+  connection: Connection | undefined;
+  queue: PeerFrame[];
+  connecting: boolean;
+  retryAtMs: number;
+  backoffMs: number;
+}
+
+export class PeerLinks {
+  readonly #self: PeerIdentity;
+  readonly #token: string | undefined;
+  readonly #limits: ConnectionLimits;
+  readonly #links = new Map<string, Link>();
+  readonly #pending = new Map<
+    number,
+    { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }
+  >();
+  #onCore: CoreHandler = () => undefined;
+  #onRpc: RpcHandler = () => undefined;
+  #nextId = 1;
+  #closed = false;
+
+  constructor(self: PeerIdentity, token: string | undefined, limits: ConnectionLimits) {
+    this.#self = self;
+    this.#token = token;
+    this.#limits = limits;
+  }
+
+  handle(onCore: CoreHandler, onRpc: RpcHandler): void {
+    this.#onCore = onCore;
+    this.#onRpc = onRpc;
+  }
+
+  /** Best-effort delivery of a core message. */
+  sendCore(address: string, core: string, message: unknown): void {
+    this.#send(address, { p: 'core', core, m: message });
+  }
+
+  request(address: string, op: string, args: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.#pending.size >= REQUESTS_PENDING_MAX) {
+      return Promise.reject(new UnavailableError('too many requests to peers in flight'));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new TimeoutError(`peer ${address} did not answer ${op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      if (!this.#send(address, { p: 'rpc', id, op, a: args })) {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        reject(new UnavailableError(`peer ${address} cannot be reached`));
+      }
+    });
+  }
+
+  /** Takes over a connection a peer opened to us (after its hello). */
+  adopt(connection: Connection, peer: PeerIdentity): void {
+    const link = this.#link(peer.address);
+    connection.setHandlers({
+      onMessage: (frame) => this.#onFrame(peer.address, connection, frame),
+      onClose: () => {
+        if (link.connection === connection) link.connection = undefined;
+      },
+    });
+    if (link.connection === undefined || link.connection.closed) {
+      link.connection = connection;
+      this.#flush(link);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const link of this.#links.values()) link.connection?.close();
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new UnavailableError('node stopped'));
+    }
+    this.#pending.clear();
+  }
+
+  /** Queues or writes a frame; false when the peer is known to be unreachable right now. */
+  #send(address: string, frame: PeerFrame): boolean {
+    if (this.#closed || address === this.#self.address) return false;
+    const link = this.#link(address);
+    if (link.connection !== undefined && !link.connection.closed) {
+      try {
+        link.connection.send(frame);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    if (!link.connecting && performance.now() < link.retryAtMs) return false;
+    if (link.queue.length >= QUEUED_FRAMES_MAX) return false;
+    link.queue.push(frame);
+    if (!link.connecting) this.#dial(address, link);
+    return true;
+  }
+
+  #link(address: string): Link {
+    let link = this.#links.get(address);
+    if (link === undefined) {
+      link = {
+        connection: undefined,
+        queue: [],
+        connecting: false,
+        retryAtMs: 0,
+        backoffMs: RETRY_MIN_MS,
+      };
+      this.#links.set(address, link);
+    }
+    return link;
+  }
+
+  #dial(address: string, link: Link): void {
+    link.connecting = true;
+    const [host, portText] = splitAddress(address);
+    const socket = netConnect({ host, port: Number(portText) });
+    const fail = () => {
+      link.connecting = false;
+      link.queue = [];
+      link.retryAtMs = performance.now() + link.backoffMs;
+      link.backoffMs = Math.min(RETRY_MAX_MS, link.backoffMs * 2);
+    };
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      socket.off('error', fail);
+      const connection = new Connection(socket, this.#limits);
+      connection.setHandlers({
+        onMessage: (frame) => this.#onFrame(address, connection, frame),
+        onClose: () => {
+          if (link.connection === connection) link.connection = undefined;
+        },
+      });
+      const hello: Record<string, unknown> = {
+        id: 0,
+        op: 'hello',
+        version: PROTOCOL_VERSION,
+        peer: this.#self,
+      };
+      if (this.#token !== undefined) hello.token = this.#token;
+      connection.send(hello);
+      link.connection = connection;
+      link.connecting = false;
+      link.backoffMs = RETRY_MIN_MS;
+      this.#flush(link);
+    });
+  }
+
+  #flush(link: Link): void {
+    const queue = link.queue;
+    link.queue = [];
+    for (const frame of queue) {
+      try {
+        link.connection?.send(frame);
+      } catch {
+        // a frame too large for the link: dropped like any lost message
+      }
+    }
+  }
+
+  #onFrame(address: string, connection: Connection, frame: unknown): void {
+    if (!isRecord(frame)) return;
+    if (frame.p === 'core' && typeof frame.core === 'string') {
+      this.#onCore(address, frame.core, frame.m);
+    } else if (frame.p === 'rpc' && typeof frame.id === 'number' && typeof frame.op === 'string') {
+      void this.#serve(address, connection, frame.id, frame.op, frame.a);
+    } else if (frame.p === 'reply' && typeof frame.id === 'number') {
+      this.#settle(frame);
+    }
+  }
+
+  async #serve(address: string, connection: Connection, id: number, op: string, args: unknown) {
+    let reply: PeerFrame;
+    try {
+      reply = { p: 'reply', id, ok: true, v: await this.#onRpc(address, op, args) };
+    } catch (error) {
+      reply = { p: 'reply', id, ok: false, e: errorToWire(error) };
+    }
+    if (connection.closed) return;
+    try {
+      connection.send(reply);
+    } catch (error) {
+      connection.send({ p: 'reply', id, ok: false, e: errorToWire(error) });
+    }
+  }
+
+  #settle(frame: Record<string, unknown>): void {
+    const pending = this.#pending.get(frame.id as number);
+    if (pending === undefined) return;
+    this.#pending.delete(frame.id as number);
+    clearTimeout(pending.timer);
+    if (frame.ok === true) {
+      pending.resolve(frame.v);
+      return;
+    }
+    const wire = parseWireError(frame.e);
+    pending.reject(
+      wire === undefined ? new UnavailableError('malformed reply from peer') : errorFromWire(wire),
+    );
+  }
+}
+
+export function splitAddress(address: string): [string, string] {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  return [host, address.slice(colon + 1)];
+}

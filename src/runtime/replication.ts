@@ -1,0 +1,378 @@
+/**
+ * The replication core: how the owners of a key keep their copies the same, and how keys
+ * move when the ring changes. A protocol core (DESIGN.md, principle 1): it sees the time
+ * it is handed, the ring view, and the node's shard through `ReplicaStore`, and answers
+ * with messages to send and timers to arm.
+ *
+ * - Gossip: a merged change marks the key dirty for its co-owners; every
+ *   `gossipIntervalMs` each co-owner gets the dirty keys' values (bounded batches).
+ * - Anti-entropy: every `antiEntropyIntervalMs` the node sends one peer the bucket sums of
+ *   the keys both own; buckets that differ are exchanged both ways. This repairs whatever
+ *   gossip lost, a restart missed or a partition kept apart.
+ * - Hand-off: when the ring changes, each key goes to its new owners in acknowledged
+ *   batches, one batch in flight per peer; a node that no longer owns a key deletes it
+ *   only once every owner acknowledged it. Reads during a hand-off are the host's concern
+ *   (it also asks the previous owners).
+ *
+ * Invariants: nothing is deleted before its owners acknowledged it; every queue is bounded
+ * (dirty keys per peer by `dirtyKeysMax`, past which anti-entropy takes over; one batch in
+ * flight per peer); merges are idempotent, so duplicates and re-sends are harmless.
+ */
+import type { Lattice } from '../storage/index.js';
+import { toWire } from '../storage/index.js';
+import type { CoreEffect, CoreEnv, ProtocolCore } from './core_effects.js';
+import { HashRing } from './hash_ring.js';
+import { bucketSums, FingerprintCache } from './replication_digest.js';
+import { entryLattice, type ReplicaMessage, type WireEntry } from './replication_messages.js';
+
+export interface ReplicaStore {
+  get(key: string): Lattice | undefined;
+  /**
+   * Merges; true when the stored value changed, in which case the host calls
+   * `Replication.changed(key)` before returning. May throw (a kind mismatch): then skipped.
+   */
+  merge(key: string, value: Lattice): boolean;
+  keys(): Iterable<string>;
+  delete(key: string): void;
+}
+
+export interface RingView {
+  ring: HashRing;
+  /** Copies of each key (already capped at the ring's size). */
+  replication: number;
+  addressOf(id: string): string | undefined;
+  /** Where a key lives; default `ring.owners(key, replication)`. */
+  placement?: (key: string) => string[];
+}
+
+/** The owners of `key` under `view`, in preference order. */
+export function ownersIn(view: RingView, key: string): string[] {
+  return view.placement === undefined
+    ? view.ring.owners(key, view.replication)
+    : view.placement(key);
+}
+
+export interface ReplicationConfig {
+  gossipIntervalMs: number;
+  antiEntropyIntervalMs: number;
+  batchKeysMax: number;
+  buckets: number;
+  dirtyKeysMax: number;
+  handoffAckTimeoutMs: number;
+}
+
+export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
+  gossipIntervalMs: 100,
+  antiEntropyIntervalMs: 1000,
+  batchKeysMax: 512,
+  buckets: 64,
+  dirtyKeysMax: 100_000,
+  handoffAckTimeoutMs: 2000,
+};
+
+type Effects = CoreEffect<ReplicaMessage>[];
+
+interface Handoff {
+  queue: Set<string>;
+  inFlight: { seq: number; keys: string[]; sentMs: number } | undefined;
+}
+
+export class Replication implements ProtocolCore<ReplicaMessage> {
+  readonly #self: string;
+  readonly #config: ReplicationConfig;
+  readonly #store: ReplicaStore;
+  readonly #env: CoreEnv;
+  readonly #fingerprints = new FingerprintCache();
+  readonly #dirty = new Map<string, Set<string>>();
+  readonly #handoffs = new Map<string, Handoff>();
+  /** Keys this node no longer owns, with the owners that have yet to acknowledge them. */
+  readonly #leaving = new Map<string, Set<string>>();
+  #view: RingView | undefined;
+  #idByAddress = new Map<string, string>();
+  #seq = 1;
+  #aeCursor = 0;
+  /** The peer whose entries are being merged right now (so `changed` skips it). */
+  #mergingFrom: string | undefined;
+
+  constructor(
+    selfId: string,
+    config: Partial<ReplicationConfig>,
+    store: ReplicaStore,
+    env: CoreEnv,
+  ) {
+    this.#self = selfId;
+    this.#config = { ...DEFAULT_REPLICATION_CONFIG, ...config };
+    this.#store = store;
+    this.#env = env;
+  }
+
+  start(): Effects {
+    return [
+      { t: 'timer', name: 'gossip', afterMs: this.#config.gossipIntervalMs },
+      { t: 'timer', name: 'anti-entropy', afterMs: this.#config.antiEntropyIntervalMs },
+    ];
+  }
+
+  /** Keys waiting to be handed off (for status and tests). */
+  pendingHandoff(): number {
+    let count = 0;
+    for (const h of this.#handoffs.values()) count += h.queue.size + (h.inFlight?.keys.length ?? 0);
+    return count;
+  }
+
+  owners(key: string): string[] {
+    const view = this.#view;
+    return view === undefined ? [this.#self] : ownersIn(view, key);
+  }
+
+  /** A new ring: re-place every key; queue hand-offs to owners that did not have it. */
+  setView(view: RingView, nowMs: number): Effects {
+    const previous = this.#view;
+    this.#view = view;
+    this.#idByAddress = new Map();
+    for (const id of view.ring.nodes) {
+      const address = view.addressOf(id);
+      if (address !== undefined) this.#idByAddress.set(address, id);
+    }
+    for (const [peer, handoff] of this.#handoffs) {
+      for (const key of handoff.queue)
+        if (!this.owners(key).includes(peer)) handoff.queue.delete(key);
+    }
+    for (const key of this.#store.keys()) {
+      const before = previous === undefined ? [this.#self] : ownersIn(previous, key);
+      this.#place(key, before);
+    }
+    return this.#sendHandoffs(nowMs);
+  }
+
+  /**
+   * A key's value changed here (a client write or a merge from a peer; the host calls this
+   * for every change to its shard). A change merged from a peer is not gossiped back to it.
+   */
+  changed(key: string): void {
+    const fromPeer = this.#mergingFrom;
+    this.#fingerprints.forget(key);
+    const owners = this.owners(key);
+    if (!owners.includes(this.#self)) {
+      this.#place(key, owners);
+      return;
+    }
+    for (const owner of owners) {
+      if (owner === this.#self || owner === fromPeer) continue;
+      let dirty = this.#dirty.get(owner);
+      if (dirty === undefined) {
+        dirty = new Set();
+        this.#dirty.set(owner, dirty);
+      }
+      if (dirty.size < this.#config.dirtyKeysMax) dirty.add(key);
+    }
+  }
+
+  receive(from: string, message: ReplicaMessage, nowMs: number): Effects {
+    const peer = this.#idByAddress.get(from);
+    switch (message.t) {
+      case 'push': {
+        this.#mergeEntries(message.entries, peer);
+        return message.seq > 0 ? [send(from, { t: 'push-ack', seq: message.seq })] : [];
+      }
+      case 'push-ack':
+        return peer === undefined ? [] : this.#acknowledged(peer, message.seq, nowMs);
+      case 'digest':
+        return peer === undefined ? [] : this.#answerDigest(from, peer, message.sums);
+      case 'repair': {
+        this.#mergeEntries(message.entries, peer);
+        if (!message.reply || peer === undefined) return [];
+        const entries = this.#entriesIn(peer, new Set(message.buckets));
+        return [send(from, { t: 'repair', buckets: message.buckets, entries, reply: false })];
+      }
+    }
+  }
+
+  fire(name: string, nowMs: number): Effects {
+    if (name === 'gossip') {
+      return [
+        ...this.#gossip(),
+        ...this.#sendHandoffs(nowMs),
+        { t: 'timer', name, afterMs: this.#config.gossipIntervalMs },
+      ];
+    }
+    if (name === 'anti-entropy') {
+      return [
+        ...this.#antiEntropy(),
+        { t: 'timer', name, afterMs: this.#config.antiEntropyIntervalMs },
+      ];
+    }
+    return [];
+  }
+
+  /** Queues `key` for its owners that were not among `before`; all of them if we left. */
+  #place(key: string, before: string[]): void {
+    const owners = this.owners(key);
+    const owning = owners.includes(this.#self);
+    const targets = owners.filter((o) => o !== this.#self && (!owning || !before.includes(o)));
+    for (const target of targets) this.#handoff(target).queue.add(key);
+    if (owning) this.#leaving.delete(key);
+    else this.#leaving.set(key, new Set(targets));
+  }
+
+  #handoff(peer: string): Handoff {
+    let handoff = this.#handoffs.get(peer);
+    if (handoff === undefined) {
+      handoff = { queue: new Set(), inFlight: undefined };
+      this.#handoffs.set(peer, handoff);
+    }
+    return handoff;
+  }
+
+  /** Merges entries into the shard; the host reports each change back through `changed`. */
+  #mergeEntries(entries: WireEntry[], peer: string | undefined): void {
+    this.#mergingFrom = peer;
+    try {
+      for (const entry of entries) {
+        const value = entryLattice(entry);
+        if (value === undefined) continue;
+        try {
+          this.#store.merge(entry[0], value);
+        } catch {
+          // a kind mismatch: this entry is skipped, the others still merge
+        }
+      }
+    } finally {
+      this.#mergingFrom = undefined;
+    }
+  }
+
+  #entry(key: string): WireEntry | undefined {
+    const value = this.#store.get(key);
+    return value === undefined ? undefined : [key, toWire(value)];
+  }
+
+  #gossip(): Effects {
+    const effects: Effects = [];
+    for (const [peer, dirty] of this.#dirty) {
+      const address = this.#view?.addressOf(peer);
+      if (address === undefined) {
+        this.#dirty.delete(peer);
+        continue;
+      }
+      const entries: WireEntry[] = [];
+      for (const key of dirty) {
+        dirty.delete(key);
+        const entry = this.#entry(key);
+        if (entry !== undefined) entries.push(entry);
+        if (entries.length >= this.#config.batchKeysMax) break;
+      }
+      if (dirty.size === 0) this.#dirty.delete(peer);
+      if (entries.length > 0) effects.push(send(address, { t: 'push', seq: 0, entries }));
+    }
+    return effects;
+  }
+
+  /** Sends the next batch to every peer with no batch in flight, and re-sends stale ones. */
+  #sendHandoffs(nowMs: number): Effects {
+    const effects: Effects = [];
+    for (const [peer, handoff] of this.#handoffs) {
+      const address = this.#view?.addressOf(peer);
+      if (address === undefined || !this.#view?.ring.nodes.includes(peer)) {
+        this.#handoffs.delete(peer);
+        continue;
+      }
+      const stale =
+        handoff.inFlight !== undefined &&
+        nowMs - handoff.inFlight.sentMs >= this.#config.handoffAckTimeoutMs;
+      if (handoff.inFlight !== undefined && !stale) continue;
+      const keys = handoff.inFlight?.keys ?? this.#takeBatch(handoff.queue);
+      if (keys.length === 0) continue;
+      const seq = this.#seq++;
+      handoff.inFlight = { seq, keys, sentMs: nowMs };
+      const entries = keys.map((k) => this.#entry(k)).filter((e) => e !== undefined);
+      effects.push(send(address, { t: 'push', seq, entries }));
+    }
+    return effects;
+  }
+
+  #takeBatch(queue: Set<string>): string[] {
+    const keys: string[] = [];
+    for (const key of queue) {
+      queue.delete(key);
+      keys.push(key);
+      if (keys.length >= this.#config.batchKeysMax) break;
+    }
+    return keys;
+  }
+
+  #acknowledged(peer: string, seq: number, nowMs: number): Effects {
+    const handoff = this.#handoffs.get(peer);
+    if (handoff?.inFlight?.seq !== seq) return [];
+    for (const key of handoff.inFlight.keys) {
+      const waiting = this.#leaving.get(key);
+      if (waiting === undefined) continue;
+      waiting.delete(peer);
+      if (waiting.size === 0 && !this.owners(key).includes(this.#self)) {
+        this.#leaving.delete(key);
+        this.#fingerprints.forget(key);
+        this.#store.delete(key);
+      }
+    }
+    handoff.inFlight = undefined;
+    return this.#sendHandoffs(nowMs);
+  }
+
+  /** Entries of the keys co-owned with `peer`, as [key, value] pairs. */
+  *#coOwned(peer: string): Generator<[string, Lattice]> {
+    for (const key of this.#store.keys()) {
+      const owners = this.owners(key);
+      if (!owners.includes(this.#self) || !owners.includes(peer)) continue;
+      const value = this.#store.get(key);
+      if (value !== undefined) yield [key, value];
+    }
+  }
+
+  #bucketOf = (key: string): number => HashRing.bucketOf(key, this.#config.buckets);
+
+  #antiEntropy(): Effects {
+    const view = this.#view;
+    if (view === undefined) return [];
+    const peers = view.ring.nodes.filter((id) => id !== this.#self);
+    if (peers.length === 0) return [];
+    if (this.#aeCursor === 0) this.#aeCursor = Math.floor(this.#env.random() * peers.length);
+    const peer = peers[this.#aeCursor++ % peers.length]!;
+    const address = view.addressOf(peer);
+    if (address === undefined) return [];
+    const sums = bucketSums(
+      this.#coOwned(peer),
+      this.#config.buckets,
+      this.#bucketOf,
+      this.#fingerprints,
+    );
+    return [send(address, { t: 'digest', sums })];
+  }
+
+  #answerDigest(from: string, peer: string, theirs: number[]): Effects {
+    const ours = bucketSums(
+      this.#coOwned(peer),
+      this.#config.buckets,
+      this.#bucketOf,
+      this.#fingerprints,
+    );
+    if (theirs.length !== ours.length) return [];
+    const differing = ours.flatMap((sum, b) => (sum === theirs[b] ? [] : [b]));
+    if (differing.length === 0) return [];
+    const entries = this.#entriesIn(peer, new Set(differing));
+    return [send(from, { t: 'repair', buckets: differing, entries, reply: true })];
+  }
+
+  #entriesIn(peer: string, buckets: Set<number>): WireEntry[] {
+    const entries: WireEntry[] = [];
+    for (const [key, value] of this.#coOwned(peer)) {
+      if (!buckets.has(this.#bucketOf(key))) continue;
+      entries.push([key, toWire(value)]);
+      if (entries.length >= this.#config.batchKeysMax) break;
+    }
+    return entries;
+  }
+}
+
+function send(to: string, message: ReplicaMessage): CoreEffect<ReplicaMessage> {
+  return { t: 'send', to, message };
+}
