@@ -60,6 +60,7 @@ function buildProgram(): Command {
     .option('--join <host:port,...>', 'seed nodes of a cluster to join')
     .option('--executors <n>', 'executor threads (default: CPU cores)')
     .option('--data-dir <dir>', 'durable storage folder (default: memory only)')
+    .option('--fsync <policy>', 'always | interval | never (default interval, every 100 ms)')
     .option('--replication <n>', 'copies of each key')
     .option('--cache-mb <n>', 'size of the shared cache segment in MiB (default 256)')
     .option('--token <token>', 'shared secret every client and peer must present')

@@ -23,6 +23,7 @@ export interface StartFlags {
   executorMemoryMb?: string;
   callTimeoutMs?: string;
   spinUs?: string;
+  fsync?: string;
 }
 
 function int(flag: string, text: string | undefined): number | undefined {
@@ -54,6 +55,7 @@ export function startOptions(flags: StartFlags): NodeOptions {
   set('executorMemoryMb', int('executor-memory-mb', flags.executorMemoryMb));
   set('callTimeoutMs', int('call-timeout-ms', flags.callTimeoutMs));
   set('spinUs', int('spin-us', flags.spinUs));
+  set('fsync', flags.fsync as NodeOptions['fsync']);
   return options;
 }
 

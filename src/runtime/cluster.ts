@@ -210,7 +210,7 @@ export class Cluster {
   }
 
   async #writeHere(key: string, spec: LatticeSpec, ack: Ack): Promise<Lattice> {
-    const value = this.#o.store.write(key, spec);
+    const value = await this.#o.store.writeDurable(key, spec);
     if (ack === 'all') {
       const wire = toWire(value);
       const others = this.owners(key).filter((id) => id !== this.selfId);

@@ -6,11 +6,14 @@
  * executors.
  */
 
+import { mkdir } from 'node:fs/promises';
 import { nanoid } from 'nanoid';
+import { UnavailableError } from '../errors.js';
+import { CorruptLogError, DurableLog, loadIdentity } from '../storage/index.js';
 import { ClientServer } from './client_server.js';
 import { DEFAULT_CONNECTION_LIMITS } from './connection.js';
 import { HttpGateway } from './http_gateway.js';
-import { type NodeOptions, resolveOptions } from './options.js';
+import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Supervisor } from './supervisor.js';
 
 export interface NodeHandle {
@@ -22,9 +25,32 @@ export interface NodeHandle {
   stop(): Promise<void>;
 }
 
+/** The node's identity and, with a data dir, its recovered store. */
+async function openStorage(options: ResolvedOptions) {
+  const dir = options.dataDir;
+  if (dir === undefined) return { id: nanoid(12), durable: undefined };
+  try {
+    await mkdir(dir, { recursive: true });
+    const identity = await loadIdentity(dir, () => nanoid(12));
+    const durable = await DurableLog.open({
+      dir,
+      fsync: options.fsync,
+      fsyncIntervalMs: options.fsyncIntervalMs,
+    });
+    return { id: identity.id, durable };
+  } catch (error) {
+    if (error instanceof CorruptLogError)
+      throw new UnavailableError(`cannot start: ${error.message}`);
+    throw error;
+  }
+}
+
 export async function startNode(options: NodeOptions = {}): Promise<NodeHandle> {
   const resolved = resolveOptions(options);
-  const supervisor = new Supervisor(resolved, { id: nanoid(12), incarnation: 1 });
+  const { id, durable } = await openStorage(resolved);
+  // A restart must come back with a higher incarnation than any before: the clock gives one.
+  const supervisor = new Supervisor(resolved, { id, incarnation: Date.now() }, durable?.log);
+  if (durable !== undefined) supervisor.store.load(durable.entries);
   const server = new ClientServer(supervisor);
   let gateway: HttpGateway | undefined;
   try {

@@ -29,6 +29,8 @@ export interface NodeStoreOptions {
   valueBytesMax: number;
   /** Called after a key's value changed (wakes waiters for call results). */
   onChange(key: string, value: Lattice): void;
+  /** Makes a changed value durable (the data dir's log); absent: memory only. */
+  persist?: (key: string, value: Lattice) => Promise<void>;
 }
 
 /** System keys are read-only to users. */
@@ -87,8 +89,27 @@ export class NodeStore {
     const { value, changed } = store.merge(key, merged);
     if (!changed) return value;
     if (this.#o.cache.has(key)) this.#o.cache.put(key, bytes);
-    this.#o.onChange(key, value);
+    this.#changed(key, value);
     return value;
+  }
+
+  /** `write`, resolving once the change is as durable as the node's fsync policy makes it. */
+  async writeDurable(key: string, spec: LatticeSpec): Promise<Lattice> {
+    const value = this.write(key, spec);
+    await this.#lastPersist;
+    return value;
+  }
+
+  #lastPersist: Promise<void> = Promise.resolve();
+
+  #changed(key: string, value: Lattice): void {
+    const persist = this.#o.persist;
+    if (persist !== undefined) {
+      const done = persist(key, value);
+      done.catch(() => undefined);
+      this.#lastPersist = done;
+    }
+    this.#o.onChange(key, value);
   }
 
   /**
@@ -100,7 +121,7 @@ export class NodeStore {
     const { value, changed } = this.#o.store.merge(key, incoming);
     if (!changed) return false;
     if (this.#o.cache.has(key)) this.#o.cache.put(key, encode(reveal(value)));
-    this.#o.onChange(key, value);
+    this.#changed(key, value);
     return true;
   }
 
@@ -129,5 +150,18 @@ export class NodeStore {
 
   keys(prefix: string): IterableIterator<string> {
     return this.#o.store.keys(prefix);
+  }
+
+  /** Every stored key and value (for snapshots). */
+  *entries(): Generator<[string, Lattice]> {
+    for (const key of this.#o.store.keys()) {
+      const value = this.#o.store.get(key);
+      if (value !== undefined) yield [key, value];
+    }
+  }
+
+  /** Loads recovered values before the node serves (no change is reported for them). */
+  load(entries: Map<string, Lattice>): void {
+    for (const [key, value] of entries) this.#o.store.merge(key, value);
   }
 }

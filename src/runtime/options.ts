@@ -36,6 +36,10 @@ export interface NodeOptions {
   resultTtlMs?: number;
   /** Functions a node may hold. Default 10,000. */
   functionsMax?: number;
+  /** When a write reaches the disk (with dataDir): see docs/ARCHITECTURE.md. Default 'interval'. */
+  fsync?: 'always' | 'interval' | 'never';
+  /** The fsync period of the 'interval' policy. Default 100 ms. */
+  fsyncIntervalMs?: number;
   /** Deadline of a request to another node. Default 5 s. */
   peerTimeoutMs?: number;
   /** How long the supervisor polls for the answer of a lone call before sleeping. Default 100 µs; 0 = never. */
@@ -67,6 +71,14 @@ function text(name: string, value: unknown, fallback: string | undefined): strin
   return value;
 }
 
+function fsyncPolicy(value: unknown): 'always' | 'interval' | 'never' {
+  if (value === undefined) return 'interval';
+  if (value === 'always' || value === 'interval' || value === 'never') return value;
+  throw new ValidationError(
+    `fsync must be "always", "interval" or "never", not ${describeValue(value)}`,
+  );
+}
+
 function joinList(join: unknown): string[] {
   if (join === undefined) return [];
   if (!Array.isArray(join) || join.length > 64) {
@@ -81,9 +93,6 @@ function joinList(join: unknown): string[] {
 }
 
 export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
-  if (options.dataDir !== undefined) {
-    throw new ValidationError('dataDir: durable storage is not available in this version');
-  }
   const resolved: ResolvedOptions = {
     host: text('host', options.host, '127.0.0.1')!,
     port: integer('port', options.port ?? 7700, 0, 65535),
@@ -91,7 +100,9 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
       options.httpPort === false ? false : integer('httpPort', options.httpPort ?? 7780, 0, 65535),
     join: joinList(options.join),
     executors: integer('executors', options.executors ?? availableParallelism(), 1, 256),
-    dataDir: undefined,
+    dataDir: text('dataDir', options.dataDir, undefined),
+    fsync: fsyncPolicy(options.fsync),
+    fsyncIntervalMs: integer('fsyncIntervalMs', options.fsyncIntervalMs ?? 100, 1, 60_000),
     replication:
       options.replication === undefined
         ? undefined

@@ -169,6 +169,10 @@ export class PeerLinks {
     const socket = netConnect({ host, port: Number(portText) });
     const fail = () => {
       link.connecting = false;
+      for (const frame of link.queue) {
+        if (frame.p === 'rpc')
+          this.#fail(frame.id, new UnavailableError(`peer ${address} cannot be reached`));
+      }
       link.queue = [];
       link.retryAtMs = performance.now() + link.backoffMs;
       link.backoffMs = Math.min(RETRY_MAX_MS, link.backoffMs * 2);
@@ -234,6 +238,14 @@ export class PeerLinks {
     } catch (error) {
       connection.send({ p: 'reply', id, ok: false, e: errorToWire(error) });
     }
+  }
+
+  #fail(id: number, error: Error): void {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    pending.reject(error);
   }
 
   #settle(frame: Record<string, unknown>): void {

@@ -4,6 +4,7 @@
  * data, so the SDK, the CLI (`squall status`) and the HTTP gateway show the same thing.
  */
 import type { ExecutorStats } from '../actors/index.js';
+import { SYSTEM_PREFIX } from './node_store.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface MemberStatus {
@@ -27,7 +28,8 @@ export interface NodeStatus {
     hitRatio: number;
     evictions: number;
   };
-  store: { keys: number };
+  /** `keys`: every key held here; `userKeys`: without squall's own (registry, results). */
+  store: { keys: number; userKeys: number };
   calls: { started: number; failed: number; inFlight: number };
   functions: { name: string; kind: 'function' | 'class'; version: string }[];
   dags: { name: string }[];
@@ -54,6 +56,12 @@ function clusterStatus(supervisor: Supervisor): Pick<NodeStatus, 'nodes' | 'ring
   };
 }
 
+function userKeyCount(supervisor: Supervisor): number {
+  let count = 0;
+  for (const key of supervisor.store.keys('')) if (!key.startsWith(SYSTEM_PREFIX)) count += 1;
+  return count;
+}
+
 export function nodeStatus(supervisor: Supervisor): NodeStatus {
   const cache = supervisor.cache.stats();
   const lookups = cache.hits + cache.misses;
@@ -77,7 +85,7 @@ export function nodeStatus(supervisor: Supervisor): NodeStatus {
       hitRatio: lookups === 0 ? 0 : cache.hits / lookups,
       evictions: cache.evictions,
     },
-    store: { keys: supervisor.store.size },
+    store: { keys: supervisor.store.size, userKeys: userKeyCount(supervisor) },
     calls: {
       started: supervisor.counters.calls,
       failed: supervisor.counters.failed,

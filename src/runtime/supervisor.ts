@@ -28,9 +28,11 @@ import {
 import {
   CacheWriter,
   createCacheBuffer,
+  type DurableLog,
   decode,
   encodeOwned,
   HybridClock,
+  type Lattice,
   reveal,
   StoreShard,
 } from '../storage/index.js';
@@ -68,8 +70,15 @@ export class Supervisor {
   #cluster: Cluster | undefined;
   readonly #incarnation: number;
 
-  constructor(options: ResolvedOptions, identity: { id: string; incarnation: number }) {
+  readonly #durable: DurableLog | undefined;
+
+  constructor(
+    options: ResolvedOptions,
+    identity: { id: string; incarnation: number },
+    durable?: DurableLog,
+  ) {
     this.options = options;
+    this.#durable = durable;
     this.nodeId = identity.id;
     this.#incarnation = identity.incarnation;
     this.log = pino({ base: { node: this.nodeId } }, pino.destination({ dest: 2, sync: false }));
@@ -86,6 +95,9 @@ export class Supervisor {
         this.#results.changed(key);
         this.#cluster?.onLocalChange(key, value);
       },
+      ...(durable === undefined
+        ? {}
+        : { persist: (key, value) => this.#persist(durable, key, value) }),
     });
     this.registry = new Registry(
       this.store,
@@ -147,6 +159,7 @@ export class Supervisor {
     this.#mailWaiters.clear();
     this.#results.clear();
     await this.pool.stop();
+    await this.#durable?.close();
     this.log.flush();
   }
 
@@ -288,6 +301,16 @@ export class Supervisor {
         return this.recv(request.actorId, request.timeoutMs);
       case 'await':
         return this.awaitResult(request.key, request.timeoutMs);
+    }
+  }
+
+  /** Appends a changed value to the log; compacts it into a snapshot when it grew large. */
+  async #persist(log: DurableLog, key: string, value: Lattice): Promise<void> {
+    await log.append(key, value);
+    if (log.snapshotDue) {
+      log.snapshot(this.store.entries()).catch((error: unknown) => {
+        this.log.error(`snapshot failed: ${(error as Error).message}`);
+      });
     }
   }
 

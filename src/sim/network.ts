@@ -7,6 +7,11 @@
  * objects and the receiver sees exactly what a socket would hand it (it then validates it
  * with the core's own parser, as the runtime does).
  *
+ * The core channels get every fault: the cores promise to tolerate loss, duplicates and
+ * reordering. A forwarded write (`rpc`) is a request on a TCP connection, which can die
+ * (loss) but never delivers a frame twice, so it is never duplicated: duplicating it would
+ * apply an increment twice, a fault the real transport cannot produce.
+ *
  * The connection model is TCP's: a message addressed to a node that restarted while it was
  * in flight is dropped (the connection it travelled on died with the old process), and
  * `reachable` answers what a connection attempt would (the node is up and no partition is
@@ -164,7 +169,8 @@ export class Network {
       return;
     }
     this.#schedule(envelope);
-    if (this.#random.chance(faults.duplicateRate)) {
+    const duplicated = this.#random.chance(faults.duplicateRate);
+    if (duplicated && channel !== 'rpc') {
       this.stats.duplicated++;
       this.#schedule(envelope);
     }

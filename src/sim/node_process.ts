@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
+const STDERR_KEPT_BYTES = 1 << 20;
+
 export const SQUALL_BIN = fileURLToPath(new URL('../../bin/squall.mjs', import.meta.url));
 
 export interface NodeProcess {
@@ -31,7 +33,9 @@ export async function startNodeProcess(
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
+    // The node's logs, kept to the last STDERR_KEPT_BYTES so a long run cannot grow them.
     stderr += chunk.toString();
+    if (stderr.length > 2 * STDERR_KEPT_BYTES) stderr = stderr.slice(-STDERR_KEPT_BYTES);
   });
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -5,6 +5,13 @@
 
 export { CacheReader, CacheWriter, createCacheBuffer, MISS } from './cache_segment.js';
 export { decode, encode, encodeOwned } from './codec.js';
+export {
+  CorruptLogError,
+  DurableLog,
+  type DurableLogOptions,
+  type FsyncPolicy,
+  loadIdentity,
+} from './durable_log.js';
 export { HybridClock } from './hlc.js';
 export * from './lattices/index.js';
 export { FutureRef, Ref, ref } from './refs.js';

@@ -13,9 +13,20 @@ import { ringHash } from '../../src/runtime/ring_hash.js';
 const seed =
   Number(process.env.SQUALL_SEED) || (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0;
 
-/** Movement bound, checked on every single change: moved ≤ expected · FACTOR + SLACK. */
+/**
+ * The movement bound checked on every single change, as fractions of the sampled keys, with
+ * e = min(n, N)/N (N the size of the ring holding the changed node): moved ≤ 1.1·e + 0.04
+ * and moved ≤ e + 0.10. Measured at 512 vnodes over 180,000 random changes of 5,000 keys,
+ * the worst were 1.1·e + 0.021 and e + 0.071; much of that is the sampling noise of 5,000
+ * keys (±0.007 at e = 1/2), the rest the ~1/sqrt(vnodes) spread of a node's share.
+ */
 const MOVE_FACTOR = 1.1;
-const MOVE_SLACK = 0.05;
+const MOVE_SLACK = 0.04;
+const MOVE_SLACK_ABSOLUTE = 0.1;
+
+function moveBound(expected: number): number {
+  return Math.min(expected * MOVE_FACTOR + MOVE_SLACK, expected + MOVE_SLACK_ABSOLUTE);
+}
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -204,7 +215,7 @@ function movement(big: HashRing, small: HashRing, node: string, n: number): Move
   return { moved: moved / SAMPLE_KEYS.length, expected: Math.min(n, big.size) / big.size };
 }
 
-test(`property: one join or leave moves only keys the changed node owns, and at most ${MOVE_FACTOR}·min(n,N)/N + ${MOVE_SLACK} of 5,000 keys (N = size of the ring holding the node)`, (t) => {
+test(`property: one join or leave moves only keys the changed node owns, at most min(${MOVE_FACTOR}·e + ${MOVE_SLACK}, e + ${MOVE_SLACK_ABSOLUTE}) of 5,000 keys, e = min(n,N)/N, N = size of the ring holding the node`, (t) => {
   t.log('seed', seed, '(replay with SQUALL_SEED)');
   const change = fc.record({
     ids: fc.uniqueArray(nodeIdArb, { minLength: 1, maxLength: 20 }),
@@ -214,6 +225,7 @@ test(`property: one join or leave moves only keys the changed node owns, and at 
   });
   let worstRatio = 0;
   let worstExcess = Number.NEGATIVE_INFINITY;
+  let worstAbove = Number.NEGATIVE_INFINITY;
   const property = fc.property(change, ({ ids, pick, join, n }) => {
     const node = ids[pick % ids.length]!;
     const others = ids.filter((id) => id !== node);
@@ -222,16 +234,17 @@ test(`property: one join or leave moves only keys the changed node owns, and at 
     const [big, small] = join ? [after, before] : [before, after];
     const result = movement(big, small, node, n);
     if (result.problem !== undefined) throw new Error(result.problem);
-    const bound = result.expected * MOVE_FACTOR + MOVE_SLACK;
+    const bound = moveBound(result.expected);
     if (result.moved > bound) {
       throw new Error(`moved ${result.moved} > ${bound} (N=${big.size}, n=${n})`);
     }
     worstRatio = Math.max(worstRatio, result.moved / result.expected);
     worstExcess = Math.max(worstExcess, result.moved - result.expected * MOVE_FACTOR);
+    worstAbove = Math.max(worstAbove, result.moved - result.expected);
   });
   fc.assert(property, { seed, numRuns: 2000 });
   t.log(
-    `worst moved/expected ${worstRatio.toFixed(3)}, worst moved - ${MOVE_FACTOR}·expected ${worstExcess.toFixed(4)}`,
+    `worst over the runs: moved/e ${worstRatio.toFixed(3)}, moved − ${MOVE_FACTOR}·e ${worstExcess.toFixed(4)}, moved − e ${worstAbove.toFixed(4)}`,
   );
   t.pass();
 });
@@ -249,8 +262,11 @@ function relativeShares(ring: HashRing, keyCount: number, prefix: string): Map<s
   return new Map([...counts].map(([id, count]) => [id, (count / keyCount) * ring.size]));
 }
 
-/** Tolerance for any one node: ±30% of 1/N (about 5 standard deviations at 256 vnodes). */
-const SHARE_TOLERANCE = 0.3;
+/**
+ * Tolerance for any one node: ±25% of 1/N, about 5.5 standard deviations of a node's share
+ * at 512 vnodes (1/sqrt(512) ≈ 4.4%); over 2,000 random nodes the worst measured was 14%.
+ */
+const SHARE_TOLERANCE = 0.25;
 
 for (const size of [3, 10]) {
   test(`balance: with ${size} nodes each node's share of 100k keys is within ±${SHARE_TOLERANCE * 100}% of 1/${size}; the RMS deviation is under 1.3/sqrt(vnodes)`, (t) => {
@@ -391,7 +407,7 @@ test('bad arguments fail loudly', (t) => {
     () =>
       HashRing.of(
         Array.from({ length: 20_000 }, (_, i) => `n${i}`),
-        256,
+        512,
       ),
     {
       instanceOf: RangeError,

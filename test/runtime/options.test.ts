@@ -16,6 +16,8 @@ test('defaults', (t) => {
     join: [],
     executors: availableParallelism(),
     dataDir: undefined,
+    fsync: 'interval',
+    fsyncIntervalMs: 100,
     replication: undefined,
     cacheBytes: 256 * 1024 * 1024,
     token: undefined,
@@ -55,7 +57,12 @@ test('given options are kept', (t) => {
     spinUs: 0,
     peerTimeoutMs: 1,
   };
-  t.deepEqual(resolveOptions(options), { ...options, dataDir: undefined });
+  t.deepEqual(resolveOptions(options), {
+    ...options,
+    dataDir: undefined,
+    fsync: 'interval',
+    fsyncIntervalMs: 100,
+  });
   t.is(resolveOptions({ httpPort: 0 }).httpPort, 0);
   t.is(resolveOptions({ port: 65535, httpPort: 65535 }).port, 65535);
 });
@@ -165,11 +172,18 @@ test('join takes host:port seeds; anything else is a ValidationError naming it',
   }
 });
 
-test('dataDir is refused with a clear message', (t) => {
-  for (const dataDir of ['/tmp/squall', '']) {
-    const error = t.throws(() => resolveOptions({ dataDir }), { instanceOf: ValidationError });
-    t.is(error.message, 'dataDir: durable storage is not available in this version');
-  }
+test('dataDir is a path; fsync is one of three policies', (t) => {
+  t.is(resolveOptions({ dataDir: '/tmp/squall' }).dataDir, '/tmp/squall');
+  t.throws(() => resolveOptions({ dataDir: '' }), {
+    instanceOf: ValidationError,
+    message: /dataDir/,
+  });
+  for (const fsync of ['always', 'interval', 'never'] as const)
+    t.is(resolveOptions({ fsync }).fsync, fsync);
+  t.throws(() => resolveOptions({ fsync: 'sometimes' as never }), {
+    instanceOf: ValidationError,
+    message: /fsync/,
+  });
 });
 
 test('frameBytesMax must exceed valueBytesMax by at least 64 KiB', (t) => {
