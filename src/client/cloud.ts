@@ -150,6 +150,11 @@ export class Cloud {
     return (await this.#request({ op: 'status' })).value as NodeStatus;
   }
 
+  /** The nodes that own `key` as this node sees the ring, the primary first. */
+  async owners(key: string): Promise<{ id: string; address: string }[]> {
+    return (await this.#request({ op: 'owners', key })).value as { id: string; address: string }[];
+  }
+
   async listFunctions(prefix?: string): Promise<string[]> {
     return (
       await this.#request(

@@ -158,6 +158,11 @@ export class ClientServer {
         return {};
       case 'status':
         return { value: s.status() };
+      case 'owners': {
+        const cluster = s.cluster;
+        const owners = cluster.owners(request.key);
+        return { value: owners.map((id) => ({ id, address: cluster.view.addressOf(id) ?? '' })) };
+      }
       case 'listFunctions':
         return { value: s.registry.list(request.prefix).map((def) => def.name) };
     }

@@ -45,6 +45,7 @@ export type ClientRequest =
   | { id: number; op: 'get'; key: string }
   | { id: number; op: 'put'; key: string; value: PutValue; ack: 'one' | 'all' }
   | { id: number; op: 'status' }
+  | { id: number; op: 'owners'; key: string }
   | { id: number; op: 'listFunctions'; prefix?: string };
 
 export type ClientResponse =
@@ -136,6 +137,7 @@ const parsers: Record<ClientRequest['op'], Parser> = {
     ack: parseAck(f.ack),
   }),
   status: (id) => ({ id, op: 'status' }),
+  owners: (id, f) => ({ id, op: 'owners', key: requireKey(f.key) }),
   listFunctions: (id, f) => {
     const prefix = optionalString(f, 'prefix', 1024);
     return prefix === undefined ? { id, op: 'listFunctions' } : { id, op: 'listFunctions', prefix };

@@ -18,7 +18,8 @@
  * builds its own (HashRing of the ids, `replication` copies capped at the ring size,
  * `placementOf`), so the check does not trust any one node's opinion.
  * Invariants: checks only read node state; messages come out in a deterministic order and
- * are capped at MESSAGES_MAX, so a failure report stays readable.
+ * are capped at MESSAGES_MAX, so a failure report stays readable; a message about one key
+ * starts with `<key>: ` (reports look its history up by that).
  */
 import { type HashRing, ownersIn, placementOf, type RingView } from '../runtime/index.js';
 import { counterValue, type Lattice, latticeEquals, merge, setHas } from '../storage/index.js';
@@ -229,7 +230,7 @@ function checkWrites(
   let acknowledged = 0;
   for (const record of records) {
     if (record.appliedAt.length > 1) {
-      findings.add(`write#${record.id} on ${key} applied ${record.appliedAt.length} times`);
+      findings.add(`${key}: write#${record.id} applied ${record.appliedAt.length} times`);
     }
     applied += record.appliedAt.length;
     if (record.outcome === 'acknowledged') acknowledged++;

@@ -79,17 +79,49 @@ export class SimClock {
   }
 }
 
-/** The last `keep` events as text lines, each also written to `sink` when one is given. */
-export class Trace {
-  readonly #lines: string[] = [];
-  readonly #keep: number;
-  readonly #sink: ((line: string) => void) | undefined;
+/** The last `keep` strings pushed, oldest first. */
+class Ring {
+  readonly #items: string[] = [];
   #next = 0;
 
+  constructor(readonly keep: number) {
+    if (!Number.isInteger(keep) || keep < 1) throw new RangeError('a trace keeps at least one line');
+  }
+
+  push(item: string): void {
+    if (this.#items.length < this.keep) this.#items.push(item);
+    else this.#items[this.#next % this.keep] = item;
+    this.#next++;
+  }
+
+  items(): string[] {
+    if (this.#items.length < this.keep) return [...this.#items];
+    const at = this.#next % this.keep;
+    return [...this.#items.slice(at), ...this.#items.slice(0, at)];
+  }
+}
+
+/** Keys whose history a trace keeps (a bound, not a limit a simulation comes near). */
+export const TRACED_KEYS_MAX = 10_000;
+/** Lines kept per key. */
+export const KEY_LINES_KEPT = 24;
+
+/**
+ * What happened, as text lines: the last `keep` lines of every kind; apart from them, the
+ * last `keep` notable ones (faults, ring changes, starts and crashes); and, per key, the
+ * last KEY_LINES_KEPT lines about that key (writes, forwards, hand-off deletions). A
+ * failure report needs the notable and per-key lines long after routine traffic has pushed
+ * them out of the first list. Every line also goes to `sink` when one is given (replay).
+ */
+export class Trace {
+  readonly #all: Ring;
+  readonly #notable: Ring;
+  readonly #keys = new Map<string, Ring>();
+  readonly #sink: ((line: string) => void) | undefined;
+
   constructor(keep: number, sink?: (line: string) => void) {
-    if (!Number.isInteger(keep) || keep < 1)
-      throw new RangeError('a trace keeps at least one line');
-    this.#keep = keep;
+    this.#all = new Ring(keep);
+    this.#notable = new Ring(keep);
     this.#sink = sink;
   }
 
@@ -98,18 +130,47 @@ export class Trace {
     return this.#sink !== undefined;
   }
 
+  /** A routine event (a message delivered or dropped, a timer). */
   add(atMs: number, text: string): void {
     const line = `${String(atMs).padStart(7)}ms ${text}`;
-    if (this.#lines.length < this.#keep) this.#lines.push(line);
-    else this.#lines[this.#next % this.#keep] = line;
-    this.#next++;
+    this.#all.push(line);
     this.#sink?.(line);
   }
 
-  /** The kept lines, oldest first. */
+  /** A notable event, or one about `key`: also kept apart from the routine ones. */
+  note(atMs: number, text: string, key?: string): void {
+    const line = `${String(atMs).padStart(7)}ms ${text}`;
+    this.#all.push(line);
+    this.#sink?.(line);
+    if (key === undefined) {
+      this.#notable.push(line);
+      return;
+    }
+    let ring = this.#keys.get(key);
+    if (ring === undefined && this.#keys.size < TRACED_KEYS_MAX) {
+      ring = new Ring(KEY_LINES_KEPT);
+      this.#keys.set(key, ring);
+    }
+    ring?.push(line);
+  }
+
+  /** The last lines of every kind, oldest first. */
   lines(): string[] {
-    if (this.#lines.length < this.#keep) return [...this.#lines];
-    const at = this.#next % this.#keep;
-    return [...this.#lines.slice(at), ...this.#lines.slice(0, at)];
+    return this.#all.items();
+  }
+
+  /** The last notable lines, oldest first. */
+  notes(): string[] {
+    return this.#notable.items();
+  }
+
+  /** The last lines about `key`, oldest first. */
+  keyLines(key: string): string[] {
+    return this.#keys.get(key)?.items() ?? [];
+  }
+
+  /** The keys with lines of their own. */
+  keys(): string[] {
+    return [...this.#keys.keys()];
   }
 }

@@ -65,8 +65,12 @@ export interface SimResult {
   events: number;
   ledger: LedgerSummary;
   network: NetworkStats;
-  /** The last trace lines. */
+  /** The last trace lines of every kind. */
   trace: string[];
+  /** The last notable trace lines (faults, ring changes, starts and crashes). */
+  notes: string[];
+  /** The last trace lines about each key a failure names (writes, forwards, deletions). */
+  keyHistory: Record<string, string[]>;
 }
 
 export const DEFAULT_NODE_CONFIG: SimNodeConfig = {
@@ -131,8 +135,7 @@ export function drawScenario(seed: number): Scenario {
   });
   const everyone = lateJoin === undefined ? ids : [...ids, lateJoin.node];
   const partition = drawPartition(r, everyone);
-  const leave =
-    leaver === undefined ? undefined : drawLeave(r, leaver, nodes, partition, crashes);
+  const leave = leaver === undefined ? undefined : drawLeave(r, leaver, nodes, partition, crashes);
   const lastFault = Math.max(partition.untilMs, ...crashes.map((c) => c.restartMs));
   const healMs = Math.max(14_000, lastFault + 500);
   return {
@@ -221,7 +224,7 @@ export class ClusterSim {
     this.#workload = random.workload;
     this.#boundMs = options.boundMs ?? DEFAULT_BOUND_MS;
     this.#config = { ...DEFAULT_NODE_CONFIG, ...options.node };
-    this.trace = new Trace(options.traceKeep ?? 60, options.verbose);
+    this.trace = new Trace(options.traceKeep ?? 40, options.verbose);
     this.network = new Network(this.clock, random.network, scenario.faults, this.trace);
     const count = scenario.nodes + (scenario.lateJoin === undefined ? 0 : 1);
     const seeds = Array.from({ length: Math.min(3, scenario.nodes) }, (_, i) =>
@@ -265,7 +268,18 @@ export class ClusterSim {
       ledger: this.ledger.summary(),
       network: this.network.stats,
       trace: this.trace.lines(),
+      notes: this.trace.notes(),
+      keyHistory: this.#historyOf(failures),
     };
+  }
+
+  /** The trace lines of the keys that failure messages name (`<key>: …`). */
+  #historyOf(failures: readonly string[]): Record<string, string[]> {
+    const history: Record<string, string[]> = {};
+    for (const key of this.trace.keys().sort()) {
+      if (failures.some((f) => f.startsWith(`${key}: `))) history[key] = this.trace.keyLines(key);
+    }
+    return history;
   }
 
   /** Every check of checkers.ts on the current state; empty when all pass. */
@@ -284,7 +298,7 @@ export class ClusterSim {
 
   #event(atMs: number, what: string, action: () => void): void {
     this.clock.at(atMs, () => {
-      this.trace.add(this.clock.now, `** ${what}`);
+      this.trace.note(this.clock.now, `** ${what}`);
       action();
     });
   }
@@ -334,9 +348,10 @@ export class ClusterSim {
     const spec: LatticeSpec = isSet
       ? { kind: 'set', values: [record.token] }
       : { kind: 'counter', by: 1 };
-    this.trace.add(
+    this.trace.note(
       this.clock.now,
       `client write#${record.id} ${key} ${isSet ? `+${record.token}` : '+1'} at ${contact.id}`,
+      key,
     );
     contact.clientWrite({ id: record.id, key, spec });
   }
@@ -380,7 +395,13 @@ export function formatFailure(result: SimResult): string {
     `replay: ${replayCommand(result.seed)}`,
     `   (or, every event: node --import tsx src/sim/replay.ts ${result.seed})`,
     ...describeScenario(result.scenario).map((line) => `  ${line}`),
-    `last ${result.trace.length} events:`,
-    ...result.trace.map((line) => `  ${line}`),
+    ...Object.entries(result.keyHistory).flatMap(([key, lines]) => [
+      `last ${lines.length} events of ${key}:`,
+      ...lines.map((line) => `  ${line}`),
+    ]),
+    `last ${result.notes.length} notable events (faults, rings, starts, crashes):`,
+    ...result.notes.map((line) => `  ${line}`),
+    `last ${Math.min(15, result.trace.length)} events of every kind:`,
+    ...result.trace.slice(-15).map((line) => `  ${line}`),
   ].join('\n');
 }

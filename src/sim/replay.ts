@@ -4,21 +4,44 @@
  * ring changes, faults), then the verdict, and exits 1 when the seed fails. The run is
  * the very one `npx ava test/sim/cluster_sim.test.ts` makes for that seed. Output goes
  * through process.stdout.write (src/ keeps no console.log).
+ *
+ * Two flags undo the simulator's corrections of the runtime binding (sim_node.ts), to
+ * replay the bugs they avoid: `--leave-as-cluster-ts` (a leaving node keeps refreshing
+ * its view and so puts itself back on its ring: seed 262) and `--counters-as-node-store`
+ * (increments read the writer's total from a shard that hand-off may have emptied: seed 25).
  */
 import { describeScenario, drawScenario, formatFailure, runSeed } from './cluster_sim.js';
+import type { SimNodeConfig } from './sim_node.js';
+
+const USAGE =
+  'usage: node --import tsx src/sim/replay.ts <seed> [--leave-as-cluster-ts] [--counters-as-node-store]\n';
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+function parseArgs(argv: readonly string[]): { seed: number; node: Partial<SimNodeConfig> } | undefined {
+  const [first, ...flags] = argv;
+  const seed = Number(first);
+  if (first === undefined || !Number.isSafeInteger(seed)) return undefined;
+  const node: Partial<SimNodeConfig> = {};
+  for (const flag of flags) {
+    if (flag === '--leave-as-cluster-ts') node.refreshViewWhileLeaving = true;
+    else if (flag === '--counters-as-node-store') node.rememberOwnCounts = false;
+    else return undefined;
+  }
+  return { seed, node };
+}
+
 function main(argv: readonly string[]): number {
-  const seed = Number(argv[0]);
-  if (argv.length !== 1 || !Number.isSafeInteger(seed)) {
-    process.stderr.write('usage: node --import tsx src/sim/replay.ts <seed>\n');
+  const args = parseArgs(argv);
+  if (args === undefined) {
+    process.stderr.write(USAGE);
     return 2;
   }
+  const { seed, node } = args;
   for (const line of describeScenario(drawScenario(seed))) out(line);
-  const result = runSeed(seed, { verbose: out });
+  const result = runSeed(seed, { verbose: out, node });
   const l = result.ledger;
   out(
     `writes: ${l.issued} issued, ${l.acknowledged} acknowledged, ${l.failed} failed, ` +
@@ -35,7 +58,8 @@ function main(argv: readonly string[]): number {
     return 1;
   }
   out(
-    `seed ${seed} passed: converged ${result.convergedAfterMs}ms after the heal (${result.events} events)`,
+    `seed ${seed} passed: converged ${result.convergedAfterMs}ms after the heal ` +
+      `(${result.events} events)`,
   );
   return 0;
 }

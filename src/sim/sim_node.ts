@@ -282,7 +282,7 @@ export class SimNode {
       this.#forward(op, address);
       return;
     }
-    this.#trace(`write#${op.id} ${op.key}: no owner of [${owners.join(',')}] reachable`);
+    this.#trace(`write#${op.id} ${op.key}: no owner of [${owners.join(',')}] reachable`, op.key);
     this.#world.writes.failed(op.id, 'unavailable');
   }
 
@@ -313,26 +313,34 @@ export class SimNode {
     const cores = this.#live;
     const remember = spec.kind === 'counter' && this.#config.rememberOwnCounts;
     const own = this.#ownCounts.get(key);
-    if (remember && own !== undefined && this.shard.merge(key, counterOf([[this.id, own]])).changed) {
+    if (
+      remember &&
+      own !== undefined &&
+      this.shard.merge(key, counterOf([[this.id, own]])).changed
+    ) {
       cores.replication.changed(key);
     }
-    const { value, changed } = this.shard.write(key, spec, { ts: cores.hlc.next(), writer: this.id });
+    const { value, changed } = this.shard.write(key, spec, {
+      ts: cores.hlc.next(),
+      writer: this.id,
+    });
     if (changed) cores.replication.changed(key);
-    if (remember && value.kind === 'counter') this.#ownCounts.set(key, counterOfWriter(value, this.id));
+    if (remember && value.kind === 'counter')
+      this.#ownCounts.set(key, counterOfWriter(value, this.id));
     this.#world.writes.applied(opId, this.id);
-    this.#trace(`write#${opId} ${key} applied`);
+    this.#trace(`write#${opId} ${key} applied`, key);
   }
 
   #forward(op: WriteOp, address: string): void {
     const id = this.#requestId++;
     this.#forwarded.set(id, op.id);
-    this.#trace(`write#${op.id} ${op.key} forwarded to ${address}`);
+    this.#trace(`write#${op.id} ${op.key} forwarded to ${address}`, op.key);
     const message: RpcMessage = { t: 'put', id, op: op.id, key: op.key, spec: op.spec };
     this.#world.network.send(this.address, address, 'rpc', message);
     const boot = this.#boot;
     this.#world.clock.after(this.#config.requestTimeoutMs, () => {
       if (this.#boot !== boot || !this.#forwarded.delete(id)) return;
-      this.#trace(`write#${op.id} timed out`);
+      this.#trace(`write#${op.id} ${op.key} timed out`, op.key);
       this.#world.writes.failed(op.id, 'timeout');
     });
   }
@@ -402,7 +410,7 @@ export class SimNode {
       const cores = this.#live;
       const now = this.#world.clock.now;
       if (core === 'membership') {
-        if (this.#world.trace.verbose) this.#trace(`timer membership ${name}`);
+        if (this.#world.trace.verbose) this.#world.trace.add(now, `${this.id} timer ${name}`);
         this.#apply('membership', cores.membership.fire(name, now));
       } else {
         this.#apply('replica', cores.replication.fire(name, now));
@@ -457,13 +465,15 @@ export class SimNode {
       },
       keys: () => this.shard.keys(),
       delete: (key) => {
+        this.#trace(`deleted ${key}: handed off to its owners`, key);
         this.shard.delete(key);
       },
     };
   }
 
-  #trace(text: string): void {
-    this.#world.trace.add(this.#world.clock.now, `${this.id} ${text}`);
+  /** A notable event of this node, or one about `key` (routine ones go to `trace.add`). */
+  #trace(text: string, key?: string): void {
+    this.#world.trace.note(this.#world.clock.now, `${this.id} ${text}`, key);
   }
 }
 

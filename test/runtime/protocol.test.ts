@@ -386,6 +386,7 @@ const OPS = [
   'get',
   'put',
   'status',
+  'owners',
   'listFunctions',
 ] as const;
 
@@ -463,6 +464,7 @@ const ALLOWED: Record<ClientRequest['op'], string[]> = {
   get: ['key'],
   put: ['key', 'value', 'ack'],
   status: [],
+  owners: ['key'],
   listFunctions: ['prefix'],
 };
 
@@ -501,6 +503,8 @@ function wellFormed(id: number, frame: Record_, r: ClientRequest): boolean {
       );
     case 'status':
       return true;
+    case 'owners':
+      return keyOk(r.key);
     case 'listFunctions':
       return r.prefix === undefined || typeof r.prefix === 'string';
   }

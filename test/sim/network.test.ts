@@ -54,7 +54,10 @@ test('jitter reorders messages; without jitter they keep their order', (t) => {
   const sorted = Array.from({ length: 100 }, (_, i) => i);
   t.deepEqual(order(steady.got), sorted);
   t.notDeepEqual(order(jittery.got), sorted);
-  t.deepEqual([...order(jittery.got)].sort((x, y) => x - y), sorted);
+  t.deepEqual(
+    [...order(jittery.got)].sort((x, y) => x - y),
+    sorted,
+  );
 });
 
 test('loss and duplication happen at about their rates; rpc is never duplicated', (t) => {

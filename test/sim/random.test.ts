@@ -63,7 +63,10 @@ test('shuffle is a deterministic permutation', (t) => {
   const items = Array.from({ length: 20 }, (_, i) => i);
   const one = new Random(3).shuffle([...items]);
   t.deepEqual(new Random(3).shuffle([...items]), one);
-  t.deepEqual([...one].sort((x, y) => x - y), items);
+  t.deepEqual(
+    [...one].sort((x, y) => x - y),
+    items,
+  );
   t.notDeepEqual(one, items);
 });
 
