@@ -8,6 +8,7 @@ type Bench = { run(options: { quick: boolean }): Promise<Record<string, unknown>
 
 const benches: Record<string, () => Promise<Bench>> = {
   call: () => import('./call.js'),
+  kvs: () => import('./kvs.js'),
 };
 
 const args = process.argv.slice(2);

@@ -16,8 +16,12 @@ export interface Answer {
 interface Pending {
   resolve(answer: Answer): void;
   reject(error: Error): void;
-  timer: NodeJS.Timeout;
+  deadlineMs: number;
+  timeoutMs: number;
 }
+
+/** How often deadlines are checked: one timer for all requests, not one per request. */
+const DEADLINE_CHECK_MS = 20;
 
 export function parseAddress(address: string): { host: string; port: number } {
   const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address.trim());
@@ -33,6 +37,9 @@ export class ClientConnection {
   readonly #token: string | undefined;
   readonly #pending = new Map<number, Pending>();
   #connection: Promise<Connection> | undefined;
+  /** The open connection, once hello succeeded: requests use it without awaiting. */
+  #live: Connection | undefined;
+  #deadlineTimer: NodeJS.Timeout | undefined;
   #nextId = 1;
   #closed = false;
 
@@ -49,9 +56,11 @@ export class ClientConnection {
     return this.#hello;
   }
 
-  async request(fields: Record<string, unknown>, timeoutMs: number): Promise<Answer> {
-    if (this.#closed) throw new UnavailableError('the client was closed');
-    return this.#send(await this.#connect(timeoutMs), fields, timeoutMs);
+  request(fields: Record<string, unknown>, timeoutMs: number): Promise<Answer> {
+    if (this.#closed) return Promise.reject(new UnavailableError('the client was closed'));
+    const live = this.#live;
+    if (live !== undefined && !live.closed) return this.#send(live, fields, timeoutMs);
+    return this.#connect(timeoutMs).then((connection) => this.#send(connection, fields, timeoutMs));
   }
 
   #send(
@@ -61,19 +70,34 @@ export class ClientConnection {
   ): Promise<Answer> {
     const id = this.#nextId++;
     return new Promise<Answer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new TimeoutError(`no answer from ${this.address} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
+      const deadlineMs = performance.now() + timeoutMs;
+      this.#pending.set(id, { resolve, reject, deadlineMs, timeoutMs });
+      this.#watchDeadlines();
       try {
         connection.send({ id, ...fields });
       } catch (error) {
-        clearTimeout(timer);
         this.#pending.delete(id);
         reject(error);
       }
     });
+  }
+
+  #watchDeadlines(): void {
+    if (this.#deadlineTimer !== undefined) return;
+    this.#deadlineTimer = setInterval(() => {
+      const nowMs = performance.now();
+      for (const [id, pending] of this.#pending) {
+        if (pending.deadlineMs > nowMs) continue;
+        this.#pending.delete(id);
+        pending.reject(
+          new TimeoutError(`no answer from ${this.address} within ${pending.timeoutMs} ms`),
+        );
+      }
+      if (this.#pending.size === 0) {
+        clearInterval(this.#deadlineTimer);
+        this.#deadlineTimer = undefined;
+      }
+    }, DEADLINE_CHECK_MS);
   }
 
   close(): void {
@@ -93,6 +117,7 @@ export class ClientConnection {
           connection.close();
           throw error;
         }
+        this.#live = connection;
         return connection;
       })
       .catch((error: unknown) => {
@@ -140,7 +165,6 @@ export class ClientConnection {
     const pending = typeof answer.id === 'number' ? this.#pending.get(answer.id) : undefined;
     if (pending === undefined) return;
     this.#pending.delete(answer.id as number);
-    clearTimeout(pending.timer);
     if (answer.ok === true) {
       const out: Answer = { value: answer.value };
       if (answer.bytes instanceof Uint8Array) out.bytes = answer.bytes;
@@ -155,15 +179,15 @@ export class ClientConnection {
 
   #onDrop(error: Error | undefined): void {
     this.#connection = undefined;
+    this.#live = undefined;
     const reason = error === undefined ? 'connection closed' : error.message;
     this.#failAll(new UnavailableError(`lost the connection to ${this.address}: ${reason}`));
   }
 
   #failAll(error: Error): void {
-    for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-    }
+    for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
+    clearInterval(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
   }
 }

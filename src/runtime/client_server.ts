@@ -104,6 +104,17 @@ export class ClientServer {
       if (error instanceof AuthError) session.connection.close();
       return;
     }
+    let quick: Reply | undefined;
+    try {
+      quick = this.#handleNow(request);
+    } catch (error) {
+      this.#reply(session, id, error);
+      return;
+    }
+    if (quick !== undefined) {
+      this.#reply(session, id, undefined, quick);
+      return;
+    }
     session.inFlight += 1;
     Promise.resolve()
       .then(() => this.#handle(request))
@@ -132,6 +143,18 @@ export class ClientServer {
     }
     if (!session.authed)
       throw new AuthError('say hello first (with the token, when the node has one)');
+  }
+
+  /** Reads and writes this node can answer alone, answered without a promise (hot path). */
+  #handleNow(request: ClientRequest): Reply | undefined {
+    if (request.op === 'get') {
+      const here = this.#supervisor.getHere(request.key);
+      return here === undefined ? undefined : { value: here.value };
+    }
+    if (request.op === 'put') {
+      return this.#supervisor.putHere(request.key, request.value, request.ack) ? {} : undefined;
+    }
+    return undefined;
   }
 
   async #handle(request: ClientRequest): Promise<Reply> {

@@ -76,6 +76,8 @@ export class Cluster {
   #previousViews: RingView[] = [];
   #membershipVersion = -1;
   #renewTimer: NodeJS.Timeout | undefined;
+  /** Set by `leave`: the view without this node then stands, whatever membership says. */
+  #leaving = false;
 
   constructor(options: ClusterOptions) {
     this.#o = options;
@@ -137,6 +139,30 @@ export class Cluster {
     return ownersIn(this.#view, key);
   }
 
+  /**
+   * The answer to a read when this node can give it alone (it owns the key and holds it,
+   * or it is the only owner), without a promise; undefined when other nodes must be asked.
+   */
+  readHere(key: string): { value: Lattice | undefined } | undefined {
+    const owners = this.owners(key);
+    if (!owners.includes(this.selfId)) return undefined;
+    const value = this.#o.store.lattice(key);
+    if (value !== undefined || (owners.length === 1 && this.#previousViews.length === 0))
+      return { value };
+    return undefined;
+  }
+
+  /**
+   * A write this node can complete synchronously: it owns the key, keeps no log to wait
+   * for, and only one acknowledgement is asked. Undefined otherwise (use `write`).
+   */
+  writeHere(key: string, spec: LatticeSpec, ack: Ack): Lattice | undefined {
+    if (ack !== 'one' || this.#o.store.durable || !this.owners(key).includes(this.selfId)) {
+      return undefined;
+    }
+    return this.#o.store.write(key, spec);
+  }
+
   /** Reads a key from wherever it lives. `subscribe`: we will cache it; keep us posted. */
   async read(key: string, subscribe = false): Promise<Lattice | undefined> {
     const owners = this.owners(key);
@@ -190,6 +216,7 @@ export class Cluster {
 
   /** Gossips that we leave, hands every key over (bounded wait), and stops. */
   async leave(timeoutMs = 30_000): Promise<void> {
+    this.#leaving = true;
     this.#membershipHost.apply(this.membership.leave(this.#membershipHost.now));
     const others = this.membership.ringMembers().filter((id) => id !== this.selfId);
     if (others.length > 0) {
@@ -289,7 +316,7 @@ export class Cluster {
 
   /** Recomputes the ring when the membership changed. */
   #refreshView(): void {
-    if (this.membership.version === this.#membershipVersion) return;
+    if (this.#leaving || this.membership.version === this.#membershipVersion) return;
     this.#membershipVersion = this.membership.version;
     const members = this.membership.ringMembers();
     const alive = new Set(

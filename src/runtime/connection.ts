@@ -1,8 +1,8 @@
 /**
  * One framed, CBOR-encoded message stream over a TCP socket, used by clients and by
- * supervisors alike. Outbound: one `write()` per frame (header and body joined for small
- * frames; corked header + body for large ones) with Nagle off, because a split frame with
- * Nagle on costs 44 ms a round trip here (TOOLCHAIN.md). Inbound: frames are bounded by
+ * supervisors alike. Outbound: the socket is corked for the rest of the event-loop turn, so
+ * every frame sent in that turn leaves in one writev, with Nagle off (a frame split across
+ * packets with Nagle on costs 44 ms a round trip here, TOOLCHAIN.md). Inbound: frames are bounded by
  * `frameBytesMax`; a frame that is too long or is not CBOR closes this connection only.
  * The write backlog is bounded by `writeBytesMax`: past it `send` refuses with
  * UnavailableError instead of buffering without limit (DESIGN.md, principle 3).
@@ -27,6 +27,9 @@ export interface ConnectionHandlers {
   onClose(error: Error | undefined): void;
 }
 
+/** How long a closing connection may take to write what was already sent. */
+const CLOSE_GRACE_MS = 1000;
+
 /** Frames at or below this size are copied behind their header and written once. */
 const JOIN_BYTES_MAX = 64 * 1024;
 
@@ -36,6 +39,7 @@ export class Connection {
   readonly #decoder: FrameDecoder;
   #handlers: ConnectionHandlers | undefined;
   #closed = false;
+  #corked = false;
 
   constructor(socket: Socket, limits: ConnectionLimits, handlers?: ConnectionHandlers) {
     this.socket = socket;
@@ -73,6 +77,7 @@ export class Connection {
     if (this.socket.writableLength > this.#limits.writeBytesMax) {
       throw new UnavailableError('peer is not reading: write backlog full');
     }
+    this.#corkUntilTickEnds();
     if (body.length <= JOIN_BYTES_MAX) {
       const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
       frame.writeUInt32BE(body.length, 0);
@@ -80,16 +85,42 @@ export class Connection {
       this.socket.write(frame);
       return;
     }
-    this.socket.cork();
     this.socket.write(frameHeader(body.length));
     this.socket.write(body);
-    this.socket.uncork();
   }
 
+  /**
+   * Frames sent in one turn of the event loop leave in one write (writev): with many
+   * requests in flight, a write per frame cost a syscall each and most of the client's time.
+   */
+  #corkUntilTickEnds(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      if (!this.#corked) return;
+      this.#corked = false;
+      this.socket.uncork();
+    });
+  }
+
+  /**
+   * Closes the connection. What was already sent still goes out (a last error answer, say):
+   * the socket is ended, and destroyed once that is written or after a short grace.
+   */
   close(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.socket.destroy();
+    if (this.#corked) {
+      this.#corked = false;
+      this.socket.uncork();
+    }
+    if (this.socket.destroyed || this.socket.writableLength === 0) {
+      this.socket.destroy();
+    } else {
+      this.socket.end(() => this.socket.destroy());
+      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    }
     this.#handlers?.onClose(error);
   }
 

@@ -33,6 +33,12 @@ export interface NodeStoreOptions {
   persist?: (key: string, value: Lattice) => Promise<void>;
 }
 
+/** Whether a write increments a counter (directly or inside a map). */
+function specHasCounter(spec: LatticeSpec): boolean {
+  if (spec.kind === 'counter') return true;
+  return spec.kind === 'map' && Object.values(spec.entries).some(specHasCounter);
+}
+
 /** System keys are read-only to users. */
 export function checkUserKey(key: string): void {
   if (key.startsWith(SYSTEM_PREFIX)) {
@@ -49,6 +55,11 @@ export class NodeStore {
 
   get size(): number {
     return this.#o.store.size;
+  }
+
+  /** Whether changes go to a log that writes must wait for. */
+  get durable(): boolean {
+    return this.#o.persist !== undefined;
   }
 
   read(key: string): unknown {
@@ -78,7 +89,9 @@ export class NodeStore {
   write(key: string, spec: LatticeSpec): Lattice {
     const { store, clock, nodeId, valueBytesMax } = this.#o;
     const current = store.get(key);
-    const incoming = materialize(spec, { ts: clock.next(), writer: nodeId }, current);
+    const own = this.#ownCounts.get(key);
+    const base = own === undefined ? current : current === undefined ? own : merge(current, own);
+    const incoming = materialize(spec, { ts: clock.next(), writer: nodeId }, base);
     const merged = current === undefined ? incoming : merge(current, incoming);
     const bytes = encode(reveal(merged));
     if (bytes.length > valueBytesMax) {
@@ -87,11 +100,22 @@ export class NodeStore {
       );
     }
     const { value, changed } = store.merge(key, merged);
+    if (specHasCounter(spec))
+      this.#ownCounts.set(key, own === undefined ? incoming : merge(own, incoming));
     if (!changed) return value;
     if (this.#o.cache.has(key)) this.#o.cache.put(key, bytes);
     this.#changed(key, value);
     return value;
   }
+
+  /**
+   * This node's own contributions to counter keys, kept apart from the shard: an increment
+   * is "my running total + n" under this node's writer id, and the shard may have handed
+   * the key off and deleted it, or not have it back yet — then the total would restart and
+   * the increment vanish in the merge (found by the simulator). One entry per counter key
+   * this node ever incremented.
+   */
+  readonly #ownCounts = new Map<string, Lattice>();
 
   /** `write`, resolving once the change is as durable as the node's fsync policy makes it. */
   async writeDurable(key: string, spec: LatticeSpec): Promise<Lattice> {

@@ -74,7 +74,10 @@ type Effects = CoreEffect<ReplicaMessage>[];
 
 interface Handoff {
   queue: Set<string>;
-  inFlight: { seq: number; keys: string[]; sentMs: number } | undefined;
+  /** The batch awaiting its ack, with the value each key had when it was sent. */
+  inFlight:
+    | { seq: number; keys: string[]; sent: (Lattice | undefined)[]; sentMs: number }
+    | undefined;
 }
 
 export class Replication implements ProtocolCore<ReplicaMessage> {
@@ -284,7 +287,8 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
       const keys = handoff.inFlight?.keys ?? this.#takeBatch(handoff.queue);
       if (keys.length === 0) continue;
       const seq = this.#seq++;
-      handoff.inFlight = { seq, keys, sentMs: nowMs };
+      const sent = keys.map((k) => this.#store.get(k));
+      handoff.inFlight = { seq, keys, sent, sentMs: nowMs };
       const entries = keys.map((k) => this.#entry(k)).filter((e) => e !== undefined);
       effects.push(send(address, { t: 'push', seq, entries }));
     }
@@ -304,9 +308,14 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
   #acknowledged(peer: string, seq: number, nowMs: number): Effects {
     const handoff = this.#handoffs.get(peer);
     if (handoff?.inFlight?.seq !== seq) return [];
-    for (const key of handoff.inFlight.keys) {
+    const { keys, sent } = handoff.inFlight;
+    for (const [i, key] of keys.entries()) {
       const waiting = this.#leaving.get(key);
       if (waiting === undefined) continue;
+      // A value that changed after the batch left is not acknowledged by it: it is queued
+      // again (changed() did that) and must not be deleted on the strength of the old copy.
+      // The shard keeps the very same object while a value is unchanged.
+      if (this.#store.get(key) !== sent[i]) continue;
       waiting.delete(peer);
       if (waiting.size === 0 && !this.owners(key).includes(this.#self)) {
         this.#leaving.delete(key);

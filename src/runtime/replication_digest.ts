@@ -18,7 +18,19 @@ export function fingerprint(key: string, value: Lattice): number {
   hash = Math.imul(hash ^ 0xff, FNV_PRIME);
   const bytes = encodeLattice(value);
   for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, FNV_PRIME);
-  return hash >>> 0;
+  return finalMix(hash);
+}
+
+/**
+ * murmur3's finaliser. Without it a change in a value's last byte moves the FNV hash by a
+ * multiple of the prime, and two keys of one bucket changing in opposite directions cancel
+ * out in the bucket's sum — anti-entropy then never sees them (found by the simulator).
+ */
+function finalMix(hash: number): number {
+  let h = hash;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 export class FingerprintCache {

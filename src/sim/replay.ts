@@ -5,10 +5,11 @@
  * the very one `npx ava test/sim/cluster_sim.test.ts` makes for that seed. Output goes
  * through process.stdout.write (src/ keeps no console.log).
  *
- * Two flags undo the simulator's corrections of the runtime binding (sim_node.ts), to
- * replay the bugs they avoid: `--leave-as-cluster-ts` (a leaving node keeps refreshing
- * its view and so puts itself back on its ring: seed 262) and `--counters-as-node-store`
- * (increments read the writer's total from a shard that hand-off may have emptied: seed 25).
+ * Two flags bring back runtime-binding bugs the simulator found (both fixed in cluster.ts
+ * and node_store.ts, which the sim node mirrors), to show what they did:
+ * `--leave-as-cluster-ts` (a leaving node kept refreshing its view and so put itself back
+ * on its ring: seed 262) and `--counters-as-node-store` (increments read the writer's total
+ * from a shard that hand-off may have emptied: seed 25).
  */
 import { describeScenario, drawScenario, formatFailure, runSeed } from './cluster_sim.js';
 import type { SimNodeConfig } from './sim_node.js';
@@ -20,7 +21,9 @@ function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function parseArgs(argv: readonly string[]): { seed: number; node: Partial<SimNodeConfig> } | undefined {
+function parseArgs(
+  argv: readonly string[],
+): { seed: number; node: Partial<SimNodeConfig> } | undefined {
   const [first, ...flags] = argv;
   const seed = Number(first);
   if (first === undefined || !Number.isSafeInteger(seed)) return undefined;

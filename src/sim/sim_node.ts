@@ -20,6 +20,13 @@
  * (as cluster.ts's `put` handler does), and the write is acknowledged when the reply comes
  * back. A forward that times out is not re-sent, so an increment is applied at most once.
  *
+ * Two corrections of the runtime binding, each behind a config flag that restores it as it
+ * is (see SimNodeConfig; both were found by this simulator and reported): a leaving node
+ * stops refreshing its view (cluster.ts would put it back on its own ring), and a node keeps
+ * its own counter totals beside the shard (the write path reads them from a shard that
+ * hand-off may have emptied). Timers are not followed by a view refresh, as in cluster.ts:
+ * only membership messages are.
+ *
  * Invariants: timers are named per core and re-arming replaces (a generation number per
  * name; a boot number kills all of a dead process's timers); a message that fails its
  * core's parser is dropped and traced, never delivered; exceptions thrown by a core are not

@@ -1,9 +1,8 @@
 /**
  * Core bugs the cluster simulator found, each cut down to the smallest reproduction on the
  * real Replication core (two replicas, messages passed by hand through CBOR and the core's
- * parser). They are `test.failing`: they pass while the bug is there, and ava reports them
- * as failures once it is fixed, which is the cue to turn them into ordinary tests and move
- * their seeds (listed in cluster_sim.test.ts) back into the seed run.
+ * parser). Both are fixed; these tests keep them fixed (their seeds run as regressions in
+ * cluster_sim.test.ts).
  *
  * 1. replication_digest.ts: a fingerprint is FNV-1a with no final mix and a bucket's digest
  *    is the plain sum of its fingerprints, so when the last byte of a value's encoding moves
@@ -121,7 +120,7 @@ test('control: anti-entropy repairs one differing key', (t) => {
   t.true(latticeEquals(n1.shard.get('ctr-5')!, n2.shard.get('ctr-5')!));
 });
 
-test.failing('core bug 1: anti-entropy misses two keys of one bucket that differ in opposite ways (seed 664)', (t) => {
+test('core bug 1: anti-entropy misses two keys of one bucket that differ in opposite ways (seed 664)', (t) => {
   // The replicas of seed 664 after its heal: ctr-5 and ctr-7 share bucket 19 of 64.
   t.is(HashRing.bucketOf('ctr-5', 64), HashRing.bucketOf('ctr-7', 64));
   const [n1, n2] = divergedPair({
@@ -152,7 +151,7 @@ test.failing('core bug 1: anti-entropy misses two keys of one bucket that differ
   }
 });
 
-test.failing('core bug 2: an acknowledged older hand-off batch deletes a newer value (seed 3459)', (t) => {
+test('core bug 2: an acknowledged older hand-off batch deletes a newer value (seed 3459)', (t) => {
   const a = new Replica('a');
   const b = new Replica('b');
   const view = viewOf(['a', 'b'], 1);

@@ -11,7 +11,7 @@ test('events pop by time, then by insertion order', (t) => {
   fc.assert(
     fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 200 }), (times) => {
       const queue = new EventQueue<number>();
-      times.forEach((at, i) => queue.push(at, i));
+      for (const [i, at] of times.entries()) queue.push(at, i);
       const out: [number, number][] = [];
       for (let e = queue.pop(); e !== undefined; e = queue.pop()) out.push([e.atMs, e.item]);
       const expected = times.map((at, i): [number, number] => [at, i]);
@@ -83,4 +83,25 @@ test('the trace keeps the last lines, oldest first, and copies each to its sink'
   t.is(sink.length, 5);
   t.true(trace.verbose);
   t.false(new Trace(1).verbose);
+});
+
+test('notable lines and per-key lines outlive the routine ones', (t) => {
+  const trace = new Trace(2);
+  trace.note(1, 'crash n1');
+  trace.note(2, 'write#1 k applied', 'k');
+  for (let i = 3; i < 10; i++) trace.add(i, `ping ${i}`);
+  t.deepEqual(
+    trace.lines().map((line) => line.trim()),
+    ['8ms ping 8', '9ms ping 9'],
+  );
+  t.deepEqual(
+    trace.notes().map((line) => line.trim()),
+    ['1ms crash n1'],
+  );
+  t.deepEqual(
+    trace.keyLines('k').map((line) => line.trim()),
+    ['2ms write#1 k applied'],
+  );
+  t.deepEqual(trace.keys(), ['k']);
+  t.deepEqual(trace.keyLines('other'), []);
 });
