@@ -74,7 +74,8 @@ export class ClientConnection {
       this.#pending.set(id, { resolve, reject, deadlineMs, timeoutMs });
       this.#watchDeadlines();
       try {
-        connection.send({ id, ...fields });
+        fields.id = id;
+        connection.send(fields);
       } catch (error) {
         this.#pending.delete(id);
         reject(error);
