@@ -24,6 +24,9 @@ export interface StartFlags {
   callTimeoutMs?: string;
   spinUs?: string;
   fsync?: string;
+  gossipIntervalMs?: string;
+  probeIntervalMs?: string;
+  suspicionTimeoutMs?: string;
 }
 
 function int(flag: string, text: string | undefined): number | undefined {
@@ -56,6 +59,9 @@ export function startOptions(flags: StartFlags): NodeOptions {
   set('callTimeoutMs', int('call-timeout-ms', flags.callTimeoutMs));
   set('spinUs', int('spin-us', flags.spinUs));
   set('fsync', flags.fsync as NodeOptions['fsync']);
+  set('gossipIntervalMs', int('gossip-interval-ms', flags.gossipIntervalMs));
+  set('probeIntervalMs', int('probe-interval-ms', flags.probeIntervalMs));
+  set('suspicionTimeoutMs', int('suspicion-timeout-ms', flags.suspicionTimeoutMs));
   return options;
 }
 

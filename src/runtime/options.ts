@@ -40,6 +40,14 @@ export interface NodeOptions {
   fsync?: 'always' | 'interval' | 'never';
   /** The fsync period of the 'interval' policy. Default 100 ms. */
   fsyncIntervalMs?: number;
+  /** How often owners send changed keys to their co-owners. Default 100 ms. */
+  gossipIntervalMs?: number;
+  /** How often a node compares its keys with one peer's (anti-entropy). Default 1 s. */
+  antiEntropyIntervalMs?: number;
+  /** How often a node probes one member (failure detection). Default 500 ms. */
+  probeIntervalMs?: number;
+  /** How long a suspected member has to refute before it is declared dead. Default 2.5 s. */
+  suspicionTimeoutMs?: number;
   /** Deadline of a request to another node. Default 5 s. */
   peerTimeoutMs?: number;
   /** How long the supervisor polls for the answer of a lone call before sleeping. Default 100 µs; 0 = never. */
@@ -134,6 +142,20 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     functionsMax: integer('functionsMax', options.functionsMax ?? 10_000, 1, 1_000_000),
     spinUs: integer('spinUs', options.spinUs ?? 100, 0, 10_000),
     peerTimeoutMs: integer('peerTimeoutMs', options.peerTimeoutMs ?? 5000, 1, 600_000),
+    gossipIntervalMs: integer('gossipIntervalMs', options.gossipIntervalMs ?? 100, 1, 60_000),
+    antiEntropyIntervalMs: integer(
+      'antiEntropyIntervalMs',
+      options.antiEntropyIntervalMs ?? 1000,
+      10,
+      600_000,
+    ),
+    probeIntervalMs: integer('probeIntervalMs', options.probeIntervalMs ?? 500, 20, 60_000),
+    suspicionTimeoutMs: integer(
+      'suspicionTimeoutMs',
+      options.suspicionTimeoutMs ?? 2500,
+      10,
+      600_000,
+    ),
   };
   if (resolved.frameBytesMax < resolved.valueBytesMax + 64 * 1024) {
     throw new ValidationError('frameBytesMax must exceed valueBytesMax by at least 64 KiB');

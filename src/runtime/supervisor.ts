@@ -144,6 +144,15 @@ export class Supervisor {
       incarnation: this.#incarnation,
       requestTimeoutMs: this.options.peerTimeoutMs,
       log: this.log,
+      membership: {
+        probeIntervalMs: this.options.probeIntervalMs,
+        probeTimeoutMs: Math.max(1, Math.floor(this.options.probeIntervalMs / 2)),
+        suspicionTimeoutMs: this.options.suspicionTimeoutMs,
+      },
+      replicationConfig: {
+        gossipIntervalMs: this.options.gossipIntervalMs,
+        antiEntropyIntervalMs: this.options.antiEntropyIntervalMs,
+      },
     });
     this.#cluster.start();
   }

@@ -31,6 +31,10 @@ test('defaults', (t) => {
     functionsMax: 10_000,
     spinUs: 100,
     peerTimeoutMs: 5000,
+    gossipIntervalMs: 100,
+    antiEntropyIntervalMs: 1000,
+    probeIntervalMs: 500,
+    suspicionTimeoutMs: 2500,
   };
   t.deepEqual(resolveOptions(), expected);
   t.deepEqual(resolveOptions({}), expected);
@@ -56,6 +60,10 @@ test('given options are kept', (t) => {
     functionsMax: 1,
     spinUs: 0,
     peerTimeoutMs: 1,
+    gossipIntervalMs: 1,
+    antiEntropyIntervalMs: 10,
+    probeIntervalMs: 20,
+    suspicionTimeoutMs: 10,
   };
   t.deepEqual(resolveOptions(options), {
     ...options,
@@ -84,6 +92,10 @@ const RANGES: [keyof NodeOptions, number, number][] = [
   ['functionsMax', 1, 1_000_000],
   ['spinUs', 0, 10_000],
   ['peerTimeoutMs', 1, 600_000],
+  ['gossipIntervalMs', 1, 60_000],
+  ['antiEntropyIntervalMs', 10, 600_000],
+  ['probeIntervalMs', 20, 60_000],
+  ['suspicionTimeoutMs', 10, 600_000],
 ];
 
 /** Options that keep the frame/value rule satisfied while one option is probed. */
