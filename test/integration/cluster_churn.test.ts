@@ -63,7 +63,13 @@ test('a join and a graceful leave during writes lose no acknowledged write', asy
       t.true(byKey.get(key)!.has(token), `${token} of ${key} survived`);
     }
     t.is(await cloud.get('churn/count'), increments);
+    // Writes were acknowledged by one owner; the others catch up by gossip within moments.
     const viaC = await connect(c.address);
+    await waitFor(
+      'the joined node to converge',
+      async () => (await viaC.get('churn/count')) === increments,
+      10_000,
+    );
     t.is(await viaC.get('churn/count'), increments, 'the joined node answers too');
     viaC.close();
   } finally {
