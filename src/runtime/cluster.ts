@@ -36,7 +36,7 @@ import {
 } from './membership.js';
 import type { NodeStore } from './node_store.js';
 import { type PeerIdentity, PeerLinks } from './peer_links.js';
-import { placementOf } from './placement.js';
+import { ringView } from './placement.js';
 import { ownersIn, Replication, type ReplicationConfig, type RingView } from './replication.js';
 import { parseReplicaMessage, type ReplicaMessage } from './replication_messages.js';
 import { Subscriptions } from './subscriptions.js';
@@ -342,19 +342,7 @@ export class Cluster {
   }
 
   #makeView(ids: string[]): RingView {
-    const ring = HashRing.of(ids);
-    const wanted = this.#o.replication ?? (ring.size > 1 ? 2 : 1);
-    const replication = Math.max(1, Math.min(wanted, ring.size));
-    const addresses = new Map<string, string>();
-    for (const member of this.membership.members()) addresses.set(member.id, member.address);
-    addresses.set(this.selfId, this.#o.self.address);
-    const view: RingView = {
-      ring,
-      replication,
-      addressOf: (id) => addresses.get(id),
-      placement: (key) => placementOf(key, view),
-    };
-    return view;
+    return ringView(HashRing.of(ids), this.#o.replication, this.membership.members(), this.#o.self);
   }
 
   /** Renews the subscriptions of keys we still cache but do not own. */

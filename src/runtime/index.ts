@@ -17,7 +17,7 @@ export {
 } from './membership.js';
 export { type NodeHandle, startNode } from './node.js';
 export type { NodeOptions } from './options.js';
-export { placementOf } from './placement.js';
+export { placementOf, ringView } from './placement.js';
 export {
   type ClientRequest,
   type ClientResponse,

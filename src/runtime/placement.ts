@@ -6,6 +6,7 @@
  */
 import type { HashRing } from './hash_ring.js';
 import { SYSTEM_PREFIX } from './node_store.js';
+import type { RingView } from './replication.js';
 
 export const FUNCTION_PREFIX = `${SYSTEM_PREFIX}fn/`;
 export const MODULE_PREFIX = `${SYSTEM_PREFIX}module/`;
@@ -19,4 +20,28 @@ export function placementOf(key: string, view: { ring: HashRing; replication: nu
   const node = key.slice(RESULT_PREFIX.length).split('/', 1)[0] ?? '';
   if (!ring.nodes.includes(node)) return owners;
   return [node, ...owners.filter((id) => id !== node)].slice(0, replication);
+}
+
+/**
+ * The ring view a node works with: `wanted` copies (undefined: 1 alone, 2 once there are
+ * two nodes) capped at the ring's size, members' addresses as the membership knows them,
+ * and `placementOf`. The runtime and the simulator build it with this same function.
+ */
+export function ringView(
+  ring: HashRing,
+  wanted: number | undefined,
+  members: Iterable<{ id: string; address: string }>,
+  self: { id: string; address: string },
+): RingView {
+  const replication = Math.max(1, Math.min(wanted ?? (ring.size > 1 ? 2 : 1), ring.size));
+  const addresses = new Map<string, string>();
+  for (const member of members) addresses.set(member.id, member.address);
+  addresses.set(self.id, self.address);
+  const view: RingView = {
+    ring,
+    replication,
+    addressOf: (id) => addresses.get(id),
+    placement: (key) => placementOf(key, view),
+  };
+  return view;
 }

@@ -41,12 +41,12 @@ import {
   ownersIn,
   parseMembershipMessage,
   parseReplicaMessage,
-  placementOf,
   type ReplicaMessage,
   type ReplicaStore,
   Replication,
   type ReplicationConfig,
   type RingView,
+  ringView,
 } from '../runtime/index.js';
 import {
   counterOf,
@@ -445,20 +445,12 @@ export class SimNode {
     this.#apply('replica', cores.replication.setView(view, this.#world.clock.now));
   }
 
-  /** cluster.ts `#makeView`. */
+  /** The view exactly as cluster.ts builds it. */
   #viewOf(ids: string[], membership: Membership): RingView {
-    const ring = this.#world.ringOf(ids);
-    const replication = Math.max(1, Math.min(this.#config.replication, ring.size));
-    const addresses = new Map<string, string>();
-    for (const member of membership.members()) addresses.set(member.id, member.address);
-    addresses.set(this.id, this.address);
-    const view: RingView = {
-      ring,
-      replication,
-      addressOf: (id) => addresses.get(id),
-      placement: (key) => placementOf(key, view),
-    };
-    return view;
+    return ringView(this.#world.ringOf(ids), this.#config.replication, membership.members(), {
+      id: this.id,
+      address: this.address,
+    });
   }
 
   /** The shard as the replication core sees it; every change is reported before returning. */
