@@ -214,17 +214,28 @@ export class Cluster {
     for (const address of subscribers) this.peers.sendCore(address, 'cache', message);
   }
 
-  /** Gossips that we leave, hands every key over (bounded wait), and stops. */
-  async leave(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Gossips that we leave, hands every key over, and stops. The wait is bounded: it ends
+   * when nothing is left to hand off, after `timeoutMs`, or when the hand-off made no
+   * progress for `stallMs` (its receivers are gone too; anti-entropy among the survivors
+   * and their own replicas are then what remains).
+   */
+  async leave(timeoutMs = 30_000, stallMs = 3000): Promise<void> {
     this.#leaving = true;
     this.#membershipHost.apply(this.membership.leave(this.#membershipHost.now));
     const others = this.membership.ringMembers().filter((id) => id !== this.selfId);
     if (others.length > 0) {
       this.#setView(this.#makeView(others));
       const deadline = Date.now() + timeoutMs;
-      while (this.replication.pendingHandoff() > 0 && Date.now() < deadline) {
+      let pending = this.replication.pendingHandoff();
+      let progressAt = Date.now();
+      while (pending > 0 && Date.now() < deadline && Date.now() - progressAt < stallMs) {
         await new Promise((resolve) => setTimeout(resolve, 50));
+        const now = this.replication.pendingHandoff();
+        if (now < pending) progressAt = Date.now();
+        pending = now;
       }
+      if (pending > 0) this.#o.log.warn({ keys: pending }, 'left with keys not handed off');
     }
     this.stop();
   }
