@@ -24,6 +24,8 @@ export const DEFAULT_MAILBOX_LIMITS: MailboxLimits = {
 interface Mailbox {
   messages: MailMessage[];
   touchedMs: number;
+  /** Ids of messages delivered lately, oldest first, at most `messagesMax` of them. */
+  seen: Set<string>;
 }
 
 export class Mailboxes {
@@ -40,16 +42,18 @@ export class Mailboxes {
     return this.#boxes.size;
   }
 
-  deliver(to: string, message: MailMessage): void {
+  /** Adds a message; false (and nothing changes) when a message with its id was seen. */
+  deliver(to: string, message: MailMessage): boolean {
     let box = this.#boxes.get(to);
     if (box === undefined) {
       if (this.#boxes.size >= this.#limits.mailboxesMax) this.sweep();
       if (this.#boxes.size >= this.#limits.mailboxesMax) {
         throw new UnavailableError(`node holds ${this.#limits.mailboxesMax} mailboxes, its limit`);
       }
-      box = { messages: [], touchedMs: this.#now() };
+      box = { messages: [], touchedMs: this.#now(), seen: new Set() };
       this.#boxes.set(to, box);
     }
+    if (message.id !== undefined && box.seen.has(message.id)) return false;
     if (box.messages.length >= this.#limits.messagesMax) {
       throw new UnavailableError(
         `mailbox of ${to} is full (${this.#limits.messagesMax} messages not yet received)`,
@@ -57,6 +61,12 @@ export class Mailboxes {
     }
     box.messages.push(message);
     box.touchedMs = this.#now();
+    if (message.id !== undefined) {
+      box.seen.add(message.id);
+      if (box.seen.size > this.#limits.messagesMax)
+        box.seen.delete(box.seen.values().next().value as string);
+    }
+    return true;
   }
 
   /** Drains the mailbox; keeps it alive for another ttl. */

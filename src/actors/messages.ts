@@ -72,4 +72,6 @@ export type FromExecutor =
 export interface MailMessage {
   from: string;
   message: Uint8Array;
+  /** Unique per send: a message delivered twice (a retry, a fallback) is kept once. */
+  id?: string;
 }

@@ -56,9 +56,13 @@ export interface ClusterOptions {
   membership?: Partial<MembershipConfig>;
   replicationConfig?: Partial<ReplicationConfig>;
   subscriptionTtlMs?: number;
+  /** Serves peer requests the cluster itself does not know (messages, DAG steps). */
+  onPeerRequest?: (fromAddress: string, op: string, args: unknown) => Promise<unknown> | unknown;
 }
 
 export type Ack = 'one' | 'all';
+
+const CLUSTER_OPS = new Set(['get', 'put', 'merge', 'subscribe']);
 
 /** Rings kept after a change, for reads that must find keys still being handed off. */
 const PREVIOUS_VIEWS_MAX = 3;
@@ -302,6 +306,11 @@ export class Cluster {
   }
 
   async #onRpc(from: string, op: string, args: unknown): Promise<unknown> {
+    if (!CLUSTER_OPS.has(op)) {
+      if (this.#o.onPeerRequest === undefined)
+        throw new UnavailableError(`unknown peer operation ${op}`);
+      return this.#o.onPeerRequest(from, op, args);
+    }
     if (!isRecord(args)) throw new UnavailableError('malformed peer request');
     const key = requireKey(args.key);
     switch (op) {

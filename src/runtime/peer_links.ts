@@ -28,6 +28,9 @@ export interface PeerIdentity {
   address: string;
 }
 
+/** The request never reached the peer (no connection): safe to try elsewhere. */
+export class PeerUnreachableError extends UnavailableError {}
+
 export type PeerFrame =
   | { p: 'core'; core: string; m: unknown }
   | { p: 'rpc'; id: number; op: string; a: unknown }
@@ -99,7 +102,7 @@ export class PeerLinks {
       if (!this.#send(address, { p: 'rpc', id, op, a: args })) {
         clearTimeout(timer);
         this.#pending.delete(id);
-        reject(new UnavailableError(`peer ${address} cannot be reached`));
+        reject(new PeerUnreachableError(`peer ${address} cannot be reached`));
       }
     });
   }
@@ -171,7 +174,7 @@ export class PeerLinks {
       link.connecting = false;
       for (const frame of link.queue) {
         if (frame.p === 'rpc')
-          this.#fail(frame.id, new UnavailableError(`peer ${address} cannot be reached`));
+          this.#fail(frame.id, new PeerUnreachableError(`peer ${address} cannot be reached`));
       }
       link.queue = [];
       link.retryAtMs = performance.now() + link.backoffMs;

@@ -12,8 +12,6 @@ import {
   ExecutorPool,
   type ExecutorRequest,
   type FunctionDef,
-  Mailboxes,
-  type MailMessage,
   type PutValue,
 } from '../actors/index.js';
 import {
@@ -38,13 +36,13 @@ import {
 } from '../storage/index.js';
 import { type Ack, Cluster } from './cluster.js';
 import type { ConnectionLimits } from './connection.js';
+import { ActorMessaging } from './messaging.js';
 import { checkUserKey, NodeStore, SYSTEM_PREFIX } from './node_store.js';
 import type { ResolvedOptions } from './options.js';
 import { Registry } from './registry.js';
 import { ResultStore } from './result_store.js';
 import { type NodeStatus, nodeStatus } from './status.js';
 import { requireKey, requireName } from './validate.js';
-import { KeyedWaiters } from './waiters.js';
 
 const SWEEP_INTERVAL_MS = 5_000;
 
@@ -60,8 +58,7 @@ export class Supervisor {
   readonly registry: Registry;
   readonly pool: ExecutorPool;
   readonly #results: ResultStore;
-  readonly #mailboxes: Mailboxes;
-  readonly #mailWaiters = new KeyedWaiters<true>(100_000);
+  readonly messaging: ActorMessaging;
   readonly #classHomes = new Map<string, number>();
   readonly #sweeper: NodeJS.Timeout;
   readonly counters = { calls: 0, failed: 0 };
@@ -105,10 +102,12 @@ export class Supervisor {
       options.functionsMax,
       () => nanoid(10),
     );
-    this.#mailboxes = new Mailboxes(
-      { messagesMax: 10_000, mailboxesMax: 100_000, ttlMs: options.messageTtlMs },
-      () => Date.now(),
-    );
+    this.messaging = new ActorMessaging({
+      nodeId: this.nodeId,
+      messageTtlMs: options.messageTtlMs,
+      requestTimeoutMs: options.peerTimeoutMs,
+      cluster: () => this.cluster,
+    });
     this.pool = new ExecutorPool({
       size: options.executors,
       cacheBuffer,
@@ -144,6 +143,7 @@ export class Supervisor {
       incarnation: this.#incarnation,
       requestTimeoutMs: this.options.peerTimeoutMs,
       log: this.log,
+      onPeerRequest: (_from, op, args) => this.#servePeer(op, args),
       membership: {
         probeIntervalMs: this.options.probeIntervalMs,
         probeTimeoutMs: Math.max(1, Math.floor(this.options.probeIntervalMs / 2)),
@@ -165,7 +165,7 @@ export class Supervisor {
   async stop(): Promise<void> {
     this.#cluster?.stop();
     clearInterval(this.#sweeper);
-    this.#mailWaiters.clear();
+    this.messaging.close();
     this.#results.clear();
     await this.pool.stop();
     await this.#durable?.close();
@@ -292,23 +292,10 @@ export class Supervisor {
     return nodeStatus(this);
   }
 
-  send(from: string, to: string, message: Uint8Array): void {
-    const node = to.split('/', 1)[0];
-    if (node !== this.nodeId) {
-      throw new NotFoundError(
-        `no node ${JSON.stringify(node)} for actor address ${JSON.stringify(to)}`,
-      );
-    }
-    const mail: MailMessage = { from, message };
-    this.#mailboxes.deliver(to, mail);
-    this.#mailWaiters.notify(to, true);
-  }
-
-  async recv(actorId: string, timeoutMs: number): Promise<MailMessage[]> {
-    const mail = this.#mailboxes.take(actorId);
-    if (mail.length > 0 || timeoutMs === 0) return mail;
-    await this.#mailWaiters.wait(actorId, timeoutMs);
-    return this.#mailboxes.take(actorId);
+  /** Serves requests from other supervisors beyond reads and writes. */
+  #servePeer(op: string, args: unknown): unknown {
+    if (op === 'deliver') return this.messaging.deliverFromPeer(args);
+    throw new UnavailableError(`unknown peer operation ${op}`);
   }
 
   #serveExecutor(request: ExecutorRequest): unknown {
@@ -320,9 +307,9 @@ export class Supervisor {
       case 'call':
         return this.call(request.name, request.args, request.timeoutMs);
       case 'send':
-        return this.send(request.from, request.to, request.message);
+        return this.messaging.send(request.from, request.to, request.message);
       case 'recv':
-        return this.recv(request.actorId, request.timeoutMs);
+        return this.messaging.recv(request.actorId, request.timeoutMs);
       case 'await':
         return this.awaitResult(request.key, request.timeoutMs);
     }
@@ -348,7 +335,7 @@ export class Supervisor {
   }
 
   #sweep(): void {
-    this.#mailboxes.sweep();
+    this.messaging.sweep();
     this.#results.expire(this.store);
   }
 }

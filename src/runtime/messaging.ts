@@ -1,0 +1,143 @@
+/**
+ * Direct messages between function actors, on this node or any other (SPEC.md:
+ * `ctx.send` / `ctx.recv`). An actor's address starts with its node's id, so a message
+ * goes straight to that node's mailboxes over one peer hop. When the node cannot be reached
+ * the message is written instead to the actor's fallback mailbox in the KVS
+ * (`__squall/mailbox/ADDRESS`, placed on that node first and on its replicas), which
+ * `recv` reads, so nothing is lost while the target lives or within `messageTtlMs`.
+ * Every message carries an id and a mailbox keeps each id once, so a message that arrived
+ * both ways (a reply that was lost, then the fallback) is received once. A full mailbox is
+ * an UnavailableError to the sender, never a fallback.
+ */
+import { nanoid } from 'nanoid';
+import { Mailboxes, type MailMessage } from '../actors/index.js';
+import { NotFoundError, TimeoutError, ValidationError } from '../errors.js';
+import { reveal } from '../storage/index.js';
+import type { Cluster } from './cluster.js';
+import { PeerUnreachableError } from './peer_links.js';
+import { MAILBOX_PREFIX } from './placement.js';
+import { isRecord } from './validate.js';
+import { KeyedWaiters } from './waiters.js';
+
+export interface MessagingOptions {
+  nodeId: string;
+  messageTtlMs: number;
+  requestTimeoutMs: number;
+  cluster: () => Cluster;
+}
+
+interface Envelope {
+  id: string;
+  from: string;
+  message: Uint8Array;
+  sentMs: number;
+}
+
+export class ActorMessaging {
+  readonly #o: MessagingOptions;
+  readonly #mailboxes: Mailboxes;
+  readonly #waiters = new KeyedWaiters<true>(100_000);
+
+  constructor(options: MessagingOptions) {
+    this.#o = options;
+    this.#mailboxes = new Mailboxes(
+      { messagesMax: 10_000, mailboxesMax: 100_000, ttlMs: options.messageTtlMs },
+      () => Date.now(),
+    );
+  }
+
+  /** Delivers `message` to the actor at `to`, wherever it lives. */
+  async send(from: string, to: string, message: Uint8Array): Promise<void> {
+    const mail: MailMessage = { from, message, id: nanoid(16) };
+    const node = to.split('/', 1)[0] ?? '';
+    if (node === this.#o.nodeId) {
+      this.deliver(to, mail);
+      return;
+    }
+    const cluster = this.#o.cluster();
+    const member = cluster.membership.members().find((m) => m.id === node);
+    if (member === undefined) {
+      throw new NotFoundError(
+        `no node ${JSON.stringify(node)} for actor address ${JSON.stringify(to)}`,
+      );
+    }
+    if (member.state === 'alive' || member.state === 'suspect') {
+      try {
+        await cluster.peers.request(
+          member.address,
+          'deliver',
+          { to, ...mail },
+          this.#o.requestTimeoutMs,
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof PeerUnreachableError) && !(error instanceof TimeoutError))
+          throw error;
+      }
+    }
+    await this.#fallback(cluster, to, mail);
+  }
+
+  /** A message for an actor of this node (local or from a peer). */
+  deliver(to: string, mail: MailMessage): void {
+    if (this.#mailboxes.deliver(to, mail)) this.#waiters.notify(to, true);
+  }
+
+  /** Serves a peer's `deliver` request after validating it. */
+  deliverFromPeer(args: unknown): null {
+    if (!isRecord(args) || typeof args.to !== 'string' || typeof args.from !== 'string') {
+      throw new ValidationError('deliver needs {to, from, message, id}');
+    }
+    if (!(args.message instanceof Uint8Array) || typeof args.id !== 'string') {
+      throw new ValidationError('deliver needs {to, from, message, id}');
+    }
+    if (!args.to.startsWith(`${this.#o.nodeId}/`))
+      throw new NotFoundError(`${args.to} is not on this node`);
+    this.deliver(args.to, { from: args.from, message: args.message, id: args.id });
+    return null;
+  }
+
+  /** What arrived for `actorId`, waiting up to `timeoutMs` for something to arrive. */
+  async recv(actorId: string, timeoutMs: number): Promise<MailMessage[]> {
+    this.#collectFallback(actorId);
+    const mail = this.#mailboxes.take(actorId);
+    if (mail.length > 0 || timeoutMs === 0) return mail;
+    await this.#waiters.wait(actorId, timeoutMs);
+    this.#collectFallback(actorId);
+    return this.#mailboxes.take(actorId);
+  }
+
+  sweep(): void {
+    this.#mailboxes.sweep();
+  }
+
+  close(): void {
+    this.#waiters.clear();
+  }
+
+  async #fallback(cluster: Cluster, to: string, mail: MailMessage): Promise<void> {
+    const envelope: Envelope = {
+      id: mail.id ?? nanoid(16),
+      from: mail.from,
+      message: mail.message,
+      sentMs: Date.now(),
+    };
+    await cluster.write(MAILBOX_PREFIX + to, { kind: 'set', values: [envelope] });
+  }
+
+  /** Moves messages that reached this node through the KVS into the actor's mailbox. */
+  #collectFallback(actorId: string): void {
+    const stored = this.#o.cluster().readHere(MAILBOX_PREFIX + actorId)?.value;
+    if (stored === undefined) return;
+    const oldestMs = Date.now() - this.#o.messageTtlMs;
+    const envelopes = (reveal(stored) as Envelope[]).filter((e) => e.sentMs >= oldestMs);
+    envelopes.sort((a, b) => a.sentMs - b.sentMs);
+    for (const e of envelopes) {
+      try {
+        this.#mailboxes.deliver(actorId, { from: e.from, message: e.message, id: e.id });
+      } catch {
+        return;
+      }
+    }
+  }
+}
