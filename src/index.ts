@@ -8,6 +8,7 @@ export {
   Cloud,
   type ConnectOptions,
   connect,
+  type DagCallOptions,
   type DeployOptions,
   type FunctionHandle,
   Future,

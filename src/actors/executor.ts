@@ -52,7 +52,7 @@ export class Executor {
     let args: unknown[];
     try {
       compiled = this.#prepare(message);
-      args = await this.#resolveArgs(message.args);
+      args = await this.#resolveArgs(message.args, message.inputs);
     } catch (error) {
       throw new SetupError(error);
     }
@@ -139,9 +139,10 @@ export class Executor {
     return exports;
   }
 
-  async #resolveArgs(bytes: Uint8Array): Promise<unknown[]> {
-    const args = decode(bytes);
-    if (!Array.isArray(args)) throw new ValidationError('call arguments must be an array');
+  async #resolveArgs(bytes: Uint8Array, inputs: Uint8Array[] = []): Promise<unknown[]> {
+    const own = decode(bytes);
+    if (!Array.isArray(own)) throw new ValidationError('call arguments must be an array');
+    const args = inputs.length === 0 ? own : [...inputs.map((input) => decode(input)), ...own];
     if (!args.some((arg) => arg instanceof Ref || arg instanceof FutureRef)) return args;
     return Promise.all(
       args.map(async (arg) => {

@@ -36,6 +36,8 @@ export interface PoolCall {
   def: FunctionDef;
   module?: ModuleCode;
   args: Uint8Array;
+  /** Upstream DAG results, passed before `args`. */
+  inputs?: Uint8Array[];
   timeoutMs: number;
   /** Pins the call to one executor (class instances live on one). */
   executorIndex?: number;
@@ -248,6 +250,7 @@ export class ExecutorPool {
       version: call.def.version,
       args: call.args,
     };
+    if (call.inputs !== undefined) message.inputs = call.inputs;
     if (slot.sentVersions.get(call.def.name) !== call.def.version) {
       message.def = call.def;
       slot.sentVersions.set(call.def.name, call.def.version);

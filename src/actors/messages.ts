@@ -36,6 +36,8 @@ export type ToExecutor =
       name: string;
       version: string;
       args: Uint8Array;
+      /** Results of upstream DAG functions, in edge order: they come before `args`. */
+      inputs?: Uint8Array[];
       /** Sent only the first time this thread sees this version. */
       def?: FunctionDef;
       /** Set when the node is nearly idle: stay awake this long for the next call. */

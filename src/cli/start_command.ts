@@ -108,4 +108,10 @@ export async function startCommand(flags: StartFlags): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // A node serves many clients: a fault in one request's code path is logged, not fatal.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(
+      `${JSON.stringify({ level: 50, msg: 'unhandled rejection', reason: String(reason) })}\n`,
+    );
+  });
 }

@@ -23,6 +23,20 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+export interface DagCallOptions {
+  /** 'lww' (default); 'repeatable-read' and 'causal' arrive with the consistency modes. */
+  consistency?: 'lww' | 'repeatable-read' | 'causal';
+  /** A client session id, for causal mode across calls. */
+  session?: string;
+  /** Also store the sink's result at this key. */
+  outputKey?: string;
+  /** true (default): resolve to the result; false: resolve to a Future. */
+  direct?: boolean;
+  timeoutMs?: number;
+  /** Run each function on the given node id (default: the scheduler decides). */
+  placement?: Record<string, string>;
+}
+
 export interface PutOptions {
   /** 'one' (default): merged at an owner; 'all': merged at every live owner. */
   ack?: 'one' | 'all';
@@ -150,6 +164,67 @@ export class Cloud {
     return (await this.#request({ op: 'status' })).value as NodeStatus;
   }
 
+  /**
+   * Registers a DAG: `functions` by name, `edges` as [from, to] pairs. Refused
+   * (ValidationError) with cycles, unknown functions, more than one sink or duplicates.
+   */
+  async registerDag(
+    name: string,
+    functions: string[],
+    edges: [string, string][] = [],
+  ): Promise<void> {
+    await this.#request({ op: 'registerDag', name, functions, edges });
+  }
+
+  /**
+   * Runs a DAG and resolves to its sink's result (or, with `direct: false`, to a Future).
+   * `args` gives the caller's arguments of the functions that take some; each function
+   * receives its predecessors' results (in edge order) first, then these.
+   */
+  async callDag<R = unknown>(
+    name: string,
+    args: Record<string, unknown[]>,
+    options?: DagCallOptions & { direct?: true },
+  ): Promise<R>;
+  async callDag<R = unknown>(
+    name: string,
+    args: Record<string, unknown[]>,
+    options: DagCallOptions & { direct: false },
+  ): Promise<Future<R>>;
+  async callDag<R = unknown>(
+    name: string,
+    args: Record<string, unknown[]> = {},
+    options: DagCallOptions = {},
+  ): Promise<R | Future<R>> {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+      throw new ValidationError('callDag args must be an object { function: [args] }');
+    }
+    const fields: Record<string, unknown> = {
+      op: 'callDag',
+      name,
+      args: encodeArgs(args as unknown as unknown[], true),
+      direct: options.direct !== false,
+      timeoutMs,
+    };
+    for (const field of ['consistency', 'session', 'outputKey', 'placement'] as const) {
+      if (options[field] !== undefined) fields[field] = options[field];
+    }
+    const answer = await this.#connection.request(fields, timeoutMs + ANSWER_GRACE_MS);
+    if (options.direct === false) {
+      return new Future<R>((answer.value as { key: string }).key, this.#connection, timeoutMs);
+    }
+    return decode(answer.bytes!) as R;
+  }
+
+  async deleteDag(name: string): Promise<void> {
+    await this.#request({ op: 'deleteDag', name });
+  }
+
+  async listDags(): Promise<string[]> {
+    return (await this.#request({ op: 'listDags' })).value as string[];
+  }
+
   /** The nodes that own `key` as this node sees the ring, the primary first. */
   async owners(key: string): Promise<{ id: string; address: string }[]> {
     return (await this.#request({ op: 'owners', key })).value as { id: string; address: string }[];
@@ -186,8 +261,8 @@ export class Cloud {
   }
 }
 
-function encodeArgs(args: unknown[]): Uint8Array {
-  if (!Array.isArray(args)) throw new ValidationError('args must be an array');
+function encodeArgs(args: unknown[], record = false): Uint8Array {
+  if (!record && !Array.isArray(args)) throw new ValidationError('args must be an array');
   try {
     return encode(args);
   } catch (error) {

@@ -6,6 +6,7 @@ export {
   Cloud,
   type ConnectOptions,
   connect,
+  type DagCallOptions,
   type DeployOptions,
   type FunctionHandle,
   type PutOptions,

@@ -8,6 +8,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { AuthError, errorToWire, UnavailableError, ValidationError } from '../errors.js';
 import { Connection, DEFAULT_CONNECTION_LIMITS } from './connection.js';
+import type { DagCallOptions } from './dag_service.js';
 import { type ClientRequest, parseClientRequest, requestId } from './protocol.js';
 import type { Supervisor } from './supervisor.js';
 import { isRecord } from './validate.js';
@@ -179,6 +180,17 @@ export class ClientServer {
       case 'put':
         await s.put(request.key, request.value, request.ack);
         return {};
+      case 'registerDag': {
+        const dag = await s.dags.register(request.name, request.functions, request.edges);
+        return { value: { name: dag.name, functions: dag.functions, sink: dag.sink } };
+      }
+      case 'callDag':
+        return this.#callDag(request);
+      case 'deleteDag':
+        await s.dags.delete(request.name);
+        return {};
+      case 'listDags':
+        return { value: s.dags.list() };
       case 'status':
         return { value: s.status() };
       case 'owners': {
@@ -189,6 +201,16 @@ export class ClientServer {
       case 'listFunctions':
         return { value: s.registry.list(request.prefix).map((def) => def.name) };
     }
+  }
+
+  async #callDag(request: ClientRequest & { op: 'callDag' }): Promise<Reply> {
+    const s = this.#supervisor;
+    const options: DagCallOptions = { timeoutMs: request.timeoutMs ?? s.options.callTimeoutMs };
+    if (request.consistency !== undefined) options.consistency = request.consistency;
+    if (request.outputKey !== undefined) options.outputKey = request.outputKey;
+    if (request.placement !== undefined) options.placement = request.placement;
+    if (request.direct) return { bytes: await s.dags.call(request.name, request.args, options) };
+    return { value: { key: s.runAsync(() => s.dags.call(request.name, request.args, options)) } };
   }
 
   #reply(session: Session, id: number, error: unknown, result?: Reply): void {

@@ -56,6 +56,8 @@ export interface ClusterOptions {
   membership?: Partial<MembershipConfig>;
   replicationConfig?: Partial<ReplicationConfig>;
   subscriptionTtlMs?: number;
+  /** Receives one-way peer messages the cluster itself does not know (load reports). */
+  onPeerMessage?: (fromAddress: string, core: string, message: unknown) => void;
   /** Serves peer requests the cluster itself does not know (messages, DAG steps). */
   onPeerRequest?: (fromAddress: string, op: string, args: unknown) => Promise<unknown> | unknown;
 }
@@ -141,6 +143,39 @@ export class Cluster {
 
   owners(key: string): string[] {
     return ownersIn(this.#view, key);
+  }
+
+  /** Whether a node is a live member (this node always is). */
+  isAlive(nodeId: string): boolean {
+    if (nodeId === this.selfId) return true;
+    const member = this.membership.members().find((m) => m.id === nodeId);
+    return member !== undefined && (member.state === 'alive' || member.state === 'suspect');
+  }
+
+  /** Live members' ids (this node included), sorted. */
+  liveNodes(): string[] {
+    return this.membership
+      .members()
+      .filter((m) => m.id === this.selfId || m.state === 'alive' || m.state === 'suspect')
+      .map((m) => m.id);
+  }
+
+  /** A request to another node by id. */
+  requestNode(nodeId: string, op: string, args: unknown, timeoutMs = this.#o.requestTimeoutMs) {
+    const address = this.membership.addressOf(nodeId);
+    if (address === undefined || !this.isAlive(nodeId)) {
+      return Promise.reject(new UnavailableError(`node ${nodeId} is not a live member`));
+    }
+    return this.peers.request(address, op, args, timeoutMs);
+  }
+
+  /** A one-way message to every other live member. */
+  broadcast(core: string, message: unknown): void {
+    for (const member of this.membership.members()) {
+      if (member.id !== this.selfId && (member.state === 'alive' || member.state === 'suspect')) {
+        this.peers.sendCore(member.address, core, message);
+      }
+    }
   }
 
   /**
@@ -296,6 +331,8 @@ export class Cluster {
         this.#replicationHost.receive(from, parseReplicaMessage(message));
       } else if (core === 'cache' && isRecord(message) && message.t === 'update') {
         this.#o.store.refreshCached(requireKey(message.key), fromWire(message.wire));
+      } else {
+        this.#o.onPeerMessage?.(from, core, message);
       }
     } catch (error) {
       this.#o.log.warn(

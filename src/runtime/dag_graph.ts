@@ -13,11 +13,13 @@
  * of `edges`; `order` is the topological order that breaks ties by `functions` order.
  *
  * Why this way: the derived fields are a pure function of (name, functions, edges), so
- * parsing recomputes them and refuses a stored value whose derived fields disagree — a
- * scheduler trusting a wrong `predecessors` would wait forever for an input that never
- * comes. The per-function records are built with `Object.fromEntries`, which defines own
- * properties, so a function named `__proto__` or `constructor` is an ordinary entry.
- * Pure: no I/O, no clock, no randomness.
+ * parsing validates those three and recomputes the rest instead of trusting stored copies:
+ * a scheduler handed a wrong `predecessors` would wait forever for an input that never
+ * comes, a graph stored by an older version still reads back, and a codec that mangles
+ * object keys (cbor-x decodes a `__proto__` key as `__proto_`) cannot corrupt a graph,
+ * since names only travel inside arrays. The per-function records are built with
+ * `Object.fromEntries`, which defines own properties, so a function named `__proto__` or
+ * `constructor` is an ordinary entry. Pure: no I/O, no clock, no randomness.
  */
 import { describeValue, ValidationError } from '../errors.js';
 import { requireName, requireRecord } from './validate.js';
@@ -78,20 +80,13 @@ export function buildDag(
 }
 
 /**
- * Parses an untrusted stored or wire value back into a DagGraph: the structure is
- * validated as `buildDag` does (without asking which functions are registered: a stored
- * DAG may outlive one of its functions), and the derived fields must match it.
+ * Parses an untrusted stored or wire value (a DagGraph, or just its DagSpec) back into a
+ * DagGraph: name, functions and edges are validated as `buildDag` does — without asking
+ * which functions are registered, since a stored DAG may outlive one of its functions —
+ * and the derived fields are recomputed from them; stored copies of those are ignored.
  */
 export function parseDagGraph(x: unknown, limits: DagLimits = {}): DagGraph {
-  const record = requireRecord(x, 'stored DAG');
-  const graph = buildStructure(record, limits);
-  const stale = staleField(record, graph);
-  if (stale !== undefined) {
-    throw new ValidationError(
-      `stored DAG ${quote(graph.name)} is inconsistent: its ${stale} does not follow from its functions and edges`,
-    );
-  }
-  return graph;
+  return buildStructure(requireRecord(x, 'stored DAG'), limits);
 }
 
 function buildStructure(spec: DagInput, limits: DagLimits): DagGraph {
@@ -105,7 +100,7 @@ function buildStructure(spec: DagInput, limits: DagLimits): DagGraph {
   }
   const name = requireName(spec.name, 'DAG name');
   const functions = readFunctions(name, spec.functions, functionsMax);
-  const edges = readEdges(name, spec.edges, new Set(functions), edgesMax);
+  const edges = readEdges(name, spec.edges, functions, edgesMax);
   return linkGraph(name, functions, edges);
 }
 
@@ -123,9 +118,10 @@ function readFunctions(dag: string, value: unknown, functionsMax: number): strin
       `DAG ${quote(dag)} has ${value.length} functions, more than the limit of ${functionsMax}`,
     );
   }
+  const what = `DAG ${quote(dag)}: function`;
   const seen = new Set<string>();
   for (const fn of value) {
-    const checked = requireName(fn, `DAG ${quote(dag)}: function`);
+    const checked = requireName(fn, what);
     if (seen.has(checked)) {
       throw new ValidationError(`DAG ${quote(dag)} lists function ${quote(checked)} twice`);
     }
@@ -134,12 +130,14 @@ function readFunctions(dag: string, value: unknown, functionsMax: number): strin
   return [...seen];
 }
 
-function readEdges(
-  dag: string,
-  value: unknown,
-  functions: ReadonlySet<string>,
-  edgesMax: number,
-): [string, string][] {
+/** Validated edges: as named pairs, and as positions in `functions` (`from[i]` → `to[i]`). */
+interface Edges {
+  named: [string, string][];
+  from: number[];
+  to: number[];
+}
+
+function readEdges(dag: string, value: unknown, functions: string[], edgesMax: number): Edges {
   if (!Array.isArray(value)) {
     throw new ValidationError(`DAG ${quote(dag)}: edges must be an array of [from, to] pairs`);
   }
@@ -148,28 +146,31 @@ function readEdges(
       `DAG ${quote(dag)} has ${value.length} edges, more than the limit of ${edgesMax}`,
     );
   }
-  const edges: [string, string][] = [];
-  const seen = new Set<string>();
-  value.forEach((edge: unknown, index) => {
-    const pair = readEdge(dag, edge, index, functions);
-    const [from, to] = pair;
-    // Names never hold a space (requireName), so this key is unambiguous.
-    const key = `${from} ${to}`;
+  const position = new Map(functions.map((fn, index) => [fn, index]));
+  const edges: Edges = { named: [], from: [], to: [] };
+  const seen = new Set<number>();
+  for (let index = 0; index < value.length; index += 1) {
+    const [from, to] = readEdge(dag, value[index], index, position);
+    const key = from * functions.length + to;
+    const pair: [string, string] = [functions[from]!, functions[to]!];
     if (seen.has(key)) {
-      throw new ValidationError(`DAG ${quote(dag)} lists edge ${from} → ${to} twice`);
+      throw new ValidationError(`DAG ${quote(dag)} lists edge ${pair[0]} → ${pair[1]} twice`);
     }
     seen.add(key);
-    edges.push(pair);
-  });
+    edges.named.push(pair);
+    edges.from.push(from);
+    edges.to.push(to);
+  }
   return edges;
 }
 
+/** One edge, checked, as the positions of its two ends. */
 function readEdge(
   dag: string,
   edge: unknown,
   index: number,
-  functions: ReadonlySet<string>,
-): [string, string] {
+  position: ReadonlyMap<string, number>,
+): [number, number] {
   if (
     !Array.isArray(edge) ||
     edge.length !== 2 ||
@@ -180,36 +181,38 @@ function readEdge(
       `DAG ${quote(dag)}: edge #${index} must be a [from, to] pair of function names, got ${describeValue(edge)}`,
     );
   }
-  const [from, to] = edge as [string, string];
-  for (const end of [from, to]) {
-    if (!functions.has(end)) {
-      throw new ValidationError(
-        `DAG ${quote(dag)}: edge #${index} ${describeValue(edge)} names ${describeValue(end)}, which is not one of its functions`,
-      );
-    }
-  }
+  const ends: [string, string] = [edge[0], edge[1]];
+  const [from, to] = ends.map((end) => {
+    const at = position.get(end);
+    if (at !== undefined) return at;
+    throw new ValidationError(
+      `DAG ${quote(dag)}: edge #${index} ${describeValue(edge)} names ${describeValue(end)}, which is not one of its functions`,
+    );
+  }) as [number, number];
   if (from === to) {
     throw new ValidationError(
-      `DAG ${quote(dag)}: edge ${from} → ${to} is a self-loop (a function cannot feed itself)`,
+      `DAG ${quote(dag)}: edge ${ends[0]} → ${ends[1]} is a self-loop (a function cannot feed itself)`,
     );
   }
   return [from, to];
 }
 
 /** Derives the graph's fields from validated names and edges; rejects cycles and ≠ 1 sink. */
-function linkGraph(name: string, functions: string[], edges: [string, string][]): DagGraph {
-  const predecessors = new Map<string, string[]>(functions.map((fn) => [fn, []]));
-  const successors = new Map<string, string[]>(functions.map((fn) => [fn, []]));
-  for (const [from, to] of edges) {
-    successors.get(from)!.push(to);
-    predecessors.get(to)!.push(from);
-  }
-  const order = topologicalOrder(functions, predecessors, successors);
+function linkGraph(name: string, functions: string[], edges: Edges): DagGraph {
+  const predecessors: number[][] = functions.map(() => []);
+  const successors: number[][] = functions.map(() => []);
+  edges.from.forEach((from, index) => {
+    const to = edges.to[index]!;
+    successors[from]!.push(to);
+    predecessors[to]!.push(from);
+  });
+  const names = (positions: readonly number[]) => positions.map((at) => functions[at]!);
+  const order = topologicalOrder(predecessors, successors);
   if (order.length < functions.length) {
-    const cycle = findCycle(functions, new Set(order), predecessors);
+    const cycle = names(findCycle(order, predecessors));
     throw new ValidationError(`DAG ${quote(name)} has a cycle: ${cycle.join(' → ')}`);
   }
-  const sinks = functions.filter((fn) => successors.get(fn)!.length === 0);
+  const sinks = functions.filter((_, at) => successors[at]!.length === 0);
   const [sink] = sinks;
   if (sink === undefined || sinks.length > 1) {
     throw new ValidationError(
@@ -221,38 +224,34 @@ function linkGraph(name: string, functions: string[], edges: [string, string][])
   return {
     name,
     functions,
-    edges,
+    edges: edges.named,
     sink,
-    sources: functions.filter((fn) => predecessors.get(fn)!.length === 0),
-    predecessors: Object.fromEntries(predecessors),
-    successors: Object.fromEntries(successors),
-    order,
+    sources: functions.filter((_, at) => predecessors[at]!.length === 0),
+    predecessors: Object.fromEntries(functions.map((fn, at) => [fn, names(predecessors[at]!)])),
+    successors: Object.fromEntries(functions.map((fn, at) => [fn, names(successors[at]!)])),
+    order: names(order),
   };
 }
 
 /**
- * Kahn's algorithm, always taking the ready function listed first in `functions` (a
- * binary min-heap of positions). Returns fewer than all functions when there is a cycle.
+ * Kahn's algorithm over positions, always taking the ready function listed first (a
+ * binary min-heap). Returns fewer than all positions when there is a cycle.
  */
 function topologicalOrder(
-  functions: readonly string[],
-  predecessors: ReadonlyMap<string, readonly string[]>,
-  successors: ReadonlyMap<string, readonly string[]>,
-): string[] {
-  const position = new Map(functions.map((fn, index) => [fn, index]));
-  const waiting = functions.map((fn) => predecessors.get(fn)!.length);
+  predecessors: readonly (readonly number[])[],
+  successors: readonly (readonly number[])[],
+): number[] {
+  const waiting = predecessors.map((upstream) => upstream.length);
   const ready: number[] = [];
-  waiting.forEach((count, index) => {
-    if (count === 0) heapPush(ready, index);
+  waiting.forEach((count, at) => {
+    if (count === 0) heapPush(ready, at);
   });
-  const order: string[] = [];
+  const order: number[] = [];
   for (let next = heapPop(ready); next !== undefined; next = heapPop(ready)) {
-    const fn = functions[next]!;
-    order.push(fn);
-    for (const downstream of successors.get(fn)!) {
-      const index = position.get(downstream)!;
-      waiting[index]! -= 1;
-      if (waiting[index] === 0) heapPush(ready, index);
+    order.push(next);
+    for (const downstream of successors[next]!) {
+      waiting[downstream]! -= 1;
+      if (waiting[downstream] === 0) heapPush(ready, downstream);
     }
   }
   return order;
@@ -288,60 +287,25 @@ function heapPop(heap: number[]): number | undefined {
 }
 
 /**
- * One cycle among the functions Kahn's algorithm could not order, as a closed path
+ * One cycle among the positions Kahn's algorithm could not order, as a closed path
  * `[a, b, …, a]` that follows the edges and starts at its function listed first. Each
  * such function still waits on a predecessor that is also unordered, so walking back
  * through those must revisit a function; the revisited stretch, reversed, is a cycle.
  */
-function findCycle(
-  functions: readonly string[],
-  ordered: ReadonlySet<string>,
-  predecessors: ReadonlyMap<string, readonly string[]>,
-): string[] {
-  const stuck = (fn: string) => !ordered.has(fn);
-  const path: string[] = [];
-  const seenAt = new Map<string, number>();
-  let current = functions.find(stuck);
-  while (current !== undefined && !seenAt.has(current)) {
+function findCycle(order: readonly number[], predecessors: readonly (readonly number[])[]) {
+  const ordered = new Set(order);
+  const stuck = (at: number) => !ordered.has(at);
+  const path: number[] = [];
+  const seenAt = new Map<number, number>();
+  let current = predecessors.findIndex((_, at) => stuck(at));
+  while (current !== -1 && !seenAt.has(current)) {
     seenAt.set(current, path.length);
     path.push(current);
-    current = predecessors.get(current)!.find(stuck);
+    current = predecessors[current]!.find(stuck) ?? -1;
   }
-  if (current === undefined) throw new Error('findCycle: no unordered function waits on another');
+  if (current === -1) throw new Error('findCycle: no unordered function waits on another');
   const cycle = path.slice(seenAt.get(current)).reverse();
-  const rank = new Map(functions.map((fn, index) => [fn, index]));
-  let start = 0;
-  cycle.forEach((fn, index) => {
-    if (rank.get(fn)! < rank.get(cycle[start]!)!) start = index;
-  });
+  const start = cycle.indexOf(Math.min(...cycle));
   const rotated = [...cycle.slice(start), ...cycle.slice(0, start)];
   return [...rotated, rotated[0]!];
-}
-
-/** The first derived field of `record` that differs from `graph`'s, or undefined. */
-function staleField(record: Record<string, unknown>, graph: DagGraph): string | undefined {
-  if (record.sink !== graph.sink) return 'sink';
-  if (!sameStrings(record.sources, graph.sources)) return 'sources';
-  if (!sameStrings(record.order, graph.order)) return 'order';
-  if (!sameLists(record.predecessors, graph.predecessors)) return 'predecessors';
-  if (!sameLists(record.successors, graph.successors)) return 'successors';
-  return undefined;
-}
-
-function sameStrings(value: unknown, expected: readonly string[]): boolean {
-  return (
-    Array.isArray(value) &&
-    value.length === expected.length &&
-    value.every((item, index) => item === expected[index])
-  );
-}
-
-/** Whether `value` has exactly the own keys of `expected`, each with the same list. */
-function sameLists(value: unknown, expected: Record<string, string[]>): boolean {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const keys = Object.keys(expected);
-  if (Object.keys(value).length !== keys.length) return false;
-  return keys.every(
-    (key) => Object.hasOwn(value, key) && sameStrings((value as Record<string, unknown>)[key], expected[key]!),
-  );
 }

@@ -16,6 +16,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { decode, encode, reveal } from '../storage/index.js';
+import type { DagCallOptions } from './dag_service.js';
 import { toJsonText } from './json_value.js';
 import { createMetrics } from './metrics.js';
 import { statusPage } from './status_page.js';
@@ -122,7 +123,16 @@ export class HttpGateway {
       return json({ result: decode(result) });
     }
     if (method === 'POST' && kind === 'dags' && name !== undefined && action === 'call') {
-      throw new NotFoundError(`DAG ${name} is not registered`);
+      const body = await readJson(req, s.options.frameBytesMax);
+      const args = body.args ?? {};
+      if (!isRecord(args)) throw new ValidationError('args must be an object { function: [args] }');
+      const options: DagCallOptions = {
+        timeoutMs: parseTimeout(url.searchParams.get('timeoutMs')) ?? s.options.callTimeoutMs,
+      };
+      if (typeof body.consistency === 'string') options.consistency = body.consistency;
+      if (typeof body.outputKey === 'string') options.outputKey = body.outputKey;
+      const result = await s.dags.call(name, encode(args), options);
+      return json({ result: decode(result) });
     }
     throw new NotFoundError(`no route ${method} ${url.pathname}`);
   }

@@ -44,6 +44,21 @@ export type ClientRequest =
   | { id: number; op: 'await'; key: string; timeoutMs?: number }
   | { id: number; op: 'get'; key: string }
   | { id: number; op: 'put'; key: string; value: PutValue; ack: 'one' | 'all' }
+  | { id: number; op: 'registerDag'; name: string; functions: unknown; edges: unknown }
+  | {
+      id: number;
+      op: 'callDag';
+      name: string;
+      args: Uint8Array;
+      consistency?: string;
+      session?: string;
+      outputKey?: string;
+      direct: boolean;
+      timeoutMs?: number;
+      placement?: Record<string, string>;
+    }
+  | { id: number; op: 'deleteDag'; name: string }
+  | { id: number; op: 'listDags' }
   | { id: number; op: 'status' }
   | { id: number; op: 'owners'; key: string }
   | { id: number; op: 'listFunctions'; prefix?: string };
@@ -67,6 +82,29 @@ export function parsePutValue(value: unknown): PutValue {
 }
 
 type Parser = (id: number, frame: Record_) => ClientRequest;
+
+function parseCallDag(id: number, f: Record_): ClientRequest {
+  const request: ClientRequest & { op: 'callDag' } = {
+    id,
+    op: 'callDag',
+    name: requireName(f.name, 'DAG name'),
+    args: requireBytes(f, 'args'),
+    direct: f.direct !== false,
+    ...timeout(f),
+  };
+  const consistency = optionalString(f, 'consistency', 64);
+  if (consistency !== undefined) request.consistency = consistency;
+  const session = optionalString(f, 'session', 256);
+  if (session !== undefined) request.session = session;
+  if (f.outputKey !== undefined) request.outputKey = requireKey(f.outputKey);
+  if (f.placement !== undefined) {
+    if (!isRecord(f.placement) || !Object.values(f.placement).every((n) => typeof n === 'string')) {
+      throw new ValidationError('placement must be an object { function: nodeId }');
+    }
+    request.placement = f.placement as Record<string, string>;
+  }
+  return request;
+}
 
 function parseAck(value: unknown): 'one' | 'all' {
   if (value === undefined || value === 'one') return 'one';
@@ -136,6 +174,16 @@ const parsers: Record<ClientRequest['op'], Parser> = {
     value: parsePutValue(f.value),
     ack: parseAck(f.ack),
   }),
+  registerDag: (id, f) => ({
+    id,
+    op: 'registerDag',
+    name: requireName(f.name, 'DAG name'),
+    functions: f.functions,
+    edges: f.edges,
+  }),
+  callDag: (id, f) => parseCallDag(id, f),
+  deleteDag: (id, f) => ({ id, op: 'deleteDag', name: requireName(f.name, 'DAG name') }),
+  listDags: (id) => ({ id, op: 'listDags' }),
   status: (id) => ({ id, op: 'status' }),
   owners: (id, f) => ({ id, op: 'owners', key: requireKey(f.key) }),
   listFunctions: (id, f) => {

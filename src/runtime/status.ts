@@ -33,6 +33,8 @@ export interface NodeStatus {
   calls: { started: number; failed: number; inFlight: number };
   functions: { name: string; kind: 'function' | 'class'; version: string }[];
   dags: { name: string }[];
+  /** DAG functions run on this node since it started, by name (where a DAG's work landed). */
+  dagFunctionsRun: Record<string, number>;
 }
 
 export const SQUALL_VERSION = '0.1.0';
@@ -94,6 +96,7 @@ export function nodeStatus(supervisor: Supervisor): NodeStatus {
     functions: supervisor.registry
       .list()
       .map((def) => ({ name: def.name, kind: def.kind, version: def.version })),
-    dags: [],
+    dags: supervisor.dags.list().map((name) => ({ name })),
+    dagFunctionsRun: Object.fromEntries(supervisor.dags.runner.functionsRun),
   };
 }

@@ -36,6 +36,7 @@ import {
 } from '../storage/index.js';
 import { type Ack, Cluster } from './cluster.js';
 import type { ConnectionLimits } from './connection.js';
+import { DagService } from './dag_service.js';
 import { ActorMessaging } from './messaging.js';
 import { checkUserKey, NodeStore, SYSTEM_PREFIX } from './node_store.js';
 import type { ResolvedOptions } from './options.js';
@@ -45,6 +46,8 @@ import { type NodeStatus, nodeStatus } from './status.js';
 import { requireKey, requireName } from './validate.js';
 
 const SWEEP_INTERVAL_MS = 5_000;
+/** How often a node tells the others its load and cached keys (for the scheduler). */
+const LOAD_REPORT_INTERVAL_MS = 1_000;
 
 export class Supervisor {
   readonly nodeId: string;
@@ -59,6 +62,10 @@ export class Supervisor {
   readonly pool: ExecutorPool;
   readonly #results: ResultStore;
   readonly messaging: ActorMessaging;
+  readonly dags: DagService;
+  readonly #startedPerfMs = performance.now();
+  #lastLoad = { atMs: performance.now(), busyMs: 0 };
+  #loadTimer: NodeJS.Timeout | undefined;
   readonly #classHomes = new Map<string, number>();
   readonly #sweeper: NodeJS.Timeout;
   readonly counters = { calls: 0, failed: 0 };
@@ -102,6 +109,18 @@ export class Supervisor {
       options.functionsMax,
       () => nanoid(10),
     );
+    this.dags = new DagService({
+      nodeId: this.nodeId,
+      store: this.store,
+      cluster: () => this.cluster,
+      isRegistered: (name) => this.registry.get(name) !== undefined,
+      run: (fn, args, inputs, timeoutMs) => this.call(fn, args, timeoutMs, inputs),
+      load: () => ({
+        utilisation: this.#recentUtilisation(),
+        cachedKeys: this.cache.keys(),
+        cachedCount: this.cache.stats().entries,
+      }),
+    });
     this.messaging = new ActorMessaging({
       nodeId: this.nodeId,
       messageTtlMs: options.messageTtlMs,
@@ -144,6 +163,7 @@ export class Supervisor {
       requestTimeoutMs: this.options.peerTimeoutMs,
       log: this.log,
       onPeerRequest: (_from, op, args) => this.#servePeer(op, args),
+      onPeerMessage: (from, core, message) => this.#onPeerMessage(from, core, message),
       membership: {
         probeIntervalMs: this.options.probeIntervalMs,
         probeTimeoutMs: Math.max(1, Math.floor(this.options.probeIntervalMs / 2)),
@@ -155,6 +175,8 @@ export class Supervisor {
       },
     });
     this.#cluster.start();
+    this.#loadTimer = setInterval(() => this.dags.reportLoad(Date.now()), LOAD_REPORT_INTERVAL_MS);
+    this.#loadTimer.unref();
   }
 
   /** Leaves the cluster gracefully: hands this node's keys to their new owners first. */
@@ -163,6 +185,7 @@ export class Supervisor {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#loadTimer);
     this.#cluster?.stop();
     clearInterval(this.#sweeper);
     this.messaging.close();
@@ -193,7 +216,12 @@ export class Supervisor {
   }
 
   /** Runs one function and resolves to its encoded result. */
-  call(name: string, args: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {
+  call(
+    name: string,
+    args: Uint8Array,
+    timeoutMs?: number,
+    inputs?: Uint8Array[],
+  ): Promise<Uint8Array> {
     const def = this.registry.get(requireName(name, 'function name'));
     if (def === undefined) {
       return Promise.reject(new NotFoundError(`function ${name} is not registered`));
@@ -214,6 +242,7 @@ export class Supervisor {
       def,
       ...(module === undefined ? {} : { module }),
       args,
+      ...(inputs === undefined ? {} : { inputs }),
       timeoutMs: timeoutMs ?? this.options.callTimeoutMs,
       ...(def.kind === 'class' ? { executorIndex: this.#classHome(name) } : {}),
     });
@@ -225,9 +254,14 @@ export class Supervisor {
 
   /** Starts a call and returns the key its result will be stored under. */
   callAsync(name: string, args: Uint8Array, timeoutMs?: number): string {
+    return this.runAsync(() => this.call(name, args, timeoutMs));
+  }
+
+  /** Starts any call (a function, a DAG) and returns the key its result will be stored under. */
+  runAsync(start: () => Promise<Uint8Array>): string {
     const key = this.#results.newKey(this.nodeId);
     const fail = (error: unknown) => this.#results.fail(this.store, key, errorToWire(error));
-    void this.call(name, args, timeoutMs).then((bytes) => {
+    void start().then((bytes) => {
       try {
         this.#results.succeed(this.store, key, decode(bytes));
       } catch (error) {
@@ -295,7 +329,28 @@ export class Supervisor {
   /** Serves requests from other supervisors beyond reads and writes. */
   #servePeer(op: string, args: unknown): unknown {
     if (op === 'deliver') return this.messaging.deliverFromPeer(args);
+    if (op === 'dag-plan' || op === 'dag-input' || op === 'dag-done' || op === 'dag-cancel') {
+      return this.dags.fromPeer(op, args);
+    }
     throw new UnavailableError(`unknown peer operation ${op}`);
+  }
+
+  /** One-way messages from other supervisors beyond the cluster's own. */
+  #onPeerMessage(from: string, core: string, message: unknown): void {
+    if (core !== 'load') return;
+    const node = this.cluster.membership.members().find((m) => m.address === from)?.id;
+    this.dags.onLoad(node, message, Date.now());
+  }
+
+  /** Executor utilisation since the last report (0..1), for the scheduler. */
+  #recentUtilisation(): number {
+    const stats = this.pool.stats();
+    const nowMs = performance.now();
+    const busyMs = stats.reduce((sum, e) => sum + e.utilisation, 0) * (nowMs - this.#startedPerfMs);
+    const windowMs = Math.max(1, nowMs - this.#lastLoad.atMs);
+    const recent = (busyMs - this.#lastLoad.busyMs) / (windowMs * Math.max(1, stats.length));
+    this.#lastLoad = { atMs: nowMs, busyMs };
+    return Math.min(1, Math.max(0, recent));
   }
 
   #serveExecutor(request: ExecutorRequest): unknown {
@@ -336,6 +391,7 @@ export class Supervisor {
 
   #sweep(): void {
     this.messaging.sweep();
+    this.dags.runner.sweep();
     this.#results.expire(this.store);
   }
 }

@@ -11,12 +11,20 @@ export interface NodeContext {
   cloud: Cloud;
 }
 
-/** An ava `test` whose context holds a node started with `args` and a client of it. */
-export function testWithNode(args: string[]): TestFn<NodeContext> {
+/**
+ * An ava `test` whose context holds a node started with `args` and a client of it;
+ * `setup` runs once the client is connected (ava runs `before` hooks concurrently, so
+ * setup that needs the client belongs here rather than in another hook).
+ */
+export function testWithNode(
+  args: string[],
+  setup?: (context: NodeContext) => Promise<void>,
+): TestFn<NodeContext> {
   const test = anyTest as TestFn<NodeContext>;
   test.before(async (t) => {
     const node = await startNodeProcess(args);
     t.context = { node, cloud: await connect(node.address) };
+    await setup?.(t.context);
   });
   test.after.always(async (t) => {
     t.context.cloud?.close();

@@ -388,6 +388,10 @@ const OPS = [
   'status',
   'owners',
   'listFunctions',
+  'registerDag',
+  'callDag',
+  'deleteDag',
+  'listDags',
 ] as const;
 
 /**
@@ -466,6 +470,19 @@ const ALLOWED: Record<ClientRequest['op'], string[]> = {
   status: [],
   owners: ['key'],
   listFunctions: ['prefix'],
+  registerDag: ['name', 'functions', 'edges'],
+  callDag: [
+    'name',
+    'args',
+    'consistency',
+    'session',
+    'outputKey',
+    'direct',
+    'timeoutMs',
+    'placement',
+  ],
+  deleteDag: ['name'],
+  listDags: [],
 };
 
 /** Whether a parsed request has exactly the shape its type promises. */
@@ -505,6 +522,19 @@ function wellFormed(id: number, frame: Record_, r: ClientRequest): boolean {
       return true;
     case 'owners':
       return keyOk(r.key);
+    case 'registerDag':
+    case 'deleteDag':
+      return NAME.test(r.name);
+    case 'callDag':
+      return (
+        NAME.test(r.name) &&
+        r.args instanceof Uint8Array &&
+        typeof r.direct === 'boolean' &&
+        timeoutOk(r.timeoutMs) &&
+        (r.outputKey === undefined || keyOk(r.outputKey))
+      );
+    case 'listDags':
+      return true;
     case 'listFunctions':
       return r.prefix === undefined || typeof r.prefix === 'string';
   }

@@ -1,0 +1,169 @@
+/**
+ * Compute across a real 3-process cluster: a DAG whose functions land on different nodes
+ * (seen in each node's status), DAG calls that keep completing while a node is killed,
+ * and function actors on two nodes exchanging messages, also while the receiver's node is
+ * down and restarting on its data dir.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { type Cloud, type Context, connect } from '../../src/index.js';
+import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
+
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function cluster(root: string): Promise<{ nodes: NodeProcess[]; clouds: Cloud[] }> {
+  const args = (i: number) => [
+    '--executors',
+    '1',
+    '--replication',
+    '2',
+    '--data-dir',
+    join(root, `n${i}`),
+  ];
+  const nodes = [await startNodeProcess(args(0))];
+  for (const i of [1, 2])
+    nodes.push(await startNodeProcess([...args(i), '--join', nodes[0]!.address]));
+  const clouds = await Promise.all(nodes.map((n) => connect(n.address)));
+  await waitFor('3 alive members everywhere', async () =>
+    (await Promise.all(clouds.map((c) => c.status()))).every(
+      (s) => s.nodes.filter((n) => n.state === 'alive').length === 3,
+    ),
+  );
+  return { nodes, clouds };
+}
+
+test('DAG functions run on different nodes and results flow between them', async (t) => {
+  t.timeout(120_000);
+  const { nodes, clouds } = await cluster(mkdtempSync(join(tmpdir(), 'squall-dag3-')));
+  const [cloud] = clouds as [Cloud];
+  try {
+    await cloud.register('fetch', (_ctx: Context, x: number) => x + 1);
+    await cloud.register('scale', (_ctx: Context, x: number, k: number) => x * k);
+    await cloud.register('label', (_ctx: Context, x: number) => `value ${x}`);
+    await cloud.registerDag(
+      'pipeline',
+      ['fetch', 'scale', 'label'],
+      [
+        ['fetch', 'scale'],
+        ['scale', 'label'],
+      ],
+    );
+    const ids = nodes.map((n) => n.id);
+    const placement = { fetch: ids[0]!, scale: ids[1]!, label: ids[2]! };
+    t.is(await cloud.callDag('pipeline', { fetch: [4], scale: [10] }, { placement }), 'value 50');
+    const runs = await Promise.all(clouds.map((c) => c.status()));
+    t.is(runs[0]!.dagFunctionsRun.fetch, 1);
+    t.is(runs[1]!.dagFunctionsRun.scale, 1);
+    t.is(runs[2]!.dagFunctionsRun.label, 1);
+    for (let i = 0; i < 20; i++)
+      t.is(
+        await clouds[i % 3]!.callDag('pipeline', { fetch: [i], scale: [2] }),
+        `value ${(i + 1) * 2}`,
+      );
+  } finally {
+    for (const c of clouds) c.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('DAG calls complete while a node is killed in the middle of them', async (t) => {
+  t.timeout(120_000);
+  const { nodes, clouds } = await cluster(mkdtempSync(join(tmpdir(), 'squall-dagkill-')));
+  const [cloud] = clouds as [Cloud];
+  try {
+    await cloud.register('slowInc', async (_ctx: Context, x: number) => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return x + 1;
+    });
+    await cloud.register('double', (_ctx: Context, x: number) => x * 2);
+    await cloud.registerDag('resilient', ['slowInc', 'double'], [['slowInc', 'double']]);
+    const ids = nodes.map((n) => n.id);
+    const results: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      if (i === 20) nodes[2]!.child.kill('SIGKILL');
+      // Half the calls place work on the node that is killed.
+      const placement =
+        i % 2 === 0 ? { slowInc: ids[2]!, double: ids[1]! } : { slowInc: ids[1]!, double: ids[0]! };
+      const options = i >= 20 && i % 2 === 0 ? {} : { placement };
+      results.push((await cloud.callDag('resilient', { slowInc: [i] }, options)) as number);
+      if (i === 20) {
+        // The call in flight when the node died was re-run on the survivors.
+        t.is(results[20], 42);
+      }
+    }
+    t.deepEqual(
+      results,
+      Array.from({ length: 60 }, (_, i) => (i + 1) * 2),
+    );
+  } finally {
+    for (const c of clouds) c.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('actors on two nodes exchange messages, also while the receiver restarts', async (t) => {
+  t.timeout(180_000);
+  const root = mkdtempSync(join(tmpdir(), 'squall-msg-'));
+  const { nodes, clouds } = await cluster(root);
+  try {
+    class Inbox {
+      run(ctx: Context, op: string) {
+        return op === 'address' ? ctx.id : ctx.recv().then((mail) => mail.map((m) => m.message));
+      }
+    }
+    await clouds[0]!.register('inbox', Inbox);
+    await clouds[0]!.register('post', async (ctx: Context, to: string, messages: unknown[]) => {
+      for (const message of messages) await ctx.send(to, message);
+      return ctx.id;
+    });
+    const address = (await clouds[2]!.call('inbox', ['address'])) as string;
+    t.true(address.startsWith(`${nodes[2]!.id}/`), 'the actor lives on node 2');
+    const sender = (await clouds[0]!.call('post', [address, ['hello', 'world']])) as string;
+    t.true(sender.startsWith(`${nodes[0]!.id}/`), 'the sender lives on node 0');
+    t.deepEqual(await clouds[2]!.call('inbox', ['read']), ['hello', 'world']);
+
+    const port = nodes[2]!.address.split(':')[1]!;
+    nodes[2]!.child.kill('SIGKILL');
+    clouds[2]!.close();
+    await waitFor('node 2 declared dead', async () => {
+      const status = await clouds[0]!.status();
+      return status.nodes.find((n) => n.id === nodes[2]!.id)?.state === 'dead';
+    });
+    await clouds[0]!.call('post', [address, ['while', 'down']]);
+    nodes[2] = await startNodeProcess([
+      '--executors',
+      '1',
+      '--replication',
+      '2',
+      '--data-dir',
+      join(root, 'n2'),
+      '--port',
+      port,
+      '--join',
+      nodes[0]!.address,
+    ]);
+    clouds[2] = await connect(nodes[2].address);
+    const received: unknown[] = [];
+    await waitFor('the messages sent while it was down', async () => {
+      received.push(...((await clouds[2]!.call('inbox', ['read'])) as unknown[]));
+      return received.length >= 2;
+    });
+    t.deepEqual(received, ['while', 'down']);
+  } finally {
+    for (const c of clouds) c.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
