@@ -4,7 +4,7 @@
  * their result as JSON on stdout, and report failures as `error CODE: message` on stderr.
  */
 import { Command } from 'commander';
-import { type Cloud, connect } from '../client/index.js';
+import { type Cloud, connect, type DagCallOptions } from '../client/index.js';
 import type { NodeStatus } from '../runtime/index.js';
 import { type ClusterUpFlags, clusterUpCommand } from './cluster_command.js';
 import { CliError, failWith, parseJsonArg, printJson } from './output.js';
@@ -46,6 +46,60 @@ function clientCommand(program: Command, spec: string, description: string): Com
     .option('--timeout-ms <ms>', 'request deadline (default 30000)');
 }
 
+function addDagCommands(program: Command): void {
+  const dag = program.command('dag').description('register, call, list and delete DAGs');
+  clientCommand(dag, 'create <name>', 'register a DAG of registered functions')
+    .requiredOption('--functions <a,b,c>', 'the functions, comma-separated')
+    .option(
+      '--edge <from:to>',
+      'an edge (repeat for more)',
+      (value: string, all: string[]) => [...all, value],
+      [],
+    )
+    .action((name: string, flags: ClientFlags & { functions: string; edge: string[] }) =>
+      withCloud(flags, async (cloud) => {
+        const functions = flags.functions.split(',').filter((f) => f.length > 0);
+        const edges = flags.edge.map((edge) => {
+          const [from, to, ...rest] = edge.split(':');
+          if (from === undefined || to === undefined || rest.length > 0) {
+            throw new CliError('INVALID', `--edge ${edge} is not from:to`);
+          }
+          return [from, to] as [string, string];
+        });
+        await cloud.registerDag(name, functions, edges);
+        printJson({ ok: true, name, functions, edges });
+      }),
+    );
+  clientCommand(dag, 'call <name>', 'run a DAG; prints the sink result')
+    .option('--args <json>', 'caller arguments: {"fn": [args]}', '{}')
+    .option('--consistency <mode>', 'lww | repeatable-read | causal')
+    .option('--output-key <key>', 'also store the result at this key')
+    .action(
+      (
+        name: string,
+        flags: ClientFlags & { args: string; consistency?: string; outputKey?: string },
+      ) =>
+        withCloud(flags, async (cloud) => {
+          const args = parseJsonArg(flags.args, '--args') as Record<string, unknown[]>;
+          const options: DagCallOptions & { direct?: true } = {};
+          if (flags.consistency !== undefined) {
+            options.consistency = flags.consistency as NonNullable<DagCallOptions['consistency']>;
+          }
+          if (flags.outputKey !== undefined) options.outputKey = flags.outputKey;
+          printJson(await cloud.callDag(name, args, options));
+        }),
+    );
+  clientCommand(dag, 'list', 'list the registered DAGs').action((flags: ClientFlags) =>
+    withCloud(flags, async (cloud) => printJson(await cloud.listDags())),
+  );
+  clientCommand(dag, 'delete <name>', 'delete a DAG').action((name: string, flags: ClientFlags) =>
+    withCloud(flags, async (cloud) => {
+      await cloud.deleteDag(name);
+      printJson({ ok: true });
+    }),
+  );
+}
+
 function buildProgram(): Command {
   const program = new Command('squall').description(
     'stateful functions-as-a-service for TypeScript',
@@ -84,6 +138,7 @@ function buildProgram(): Command {
     .option('--executors <n>', 'executor threads per node')
     .option('--token <token>', 'shared secret of the cluster')
     .action((flags: ClusterUpFlags) => clusterUpCommand(flags));
+  addDagCommands(program);
   clientCommand(program, 'deploy <file>', 'register every exported function of a module').action(
     (file: string, flags: ClientFlags) =>
       withCloud(flags, async (cloud) => printJson(await cloud.deployFile(file))),

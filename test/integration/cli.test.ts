@@ -111,3 +111,36 @@ test('start refuses bad flags with a clear error', async (t) => {
   t.is(busy.code, 1);
   t.regex(busy.stderr, /^error UNAVAILABLE: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
 });
+
+test('dag create, call, list and delete from the command line', async (t) => {
+  const { env } = t.context;
+  const created = await runCli(
+    ['dag', 'create', 'cliDag', '--functions', 'add,greet', '--edge', 'add:greet'],
+    env,
+  );
+  t.is(created.code, 0, created.stderr);
+  const called = await runCli(['dag', 'call', 'cliDag', '--args', '{"add":[2,3]}'], env);
+  t.is(called.code, 0, called.stderr);
+  t.is(JSON.parse(called.stdout), 'Hello, world!');
+  const listed = await runCli(['dag', 'list'], env);
+  t.true((JSON.parse(listed.stdout) as string[]).includes('cliDag'));
+  const cycle = await runCli(
+    [
+      'dag',
+      'create',
+      'loop',
+      '--functions',
+      'add,greet',
+      '--edge',
+      'add:greet',
+      '--edge',
+      'greet:add',
+    ],
+    env,
+  );
+  t.is(cycle.code, 1);
+  t.regex(cycle.stderr, /^error INVALID: DAG "loop" has a cycle/);
+  t.is((await runCli(['dag', 'delete', 'cliDag'], env)).code, 0);
+  const gone = await runCli(['dag', 'call', 'cliDag'], env);
+  t.regex(gone.stderr, /^error NOT_FOUND: DAG cliDag is not registered/);
+});
