@@ -100,11 +100,7 @@ function addDagCommands(program: Command): void {
   );
 }
 
-function buildProgram(): Command {
-  const program = new Command('squall').description(
-    'stateful functions-as-a-service for TypeScript',
-  );
-  program.exitOverride();
+function addStartCommand(program: Command): void {
   program
     .command('start')
     .description('run a node in this process until SIGINT/SIGTERM')
@@ -120,12 +116,15 @@ function buildProgram(): Command {
     .option('--token <token>', 'shared secret every client and peer must present')
     .option('--executor-memory-mb <n>', 'heap limit of each executor thread (default 1024)')
     .option('--call-timeout-ms <ms>', 'deadline of calls that name none (default 60000)')
-    .option(
-      '--spin-us <us>',
-      'how long to stay awake for a lone call, in µs; 0 = never (default 100)',
-    )
+    .option('--gossip-interval-ms <ms>', 'how often owners send changed keys (default 100)')
+    .option('--probe-interval-ms <ms>', 'how often a node probes a member (default 500)')
+    .option('--suspicion-timeout-ms <ms>', 'suspect to dead after this long (default 2500)')
+    .option('--spin-us <us>', 'stay awake this long for a lone call; 0 = never (default 100)')
     .option('--examples', 'deploy the bundled examples/ too')
     .action((flags: StartFlags) => startCommand(flags));
+}
+
+function addClusterCommand(program: Command): void {
   program
     .command('cluster')
     .description('a local multi-process cluster')
@@ -138,6 +137,15 @@ function buildProgram(): Command {
     .option('--executors <n>', 'executor threads per node')
     .option('--token <token>', 'shared secret of the cluster')
     .action((flags: ClusterUpFlags) => clusterUpCommand(flags));
+}
+
+function buildProgram(): Command {
+  const program = new Command('squall').description(
+    'stateful functions-as-a-service for TypeScript',
+  );
+  program.exitOverride();
+  addStartCommand(program);
+  addClusterCommand(program);
   addDagCommands(program);
   clientCommand(program, 'deploy <file>', 'register every exported function of a module').action(
     (file: string, flags: ClientFlags) =>
