@@ -67,19 +67,30 @@ export async function startRedis(): Promise<RedisHandle> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: 'ignore' },
   );
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 50 });
-  probe.on('error', () => undefined);
+  // A fresh client per attempt: retrying connect() on one client fails with "already connecting".
   for (let attempt = 0; ; attempt++) {
+    const probe = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    probe.on('error', () => undefined);
     try {
       await probe.connect();
       await probe.ping();
+      probe.disconnect();
       break;
     } catch (error) {
-      if (attempt > 50) throw error;
+      probe.disconnect();
+      if (attempt > 50) {
+        child.kill('SIGKILL');
+        throw error;
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  probe.disconnect();
   return {
     port,
     client: () => new Redis({ port, host: '127.0.0.1', enableAutoPipelining: false }),

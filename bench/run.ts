@@ -9,6 +9,9 @@ type Bench = { run(options: { quick: boolean }): Promise<Record<string, unknown>
 const benches: Record<string, () => Promise<Bench>> = {
   call: () => import('./call.js'),
   kvs: () => import('./kvs.js'),
+  composition: () => import('./composition.js'),
+  locality: () => import('./locality.js'),
+  aggregation: () => import('./aggregation.js'),
 };
 
 const args = process.argv.slice(2);
