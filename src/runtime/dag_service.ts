@@ -5,7 +5,7 @@
  * validated before use. The run itself is DagRunner's.
  */
 import { NotFoundError, parseWireError, ValidationError } from '../errors.js';
-import { decode, encode, Ref } from '../storage/index.js';
+import { decode, encodeOwned, Ref } from '../storage/index.js';
 import type { Cluster } from './cluster.js';
 import { buildDag, type DagGraph, parseDagGraph } from './dag_graph.js';
 import { type DagOp, type DagPlan, DagRunner } from './dag_runner.js';
@@ -215,7 +215,8 @@ function splitArgs(
   }
   for (const fn of dag.functions) {
     const args = (record[fn] as unknown[] | undefined) ?? [];
-    encoded[fn] = encode(args);
+    // Posted to an executor: a buffer of its own, or the whole codec slab is cloned along.
+    encoded[fn] = encodeOwned(args);
     refs[fn] = args.filter((a): a is Ref => a instanceof Ref).map((r) => r.key);
   }
   return { encoded, refs };

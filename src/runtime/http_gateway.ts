@@ -15,7 +15,7 @@ import {
   UnavailableError,
   ValidationError,
 } from '../errors.js';
-import { decode, encode, reveal } from '../storage/index.js';
+import { decode, encode, encodeOwned, reveal } from '../storage/index.js';
 import type { DagCallOptions } from './dag_service.js';
 import { toJsonText } from './json_value.js';
 import { createMetrics } from './metrics.js';
@@ -119,7 +119,7 @@ export class HttpGateway {
       const args = body.args ?? [];
       if (!Array.isArray(args)) throw new ValidationError('args must be an array');
       const timeoutMs = url.searchParams.get('timeoutMs');
-      const result = await s.call(name, encode(args), parseTimeout(timeoutMs));
+      const result = await s.call(name, encodeOwned(args), parseTimeout(timeoutMs));
       return json({ result: decode(result) });
     }
     if (method === 'POST' && kind === 'dags' && name !== undefined && action === 'call') {

@@ -10,6 +10,7 @@ import { ValidationError } from '../errors.js';
 import {
   type CacheWriter,
   encode,
+  encodeOwned,
   type HybridClock,
   type Lattice,
   type LatticeSpec,
@@ -69,15 +70,6 @@ export class NodeStore {
 
   lattice(key: string): Lattice | undefined {
     return this.#o.store.get(key);
-  }
-
-  /** The encoded value for an executor's cache miss; fills the cache on the way. */
-  readEncoded(key: string): Uint8Array | undefined {
-    const value = this.#o.store.get(key);
-    if (value === undefined) return undefined;
-    const bytes = encode(reveal(value));
-    this.#o.cache.put(key, bytes);
-    return bytes;
   }
 
   /** A user's write (SDK or function). System keys are read-only to users. */
@@ -156,9 +148,12 @@ export class NodeStore {
     else this.#o.cache.put(key, encode(reveal(value)));
   }
 
-  /** Caches a value read from another node; returns its encoding (for the executor). */
+  /**
+   * Caches a value for an executor's miss and returns its encoding in a buffer of its own
+   * (it is posted to the executor: a view into the codec's slab would clone the slab).
+   */
   fillCache(key: string, value: Lattice): Uint8Array {
-    const bytes = encode(reveal(value));
+    const bytes = encodeOwned(reveal(value));
     this.#o.cache.put(key, bytes);
     return bytes;
   }
