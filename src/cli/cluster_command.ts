@@ -15,6 +15,7 @@ export interface ClusterUpFlags {
   replication?: string;
   executors?: string;
   token?: string;
+  spinUs?: string;
 }
 
 function count(flag: string, text: string | undefined, fallback: number, max: number): number {
@@ -37,6 +38,8 @@ function nodeArgs(
   if (flags.replication !== undefined) args.push('--replication', flags.replication);
   if (flags.executors !== undefined) args.push('--executors', flags.executors);
   if (flags.token !== undefined) args.push('--token', flags.token);
+  // Nodes sharing one machine would spin against each other for cores (docs/ARCHITECTURE.md).
+  args.push('--spin-us', flags.spinUs ?? '0');
   return args;
 }
 

@@ -136,6 +136,7 @@ function addClusterCommand(program: Command): void {
     .option('--replication <n>', 'copies of each key')
     .option('--executors <n>', 'executor threads per node')
     .option('--token <token>', 'shared secret of the cluster')
+    .option('--spin-us <us>', 'stay awake for a lone call (default 0: the nodes share cores)')
     .action((flags: ClusterUpFlags) => clusterUpCommand(flags));
 }
 
