@@ -9,21 +9,9 @@ import { join } from 'node:path';
 import test from 'ava';
 import { type Cloud, connect, lattice } from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
+import { waitFor } from './node_fixture.js';
 
 const KEYS = 10_000;
-
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function putAll(cloud: Cloud, count: number): Promise<void> {
   for (let start = 0; start < count; start += 500) {

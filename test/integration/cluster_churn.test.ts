@@ -7,19 +7,7 @@
 import test from 'ava';
 import { type Cloud, type Context, connect, lattice } from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
-
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { waitFor } from './node_fixture.js';
 
 const aliveCount = async (cloud: Cloud) =>
   (await cloud.status()).nodes.filter((n) => n.state === 'alive').length;

@@ -10,19 +10,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { type Cloud, type Context, connect } from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
-
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { waitFor } from './node_fixture.js';
 
 async function cluster(root: string): Promise<{ nodes: NodeProcess[]; clouds: Cloud[] }> {
   const args = (i: number) => [
