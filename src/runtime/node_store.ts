@@ -30,6 +30,8 @@ export interface NodeStoreOptions {
   valueBytesMax: number;
   /** Called after a key's value changed (wakes waiters for call results). */
   onChange(key: string, value: Lattice): void;
+  /** Called after a key was removed (its replication bookkeeping can go too). */
+  onDelete?: (key: string) => void;
   /** Makes a changed value durable (the data dir's log); absent: memory only. */
   persist?: (key: string, value: Lattice) => Promise<void>;
 }
@@ -165,6 +167,8 @@ export class NodeStore {
   delete(key: string): void {
     this.#o.store.delete(key);
     this.#o.cache.delete(key);
+    // #ownCounts keeps its entry: a handed-off counter key may come back here (see there).
+    this.#o.onDelete?.(key);
   }
 
   keys(prefix: string): IterableIterator<string> {

@@ -171,6 +171,12 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
     }
   }
 
+  /** A key left the shard: drop what this core keeps about it. */
+  deleted(key: string): void {
+    this.#fingerprints.forget(key);
+    for (const dirty of this.#dirty.values()) dirty.delete(key);
+  }
+
   receive(from: string, message: ReplicaMessage, nowMs: number): Effects {
     const peer = this.#idByAddress.get(from);
     switch (message.t) {

@@ -99,6 +99,7 @@ export class Supervisor {
         this.#results.changed(key);
         this.#cluster?.onLocalChange(key, value);
       },
+      onDelete: (key) => this.#cluster?.replication.deleted(key),
       ...(durable === undefined
         ? {}
         : { persist: (key, value) => this.#persist(durable, key, value) }),
