@@ -10,7 +10,7 @@ import { errorToWire, FunctionError, userErrorToWire, ValidationError } from '..
 import { decode, encodeOwned, FutureRef, Ref } from '../storage/index.js';
 import { type ContextDeps, createContext, getOne } from './call_context.js';
 import type { Context } from './context_types.js';
-import type { ExportInfo, FunctionDef, ModuleCode, ToExecutor } from './messages.js';
+import type { CallStep, ExportInfo, FunctionDef, ModuleCode, ToExecutor } from './messages.js';
 import { compileFunction, isClass, loadModule } from './module_loader.js';
 
 type CallMessage = Extract<ToExecutor, { t: 'call' }>;
@@ -46,13 +46,35 @@ export class Executor {
     this.#deps = deps;
   }
 
-  /** Runs one call and returns the encoded result; throws a wire-ready error description. */
+  /**
+   * Runs one call (and the functions chained after it, each fed the previous result as
+   * encoded bytes, exactly as if it came from another executor) and returns the encoded
+   * result; throws a wire-ready error description.
+   */
   async run(message: CallMessage): Promise<Uint8Array<ArrayBuffer>> {
-    let compiled: Compiled;
+    // Every step's code is taken now: a later call may carry no code for a step whose code
+    // came with this one and reach that step first, and a newer version may replace it.
+    const steps = [message, ...(message.chain ?? [])];
+    let compiled: Compiled[];
+    try {
+      compiled = steps.map((step) => this.#prepare(step));
+    } catch (error) {
+      throw new SetupError(error);
+    }
+    let bytes = await this.#runStep(message, compiled[0]!, message.inputs);
+    for (let i = 1; i < steps.length; i++)
+      bytes = await this.#runStep(steps[i]!, compiled[i]!, [bytes]);
+    return bytes;
+  }
+
+  async #runStep(
+    message: CallStep,
+    compiled: Compiled,
+    inputs?: Uint8Array[],
+  ): Promise<Uint8Array<ArrayBuffer>> {
     let args: unknown[];
     try {
-      compiled = this.#prepare(message);
-      args = await this.#resolveArgs(message.args, message.inputs);
+      args = await this.#resolveArgs(message.args, inputs);
     } catch (error) {
       throw new SetupError(error);
     }
@@ -100,7 +122,7 @@ export class Executor {
     return found;
   }
 
-  #prepare(message: CallMessage): Compiled {
+  #prepare(message: CallStep): Compiled {
     if (message.module !== undefined) this.#module(message.module);
     if (message.def !== undefined) this.#install(message.def);
     const compiled = this.#compiled.get(message.version);

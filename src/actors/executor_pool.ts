@@ -22,6 +22,7 @@ import {
 } from '../errors.js';
 import type { ExecutorThreadData } from './executor_thread.js';
 import type {
+  CallStep,
   ExecutorRequest,
   ExportInfo,
   FromExecutor,
@@ -30,14 +31,20 @@ import type {
   ToExecutor,
 } from './messages.js';
 
-export interface PoolCall {
+/** One function to run: its code and its encoded arguments. */
+export interface PoolStep {
   callId: string;
   actorId: string;
   def: FunctionDef;
   module?: ModuleCode;
   args: Uint8Array;
+}
+
+export interface PoolCall extends PoolStep {
   /** Upstream DAG results, passed before `args`. */
   inputs?: Uint8Array[];
+  /** Functions run after this one on the same thread, each fed the previous result. */
+  chain?: PoolStep[];
   timeoutMs: number;
   /** Pins the call to one executor (class instances live on one). */
   executorIndex?: number;
@@ -242,23 +249,9 @@ export class ExecutorPool {
     this.#running += 1;
     slot.calls += 1;
     pending.timer = setTimeout(() => this.#onTimeout(slot, call.callId), call.timeoutMs);
-    const message: Extract<ToExecutor, { t: 'call' }> = {
-      t: 'call',
-      callId: call.callId,
-      actorId: call.actorId,
-      name: call.def.name,
-      version: call.def.version,
-      args: call.args,
-    };
+    const message: Extract<ToExecutor, { t: 'call' }> = { t: 'call', ...this.#step(slot, call) };
     if (call.inputs !== undefined) message.inputs = call.inputs;
-    if (slot.sentVersions.get(call.def.name) !== call.def.version) {
-      message.def = call.def;
-      slot.sentVersions.set(call.def.name, call.def.version);
-    }
-    if (call.module !== undefined && !slot.sentModules.has(call.module.id)) {
-      message.module = call.module;
-      this.#rememberModule(slot, call.module.id);
-    }
+    if (call.chain !== undefined) message.chain = call.chain.map((step) => this.#step(slot, step));
     const lone = this.#spinUs > 0 && this.#running === 1;
     if (lone) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
     slot.port.postMessage(message);
@@ -266,6 +259,26 @@ export class ExecutorPool {
       this.#spinScheduled = true;
       setImmediate(() => this.#spinIfLone());
     }
+  }
+
+  /** A function as this thread needs it: with its code the first time the thread sees it. */
+  #step(slot: Slot, step: PoolStep): CallStep {
+    const message: CallStep = {
+      callId: step.callId,
+      actorId: step.actorId,
+      name: step.def.name,
+      version: step.def.version,
+      args: step.args,
+    };
+    if (slot.sentVersions.get(step.def.name) !== step.def.version) {
+      message.def = step.def;
+      slot.sentVersions.set(step.def.name, step.def.version);
+    }
+    if (step.module !== undefined && !slot.sentModules.has(step.module.id)) {
+      message.module = step.module;
+      this.#rememberModule(slot, step.module.id);
+    }
+    return message;
   }
 
   /** Runs after the I/O of this turn, so frames that arrived together are all dispatched first. */
@@ -307,8 +320,10 @@ export class ExecutorPool {
 
   /** The thread could not prepare this call's code: send it again with the next call. */
   #forgetSent(slot: Slot, call: PoolCall): void {
-    slot.sentVersions.delete(call.def.name);
-    if (call.module !== undefined) slot.sentModules.delete(call.module.id);
+    for (const step of [call, ...(call.chain ?? [])]) {
+      slot.sentVersions.delete(step.def.name);
+      if (step.module !== undefined) slot.sentModules.delete(step.module.id);
+    }
   }
 
   #settle(slot: Slot, callId: string): Pending | undefined {

@@ -28,22 +28,31 @@ export interface ModuleCode {
   code: string;
 }
 
+/** One function of a call, as an executor runs it. */
+export interface CallStep {
+  callId: string;
+  actorId: string;
+  name: string;
+  version: string;
+  args: Uint8Array;
+  /** Sent only the first time this thread sees this version. */
+  def?: FunctionDef;
+  module?: ModuleCode;
+}
+
 export type ToExecutor =
-  | {
+  | ({
       t: 'call';
-      callId: string;
-      actorId: string;
-      name: string;
-      version: string;
-      args: Uint8Array;
       /** Results of upstream DAG functions, in edge order: they come before `args`. */
       inputs?: Uint8Array[];
-      /** Sent only the first time this thread sees this version. */
-      def?: FunctionDef;
+      /**
+       * Functions to run after this one, each given the previous one's result as its only
+       * input (a DAG's linear stretch on one node); the call answers with the last result.
+       */
+      chain?: CallStep[];
       /** Set when the node is nearly idle: stay awake this long for the next call. */
       spinUs?: number;
-      module?: ModuleCode;
-    }
+    } & CallStep)
   | { t: 'inspect'; taskId: number; module: ModuleCode }
   | { t: 'forget'; moduleId: string }
   | { t: 'reply'; reqId: number; ok: true; value?: unknown }

@@ -22,6 +22,12 @@ export function statusText(status: NodeStatus): string {
     `calls: ${status.calls.started} started, ${status.calls.failed} failed, ${status.calls.inFlight} running`,
     `functions (${status.functions.length}): ${status.functions.map((f) => (f.kind === 'class' ? `${f.name} (class)` : f.name)).join(', ')}`,
     `dags (${status.dags.length}): ${status.dags.map((d) => d.name).join(', ')}`,
+    ...status.dags.map(
+      (d) =>
+        `  ${d.name} pinned: ${Object.entries(d.pins)
+          .map(([fn, nodes]) => `${fn} → ${nodes.join(' ')}`)
+          .join(', ')}`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }

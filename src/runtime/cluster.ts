@@ -169,6 +169,14 @@ export class Cluster {
     return this.peers.request(address, op, args, timeoutMs);
   }
 
+  /** A one-way, best-effort message to another node; false when it is not a live member. */
+  sendNode(nodeId: string, core: string, message: unknown): boolean {
+    const address = this.membership.addressOf(nodeId);
+    if (address === undefined || !this.isAlive(nodeId)) return false;
+    this.peers.sendCore(address, core, message);
+    return true;
+  }
+
   /** A one-way message to every other live member. */
   broadcast(core: string, message: unknown): void {
     for (const member of this.membership.members()) {

@@ -1,12 +1,19 @@
 /**
  * Runs DAG calls across the cluster. The node that accepts `callDag` coordinates: it places
- * every function (the scheduler), sends the plan to each node involved, and waits for the
- * sink. Each node runs its functions as soon as all their inputs arrived and sends each
- * result straight to the nodes of the successors (same node: no message at all; another
- * node: one peer hop) — never through the client or the KVS. A function's arguments are
+ * every function (the scheduler), starts the functions placed on it, and sends the plan to
+ * the other nodes that run a source function. Each node runs its functions as soon as all
+ * their inputs arrived and sends each result straight to the nodes of the successors (same
+ * node: no message at all; another node: one one-way peer message that carries the plan
+ * along the first time) — never through the client or the KVS. A function's arguments are
  * its predecessors' results in edge order, then the caller's arguments for it. The sink
  * writes `outputKey` (a last-writer-wins write, so a re-run writes the same value again)
  * and answers the coordinator.
+ *
+ * Why one-way messages: a 2-function DAG across two nodes then costs two peer frames (the
+ * input there, the answer back) instead of a request and a reply for each of plan, input,
+ * answer and clean-up; on a small machine every frame is a process wake-up. A node forgets
+ * a run as soon as its own functions finished, so a successful call needs no clean-up
+ * message; ended runs are remembered briefly so a straggling message cannot revive one.
  *
  * Failures: a function that throws fails the call with its typed error and is not re-run.
  * A node that dies or cannot be reached during a run fails that attempt; the coordinator
@@ -33,26 +40,54 @@ export interface DagPlan {
   timeoutMs: number;
 }
 
+export type DagOutcome =
+  | { ok: true; bytes: Uint8Array }
+  /** `lostNode`: the attempt failed because that node could not be reached (re-run it). */
+  | { ok: false; error: WireError; lostNode?: string };
+
+export type DagMessage =
+  | { op: 'dag-plan'; plan: DagPlan }
+  | { op: 'dag-input'; runId: string; fn: string; from: string; bytes: Uint8Array; plan?: DagPlan }
+  | { op: 'dag-done'; runId: string; outcome: DagOutcome }
+  | { op: 'dag-cancel'; runId: string };
+
 export interface DagRunnerDeps {
   nodeId: string;
-  /** Runs one function here; resolves to its encoded result. */
-  run(fn: string, args: Uint8Array, inputs: Uint8Array[], timeoutMs: number): Promise<Uint8Array>;
-  /** Sends a DAG message to another node; rejects when it cannot be delivered. */
-  send(nodeId: string, op: DagOp, payload: unknown): Promise<unknown>;
+  /**
+   * Runs one function here, then each of `chain` on the same executor thread fed the
+   * previous result; resolves to the last encoded result.
+   */
+  run(
+    fn: string,
+    args: Uint8Array,
+    inputs: Uint8Array[],
+    timeoutMs: number,
+    chain: { name: string; args: Uint8Array }[],
+  ): Promise<Uint8Array>;
+  /** Whether a function can run chained on the thread of the one before it. */
+  chainable(fn: string): boolean;
+  /** Sends a one-way DAG message to another node; false when it is not a live member. */
+  send(nodeId: string, message: DagMessage): boolean;
   writeOutput(key: string, bytes: Uint8Array): Promise<void>;
   alive(nodeId: string): boolean;
+  nowMs(): number;
 }
 
-export type DagOp = 'dag-plan' | 'dag-input' | 'dag-done' | 'dag-cancel';
-
-interface Instance {
+interface Run {
   plan: DagPlan;
-  fn: string;
-  inputs: Map<string, Uint8Array>;
-  started: boolean;
+  /** This node's functions not yet finished. */
+  open: Set<string>;
+  inputs: Map<string, Map<string, Uint8Array>>;
+  started: Set<string>;
+  /** Nodes this node sent the plan to (they need it only once). */
+  planSentTo: Set<string>;
+  expiresMs: number;
 }
 
 interface Waiting {
+  nodes: string[];
+  deadlineMs: number;
+  dagName: string;
   resolve(bytes: Uint8Array): void;
   reject(error: Error): void;
 }
@@ -71,18 +106,25 @@ const RUNS_MAX = 10_000;
 const WATCH_INTERVAL_MS = 250;
 /** How long a run's state outlives its deadline before it is dropped. */
 const EXPIRY_GRACE_MS = 5000;
+/** How long an ended run is remembered, so late messages for it are ignored. */
+const ENDED_MEMORY_MS = 30_000;
+const ENDED_MAX = 100_000;
 
 export class DagRunner {
   readonly #deps: DagRunnerDeps;
-  readonly #instances = new Map<string, Instance>();
-  readonly #runs = new Map<string, { fns: string[]; expiresMs: number }>();
+  readonly #runs = new Map<string, Run>();
+  readonly #ended = new Map<string, number>();
   readonly #early = new Map<
     string,
     { fn: string; from: string; bytes: Uint8Array; atMs: number }[]
   >();
+  #earlyCount = 0;
   readonly #waiting = new Map<string, Waiting>();
+  #watcher: NodeJS.Timeout | undefined;
   /** Functions of DAGs run on this node, by name (shown in status). */
   readonly functionsRun = new Map<string, number>();
+  /** Milliseconds spent running each function since the last `takeBusyMs` (the autoscaler's input). */
+  #busyMs = new Map<string, number>();
 
   constructor(deps: DagRunnerDeps) {
     this.#deps = deps;
@@ -90,6 +132,13 @@ export class DagRunner {
 
   get runsInFlight(): number {
     return this.#runs.size;
+  }
+
+  /** Time spent per function since the last call of this method. */
+  takeBusyMs(): Map<string, number> {
+    const busy = this.#busyMs;
+    this.#busyMs = new Map();
+    return busy;
   }
 
   /** Coordinates one DAG call: plans, runs, re-runs after node failures. */
@@ -100,18 +149,19 @@ export class DagRunner {
     attemptsMax: number,
   ): Promise<Uint8Array> {
     const excluded = new Set<string>();
-    const deadlineMs = Date.now() + base.timeoutMs;
+    const deadlineMs = this.#deps.nowMs() + base.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const plan: DagPlan = {
         ...base,
         runId: `${callId}.${attempt}`,
         placement: place(excluded),
         coordinator: this.#deps.nodeId,
-        timeoutMs: Math.max(1, deadlineMs - Date.now()),
+        timeoutMs: Math.max(1, deadlineMs - this.#deps.nowMs()),
       };
       try {
         return await this.#attempt(plan, deadlineMs);
       } catch (error) {
+        this.#cancelEverywhere(plan);
         if (!(error instanceof AttemptFailed) || attempt + 1 >= attemptsMax) {
           throw error instanceof AttemptFailed ? new UnavailableError(error.message) : error;
         }
@@ -123,42 +173,40 @@ export class DagRunner {
     }
   }
 
-  async #attempt(plan: DagPlan, deadlineMs: number): Promise<Uint8Array> {
+  #attempt(plan: DagPlan, deadlineMs: number): Promise<Uint8Array> {
     const nodes = [...new Set(Object.values(plan.placement))];
     const result = new Promise<Uint8Array>((resolve, reject) => {
-      this.#waiting.set(plan.runId, { resolve, reject });
+      this.#waiting.set(plan.runId, { nodes, deadlineMs, dagName: plan.dag.name, resolve, reject });
     });
-    // It may fail while the plans are still being sent; it is awaited below.
-    result.catch(() => undefined);
-    const watcher = setInterval(() => {
-      const dead = nodes.find((node) => !this.#deps.alive(node));
-      if (dead !== undefined)
-        this.#fail(plan.runId, new AttemptFailed(`node ${dead} died during the DAG call`, dead));
-      else if (Date.now() > deadlineMs) {
-        this.#fail(plan.runId, new TimeoutError(`DAG ${plan.dag.name} ran past its timeout`));
+    this.#watch();
+    const self = this.#deps.nodeId;
+    const sourceNodes = new Set(plan.dag.sources.map((fn) => plan.placement[fn]!));
+    for (const node of sourceNodes) {
+      if (node !== self && !this.#deps.send(node, { op: 'dag-plan', plan })) {
+        this.#fail(plan.runId, new AttemptFailed(`node ${node} is not a live member`, node));
+      }
+    }
+    if (nodes.includes(self)) this.onPlan(plan);
+    return result;
+  }
+
+  /** One timer watches every coordinated call for dead nodes and deadlines. */
+  #watch(): void {
+    if (this.#watcher !== undefined) return;
+    this.#watcher = setInterval(() => {
+      const nowMs = this.#deps.nowMs();
+      for (const [runId, waiting] of this.#waiting) {
+        const dead = waiting.nodes.find((node) => !this.#deps.alive(node));
+        if (dead !== undefined)
+          this.#fail(runId, new AttemptFailed(`node ${dead} died during the DAG call`, dead));
+        else if (nowMs > waiting.deadlineMs)
+          this.#fail(runId, new TimeoutError(`DAG ${waiting.dagName} ran past its timeout`));
+      }
+      if (this.#waiting.size === 0) {
+        clearInterval(this.#watcher);
+        this.#watcher = undefined;
       }
     }, WATCH_INTERVAL_MS);
-    try {
-      await Promise.all(
-        nodes.map((node) =>
-          node === this.#deps.nodeId
-            ? this.onPlan(plan)
-            : this.#deps.send(node, 'dag-plan', plan).catch((error: unknown) => {
-                throw new AttemptFailed(
-                  `node ${node} could not take its part: ${(error as Error).message}`,
-                  node,
-                );
-              }),
-        ),
-      );
-      return await result;
-    } catch (error) {
-      this.#waiting.delete(plan.runId);
-      throw error;
-    } finally {
-      clearInterval(watcher);
-      this.#cancelEverywhere(plan, nodes);
-    }
   }
 
   #fail(runId: string, error: Error): void {
@@ -168,134 +216,210 @@ export class DagRunner {
     waiting.reject(error);
   }
 
-  #cancelEverywhere(plan: DagPlan, nodes: string[]): void {
-    for (const node of nodes) {
+  #cancelEverywhere(plan: DagPlan): void {
+    for (const node of new Set(Object.values(plan.placement))) {
       if (node === this.#deps.nodeId) this.onCancel(plan.runId);
-      else this.#deps.send(node, 'dag-cancel', { runId: plan.runId }).catch(() => undefined);
+      else this.#deps.send(node, { op: 'dag-cancel', runId: plan.runId });
     }
   }
 
-  /** A plan arrived: keep the functions placed here, start those with all inputs. */
-  onPlan(plan: DagPlan): null {
-    if (this.#runs.size >= RUNS_MAX)
-      throw new UnavailableError(`node runs ${RUNS_MAX} DAG calls, its limit`);
-    const fns = plan.dag.order.filter((fn) => plan.placement[fn] === this.#deps.nodeId);
-    this.#runs.set(plan.runId, { fns, expiresMs: Date.now() + plan.timeoutMs + EXPIRY_GRACE_MS });
-    for (const fn of fns) {
-      this.#instances.set(`${plan.runId}/${fn}`, { plan, fn, inputs: new Map(), started: false });
+  /** A plan arrived (or came along with an input): keep this node's part, start what can. */
+  onPlan(plan: DagPlan): void {
+    if (this.#runs.has(plan.runId) || this.#ended.has(plan.runId)) return;
+    if (this.#runs.size >= RUNS_MAX) {
+      this.#report(plan, {
+        ok: false,
+        error: errorToWire(new UnavailableError(`node runs ${RUNS_MAX} DAG calls, its limit`)),
+      });
+      return;
     }
-    for (const early of this.#early.get(plan.runId) ?? [])
-      this.onInput(plan.runId, early.fn, early.from, early.bytes);
-    this.#early.delete(plan.runId);
-    for (const fn of fns) this.#maybeStart(`${plan.runId}/${fn}`);
-    return null;
+    const self = this.#deps.nodeId;
+    const fns = plan.dag.order.filter((fn) => plan.placement[fn] === self);
+    const run: Run = {
+      plan,
+      open: new Set(fns),
+      inputs: new Map(fns.map((fn) => [fn, new Map()])),
+      started: new Set(),
+      planSentTo: new Set(plan.dag.sources.map((fn) => plan.placement[fn]!)),
+      expiresMs: this.#deps.nowMs() + plan.timeoutMs + EXPIRY_GRACE_MS,
+    };
+    this.#runs.set(plan.runId, run);
+    if (fns.length === 0) this.#end(plan.runId);
+    const early = this.#early.get(plan.runId);
+    if (early !== undefined) {
+      this.#early.delete(plan.runId);
+      this.#earlyCount -= early.length;
+      for (const input of early) this.onInput(plan.runId, input.fn, input.from, input.bytes);
+    }
+    for (const fn of fns) this.#maybeStart(run, fn);
   }
 
   /** A predecessor's result for `fn` of run `runId`. */
-  onInput(runId: string, fn: string, from: string, bytes: Uint8Array): null {
-    const instance = this.#instances.get(`${runId}/${fn}`);
-    if (instance === undefined) {
-      if (!this.#runs.has(runId)) this.#keepEarly(runId, fn, from, bytes);
-      return null;
+  onInput(runId: string, fn: string, from: string, bytes: Uint8Array, plan?: DagPlan): void {
+    if (this.#ended.has(runId)) return;
+    if (!this.#runs.has(runId) && plan !== undefined) this.onPlan(plan);
+    const run = this.#runs.get(runId);
+    const inputs = run?.inputs.get(fn);
+    if (run === undefined || inputs === undefined) {
+      if (run === undefined) this.#keepEarly(runId, fn, from, bytes);
+      return;
     }
-    instance.inputs.set(from, bytes);
-    this.#maybeStart(`${runId}/${fn}`);
-    return null;
+    inputs.set(from, bytes);
+    this.#maybeStart(run, fn);
   }
 
   /** The sink's result (or a failure) reached the coordinator. */
-  onDone(
-    runId: string,
-    outcome: { ok: true; bytes: Uint8Array } | { ok: false; error: WireError },
-  ): null {
+  onDone(runId: string, outcome: DagOutcome): void {
+    if (!outcome.ok && outcome.lostNode !== undefined) {
+      const { lostNode } = outcome;
+      this.#fail(runId, new AttemptFailed(`node ${lostNode} could not be reached`, lostNode));
+      return;
+    }
     const waiting = this.#waiting.get(runId);
-    if (waiting === undefined) return null;
+    if (waiting === undefined) return;
     this.#waiting.delete(runId);
     if (outcome.ok) waiting.resolve(outcome.bytes);
     else waiting.reject(errorFromWire(outcome.error));
-    return null;
   }
 
-  onCancel(runId: string): null {
-    const run = this.#runs.get(runId);
-    this.#runs.delete(runId);
-    this.#early.delete(runId);
-    for (const fn of run?.fns ?? []) this.#instances.delete(`${runId}/${fn}`);
-    return null;
+  onCancel(runId: string): void {
+    this.#end(runId);
+    const early = this.#early.get(runId);
+    if (early !== undefined) {
+      this.#early.delete(runId);
+      this.#earlyCount -= early.length;
+    }
   }
 
   /** Drops runs past their deadline (their coordinator gave up or died). */
   sweep(): void {
-    const nowMs = Date.now();
+    const nowMs = this.#deps.nowMs();
     for (const [runId, run] of this.#runs) if (run.expiresMs < nowMs) this.onCancel(runId);
     for (const [runId, inputs] of this.#early) {
-      if (inputs.every((i) => nowMs - i.atMs > EXPIRY_GRACE_MS)) this.#early.delete(runId);
+      if (inputs.every((i) => nowMs - i.atMs > EXPIRY_GRACE_MS)) this.onCancel(runId);
     }
+    for (const [runId, untilMs] of this.#ended) {
+      if (untilMs < nowMs) this.#ended.delete(runId);
+    }
+  }
+
+  #end(runId: string): void {
+    this.#runs.delete(runId);
+    if (this.#ended.size >= ENDED_MAX) {
+      const oldest = this.#ended.keys().next().value;
+      if (oldest !== undefined) this.#ended.delete(oldest);
+    }
+    this.#ended.set(runId, this.#deps.nowMs() + ENDED_MEMORY_MS);
   }
 
   #keepEarly(runId: string, fn: string, from: string, bytes: Uint8Array): void {
-    let count = 0;
-    for (const list of this.#early.values()) count += list.length;
-    if (count >= EARLY_INPUTS_MAX) return;
+    if (this.#earlyCount >= EARLY_INPUTS_MAX) return;
     const list = this.#early.get(runId) ?? [];
-    list.push({ fn, from, bytes, atMs: Date.now() });
+    list.push({ fn, from, bytes, atMs: this.#deps.nowMs() });
     this.#early.set(runId, list);
+    this.#earlyCount += 1;
   }
 
-  #maybeStart(key: string): void {
-    const instance = this.#instances.get(key);
-    if (instance === undefined || instance.started) return;
-    const preds = instance.plan.dag.predecessors[instance.fn] ?? [];
-    if (!preds.every((p) => instance.inputs.has(p))) return;
-    instance.started = true;
-    void this.#runInstance(
-      instance,
-      preds.map((p) => instance.inputs.get(p)!),
+  #maybeStart(run: Run, fn: string): void {
+    if (run.started.has(fn)) return;
+    const inputs = run.inputs.get(fn);
+    const preds = run.plan.dag.predecessors[fn] ?? [];
+    if (inputs === undefined || !preds.every((p) => inputs.has(p))) return;
+    run.started.add(fn);
+    void this.#runFunction(
+      run,
+      fn,
+      preds.map((p) => inputs.get(p)!),
     );
   }
 
-  async #runInstance(instance: Instance, inputs: Uint8Array[]): Promise<void> {
-    const { plan, fn } = instance;
-    this.functionsRun.set(fn, (this.functionsRun.get(fn) ?? 0) + 1);
-    const args = plan.args[fn]!;
+  /**
+   * Runs `fn` and, on the same executor call, the linear stretch after it that is placed
+   * here too (each the only successor of the one before and with no other input): their
+   * results then pass from function to function inside one thread, with no hop at all.
+   */
+  async #runFunction(run: Run, fn: string, inputs: Uint8Array[]): Promise<void> {
+    const { plan } = run;
+    const chain = this.#chainAfter(run, fn);
+    const last = chain.at(-1) ?? fn;
+    for (const f of [fn, ...chain]) {
+      run.started.add(f);
+      this.functionsRun.set(f, (this.functionsRun.get(f) ?? 0) + 1);
+    }
+    const steps = chain.map((f) => ({ name: f, args: plan.args[f]! }));
     let bytes: Uint8Array;
+    const startMs = this.#deps.nowMs();
     try {
-      bytes = await this.#deps.run(fn, args, inputs, plan.timeoutMs);
+      bytes = await this.#deps.run(fn, plan.args[fn]!, inputs, plan.timeoutMs, steps);
+      this.#countBusy([fn, ...chain], this.#deps.nowMs() - startMs);
+      if (this.#runs.get(plan.runId) !== run) return;
+      if (last === plan.dag.sink && plan.outputKey !== undefined)
+        await this.#deps.writeOutput(plan.outputKey, bytes);
     } catch (error) {
-      await this.#report(plan, { ok: false, error: errorToWire(error) });
+      this.#finish(run, [fn, ...chain]);
+      this.#report(plan, { ok: false, error: errorToWire(error) });
       return;
     }
-    if (!this.#runs.has(plan.runId)) return;
-    if (fn === plan.dag.sink) {
-      try {
-        if (plan.outputKey !== undefined) await this.#deps.writeOutput(plan.outputKey, bytes);
-      } catch (error) {
-        await this.#report(plan, { ok: false, error: errorToWire(error) });
-        return;
-      }
-      await this.#report(plan, { ok: true, bytes });
+    this.#finish(run, [fn, ...chain]);
+    if (last === plan.dag.sink) {
+      this.#report(plan, { ok: true, bytes });
       return;
     }
-    for (const next of plan.dag.successors[fn] ?? []) {
-      const node = plan.placement[next]!;
-      if (node === this.#deps.nodeId) this.onInput(plan.runId, next, fn, bytes);
-      else
-        this.#deps
-          .send(node, 'dag-input', { runId: plan.runId, fn: next, from: fn, bytes })
-          .catch(() => undefined);
+    for (const next of plan.dag.successors[last] ?? []) this.#forward(run, next, last, bytes);
+  }
+
+  #countBusy(fns: string[], ms: number): void {
+    for (const fn of fns) this.#busyMs.set(fn, (this.#busyMs.get(fn) ?? 0) + ms / fns.length);
+  }
+
+  #chainAfter(run: Run, fn: string): string[] {
+    const { dag, placement } = run.plan;
+    const chain: string[] = [];
+    for (let last = fn; ; ) {
+      const successors = dag.successors[last] ?? [];
+      const next = successors[0];
+      if (
+        successors.length !== 1 ||
+        next === undefined ||
+        placement[next] !== this.#deps.nodeId ||
+        (dag.predecessors[next] ?? []).length !== 1 ||
+        !this.#deps.chainable(next)
+      )
+        return chain;
+      chain.push(next);
+      last = next;
     }
   }
 
-  async #report(
-    plan: DagPlan,
-    outcome: { ok: true; bytes: Uint8Array } | { ok: false; error: WireError },
-  ) {
-    if (plan.coordinator === this.#deps.nodeId) {
-      this.onDone(plan.runId, outcome);
+  #forward(run: Run, fn: string, from: string, bytes: Uint8Array): void {
+    const { plan } = run;
+    const node = plan.placement[fn]!;
+    if (node === this.#deps.nodeId) {
+      this.onInput(plan.runId, fn, from, bytes);
       return;
     }
-    await this.#deps
-      .send(plan.coordinator, 'dag-done', { runId: plan.runId, ...outcome })
-      .catch(() => undefined);
+    const message: DagMessage = { op: 'dag-input', runId: plan.runId, fn, from, bytes };
+    if (!run.planSentTo.has(node)) {
+      message.plan = plan;
+      run.planSentTo.add(node);
+    }
+    if (!this.#deps.send(node, message)) {
+      this.#report(plan, {
+        ok: false,
+        error: errorToWire(new UnavailableError(`node ${node} is not a live member`)),
+        lostNode: node,
+      });
+    }
+  }
+
+  /** `fns` finished here; a run whose functions all finished here is forgotten. */
+  #finish(run: Run, fns: string[]): void {
+    for (const fn of fns) run.open.delete(fn);
+    if (run.open.size === 0 && this.#runs.get(run.plan.runId) === run) this.#end(run.plan.runId);
+  }
+
+  #report(plan: DagPlan, outcome: DagOutcome): void {
+    if (plan.coordinator === this.#deps.nodeId) this.onDone(plan.runId, outcome);
+    else this.#deps.send(plan.coordinator, { op: 'dag-done', runId: plan.runId, outcome });
   }
 }

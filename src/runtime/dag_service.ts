@@ -6,9 +6,17 @@
  */
 import { NotFoundError, parseWireError, ValidationError } from '../errors.js';
 import { decode, encodeOwned, Ref } from '../storage/index.js';
+import type { Pins } from './autoscaler.js';
 import type { Cluster } from './cluster.js';
 import { buildDag, type DagGraph, parseDagGraph } from './dag_graph.js';
-import { type DagOp, type DagPlan, DagRunner } from './dag_runner.js';
+import { DagPins, parseNodeLoad } from './dag_pins.js';
+import {
+  type DagMessage,
+  type DagOutcome,
+  type DagPlan,
+  DagRunner,
+  type DagRunnerDeps,
+} from './dag_runner.js';
 import { KeySummary } from './key_summary.js';
 import { checkUserKey, type NodeStore } from './node_store.js';
 import { DAG_PREFIX } from './placement.js';
@@ -28,10 +36,20 @@ export interface DagServiceDeps {
   store: NodeStore;
   cluster: () => Cluster;
   isRegistered(name: string): boolean;
-  run(fn: string, args: Uint8Array, inputs: Uint8Array[], timeoutMs: number): Promise<Uint8Array>;
-  /** This node's recent executor utilisation (0..1) and the keys its cache holds. */
-  load(): { utilisation: number; cachedKeys: Iterable<string>; cachedCount: number };
+  run: DagRunnerDeps['run'];
+  chainable: DagRunnerDeps['chainable'];
+  isClass(fn: string): boolean;
+  /** This node's executors, their recent utilisation (0..1) and the keys its cache holds. */
+  load(): {
+    utilisation: number;
+    executors: number;
+    cachedKeys: Iterable<string>;
+    cachedCount: number;
+  };
+  log: { warn(fields: object, message: string): void };
 }
+
+const RECEIVED_GRAPHS_MAX = 1024;
 
 /** DAG calls are re-run at most this many times after a node fails under them. */
 const ATTEMPTS_MAX = 3;
@@ -40,19 +58,26 @@ export class DagService {
   readonly #deps: DagServiceDeps;
   readonly runner: DagRunner;
   readonly #scheduler = new Scheduler({}, { random: Math.random });
+  readonly pins: DagPins;
   #calls = 0;
+  #lastReportMs = Date.now();
   readonly #parsed = new Map<string, { stored: unknown; graph: DagGraph }>();
+  /** Graphs received in plans, by name. */
+  readonly #received = new Map<string, DagGraph>();
 
   constructor(deps: DagServiceDeps) {
     this.#deps = deps;
+    this.pins = new DagPins(deps);
     this.runner = new DagRunner({
       nodeId: deps.nodeId,
       run: deps.run,
-      send: (node, op, payload) => deps.cluster().requestNode(node, op, payload),
+      chainable: deps.chainable,
+      send: (node, message) => deps.cluster().sendNode(node, 'dag', toWire(message)),
       writeOutput: async (key, bytes) => {
         await deps.cluster().write(key, { kind: 'lww', value: decode(bytes) });
       },
       alive: (node) => deps.cluster().isAlive(node),
+      nowMs: Date.now,
     });
   }
 
@@ -82,6 +107,10 @@ export class DagService {
   async register(name: unknown, functions: unknown, edges: unknown): Promise<DagGraph> {
     const graph = buildDag({ name, functions, edges }, this.#deps.isRegistered);
     await this.#deps.cluster().write(DAG_PREFIX + graph.name, { kind: 'lww', value: graph }, 'all');
+    // First pins: the scheduler's choice without its random share (a chain on one node).
+    const placement = this.#place(graph, {}, new Set(), { randomShare: 0 });
+    const pins = Object.fromEntries(graph.functions.map((fn) => [fn, [placement[fn]!]]));
+    await this.pins.write(graph.name, pins, 'all');
     return graph;
   }
 
@@ -89,6 +118,7 @@ export class DagService {
     requireName(name, 'DAG name');
     if (this.get(name) === undefined) throw new NotFoundError(`DAG ${name} is not registered`);
     await this.#deps.cluster().write(DAG_PREFIX + name, { kind: 'lww', value: null }, 'all');
+    await this.pins.write(name, null, 'all');
   }
 
   /** Runs a DAG; `args` is the encoded `{ fn: [args] }` record. */
@@ -119,65 +149,107 @@ export class DagService {
     return this.runner.execute(
       callId,
       base,
-      (excluded) => fixed ?? this.#place(dag, refs, excluded),
+      (excluded) => fixed ?? this.#place(dag, refs, excluded, { pins: this.pins.get(name) }),
       ATTEMPTS_MAX,
     );
   }
 
-  /** Serves a DAG message from another node. */
-  fromPeer(op: DagOp, payload: unknown): null {
-    if (!isRecord(payload) || typeof payload.runId !== 'string')
+  /** Serves a one-way DAG message from another node (validated first). */
+  fromPeer(wire: unknown): void {
+    if (!isRecord(wire) || typeof wire.runId !== 'string')
       throw new ValidationError('malformed DAG message');
-    const runId = payload.runId;
-    switch (op) {
+    const runId = wire.runId;
+    switch (wire.op) {
       case 'dag-plan':
-        return this.runner.onPlan(parsePlan(payload));
-      case 'dag-input':
+        this.runner.onPlan(this.#parsePlan(wire.plan));
+        return;
+      case 'dag-input': {
         if (
-          typeof payload.fn !== 'string' ||
-          typeof payload.from !== 'string' ||
-          !(payload.bytes instanceof Uint8Array)
+          typeof wire.fn !== 'string' ||
+          typeof wire.from !== 'string' ||
+          !(wire.bytes instanceof Uint8Array)
         ) {
           throw new ValidationError('malformed DAG input');
         }
-        return this.runner.onInput(runId, payload.fn, payload.from, payload.bytes);
+        const plan = wire.plan === undefined ? undefined : this.#parsePlan(wire.plan);
+        this.runner.onInput(runId, wire.fn, wire.from, wire.bytes, plan);
+        return;
+      }
       case 'dag-done':
-        return this.runner.onDone(runId, parseOutcome(payload));
+        this.runner.onDone(runId, parseOutcome(wire.outcome));
+        return;
       case 'dag-cancel':
-        return this.runner.onCancel(runId);
+        this.runner.onCancel(runId);
+        return;
+      default:
+        throw new ValidationError('malformed DAG message');
     }
   }
 
-  /** Tells the other nodes this node's load and cached keys (about once a second). */
+  #parsePlan(wire: unknown): DagPlan {
+    if (!isRecord(wire) || !isRecord(wire.dag)) throw new ValidationError('malformed DAG plan');
+    return parsePlan(wire, this.#graphOf(wire.dag));
+  }
+
+  /** A received graph, parsed once per distinct shape (every hop of a call carries it). */
+  #graphOf(spec: Record<string, unknown>): DagGraph {
+    const name = typeof spec.name === 'string' ? spec.name : '';
+    const known = this.#received.get(name);
+    if (known !== undefined && sameSpec(known, spec)) return known;
+    const graph = parseDagGraph(spec);
+    if (this.#received.size >= RECEIVED_GRAPHS_MAX) this.#received.clear();
+    this.#received.set(graph.name, graph);
+    return graph;
+  }
+
+  /**
+   * Tells the other nodes this node's load, its cached keys and the time its DAG functions
+   * took (about once a second), then lets the autoscaler look at the pins.
+   */
   reportLoad(nowMs: number): void {
     const load = this.#deps.load();
     const summary = KeySummary.sized(Math.max(1, load.cachedCount), 0.01);
     for (const key of load.cachedKeys) summary.add(key);
+    const windowMs = Math.max(1, nowMs - this.#lastReportMs);
+    this.#lastReportMs = nowMs;
+    const busyMsPerS: Record<string, number> = {};
+    for (const [fn, ms] of this.runner.takeBusyMs()) busyMsPerS[fn] = (ms * 1000) / windowMs;
+    const report = { utilisation: load.utilisation, executors: load.executors, busyMsPerS };
     this.#scheduler.report(this.#deps.nodeId, load.utilisation, summary, nowMs);
-    this.#deps
-      .cluster()
-      .broadcast('load', { utilisation: load.utilisation, summary: summary.toBytes() });
+    this.pins.report(this.#deps.nodeId, report, nowMs);
+    this.#deps.cluster().broadcast('load', { ...report, summary: summary.toBytes() });
+    const dags = this.list()
+      .map((name) => this.get(name))
+      .filter((dag) => dag !== undefined);
+    this.pins.autoscale(dags, nowMs);
   }
 
   /** A load report from another node. */
   onLoad(nodeId: string | undefined, message: unknown, nowMs: number): void {
-    if (nodeId === undefined || !isRecord(message) || typeof message.utilisation !== 'number')
-      return;
+    if (nodeId === undefined || !isRecord(message)) return;
+    const load = parseNodeLoad(message);
+    if (load === undefined) return;
     const summary =
       message.summary instanceof Uint8Array ? KeySummary.fromBytes(message.summary) : undefined;
-    this.#scheduler.report(nodeId, message.utilisation, summary, nowMs);
+    this.#scheduler.report(nodeId, load.utilisation, summary, nowMs);
+    this.pins.report(nodeId, load, nowMs);
   }
 
   #place(
     dag: DagGraph,
     refs: Record<string, string[]>,
     excluded: Set<string>,
+    options: { pins?: Pins | undefined; randomShare?: number },
   ): Record<string, string> {
     const cluster = this.#deps.cluster();
     const live = cluster.liveNodes().filter((n) => !excluded.has(n));
     const nodes = live.length > 0 ? live : [this.#deps.nodeId];
     const holds = (node: string, key: string) => cluster.owners(key).includes(node);
-    return this.#scheduler.place(dag.order, dag.predecessors, refs, nodes, holds, Date.now());
+    const { pins, randomShare } = options;
+    return this.#scheduler.place(dag.order, dag.predecessors, refs, nodes, holds, Date.now(), {
+      ...(pins === undefined ? {} : { pins }),
+      ...(randomShare === undefined ? {} : { randomShare }),
+    });
   }
 
   #checkPlacement(dag: DagGraph, placement: Record<string, string>): Record<string, string> {
@@ -206,24 +278,29 @@ function splitArgs(
   }
   if (!isRecord(record))
     throw new ValidationError('DAG arguments must be an object { function: [args] }');
-  const encoded: Record<string, Uint8Array> = {};
-  const refs: Record<string, string[]> = {};
   for (const [fn, args] of Object.entries(record)) {
     if (!dag.functions.includes(fn))
       throw new ValidationError(`DAG ${dag.name} has no function ${fn}`);
     if (!Array.isArray(args)) throw new ValidationError(`arguments of ${fn} must be an array`);
   }
-  for (const fn of dag.functions) {
-    const args = (record[fn] as unknown[] | undefined) ?? [];
-    // Posted to an executor: a buffer of its own, or the whole codec slab is cloned along.
-    encoded[fn] = encodeOwned(args);
-    refs[fn] = args.filter((a): a is Ref => a instanceof Ref).map((r) => r.key);
-  }
+  // fromEntries defines own properties, whatever the function names.
+  const argsOf = (fn: string): unknown[] =>
+    Object.hasOwn(record, fn) ? (record[fn] as unknown[]) : [];
+  // Posted to an executor: a buffer of its own, or the whole codec slab is cloned along.
+  const encoded = Object.fromEntries(dag.functions.map((fn) => [fn, encodeOwned(argsOf(fn))]));
+  const refs = Object.fromEntries(
+    dag.functions.map((fn) => [
+      fn,
+      argsOf(fn)
+        .filter((a): a is Ref => a instanceof Ref)
+        .map((r) => r.key),
+    ]),
+  );
   return { encoded, refs };
 }
 
-function parsePlan(payload: Record<string, unknown>): DagPlan {
-  const dag = parseDagGraph(payload.dag);
+function parsePlan(payload: Record<string, unknown>, dag: DagGraph): DagPlan {
+  if (typeof payload.runId !== 'string') throw new ValidationError('malformed DAG plan');
   const args = payload.args;
   const placement = payload.placement;
   if (!isRecord(args) || !isRecord(placement) || typeof payload.coordinator !== 'string') {
@@ -247,10 +324,36 @@ function parsePlan(payload: Record<string, unknown>): DagPlan {
   return plan;
 }
 
-function parseOutcome(payload: Record<string, unknown>) {
+function parseOutcome(payload: unknown): DagOutcome {
+  if (!isRecord(payload)) throw new ValidationError('malformed DAG outcome');
   if (payload.ok === true && payload.bytes instanceof Uint8Array)
-    return { ok: true as const, bytes: payload.bytes };
+    return { ok: true, bytes: payload.bytes };
   const error = payload.ok === false ? parseWireError(payload.error) : undefined;
   if (error === undefined) throw new ValidationError('malformed DAG outcome');
-  return { ok: false as const, error };
+  return typeof payload.lostNode === 'string'
+    ? { ok: false, error, lostNode: payload.lostNode }
+    : { ok: false, error };
+}
+
+/** A DAG message as it travels: a graph goes as its spec (the receiver re-derives the rest). */
+function toWire(message: DagMessage): unknown {
+  const plan = 'plan' in message ? message.plan : undefined;
+  if (plan === undefined) return message;
+  const { name, functions, edges } = plan.dag;
+  return { ...message, runId: plan.runId, plan: { ...plan, dag: { name, functions, edges } } };
+}
+
+function sameSpec(graph: DagGraph, spec: Record<string, unknown>): boolean {
+  const sameList = (a: readonly unknown[], b: unknown) =>
+    Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]);
+  const edges = spec.edges;
+  return (
+    sameList(graph.functions, spec.functions) &&
+    Array.isArray(edges) &&
+    edges.length === graph.edges.length &&
+    graph.edges.every(([from, to], i) => {
+      const edge: unknown = edges[i];
+      return Array.isArray(edge) && edge.length === 2 && edge[0] === from && edge[1] === to;
+    })
+  );
 }

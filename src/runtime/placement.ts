@@ -1,9 +1,9 @@
 /**
  * Where a key lives, beyond plain consistent hashing. The registry (`__squall/fn/`,
- * `__squall/module/`, `__squall/dag/`) lives on every node, because every call reads it; a
- * call's result (`__squall/result/NODE/ID`) and an actor's fallback mailbox
- * (`__squall/mailbox/NODE/...`) live first on that node, so they are answered locally,
- * with the usual replicas after it. Everything else: the ring's owners.
+ * `__squall/module/`, `__squall/dag/`, `__squall/pins/`) lives on every node, because every
+ * call reads it; a call's result (`__squall/result/NODE/ID`) and an actor's fallback
+ * mailbox (`__squall/mailbox/NODE/...`) live first on that node, so they are answered
+ * locally, with the usual replicas after it. Everything else: the ring's owners.
  */
 import type { HashRing } from './hash_ring.js';
 import { SYSTEM_PREFIX } from './node_store.js';
@@ -15,13 +15,16 @@ export const RESULT_PREFIX = `${SYSTEM_PREFIX}result/`;
 /** Mailboxes of actors whose node could not be reached: `__squall/mailbox/ACTOR-ADDRESS`. */
 export const MAILBOX_PREFIX = `${SYSTEM_PREFIX}mailbox/`;
 export const DAG_PREFIX = `${SYSTEM_PREFIX}dag/`;
+/** Where a DAG's functions are pinned (autoscaler.ts): `__squall/pins/DAG-NAME`. */
+export const PINS_PREFIX = `${SYSTEM_PREFIX}pins/`;
 
 export function placementOf(key: string, view: { ring: HashRing; replication: number }): string[] {
   const { ring, replication } = view;
   if (
     key.startsWith(FUNCTION_PREFIX) ||
     key.startsWith(MODULE_PREFIX) ||
-    key.startsWith(DAG_PREFIX)
+    key.startsWith(DAG_PREFIX) ||
+    key.startsWith(PINS_PREFIX)
   ) {
     return [...ring.nodes];
   }

@@ -6,6 +6,7 @@
  * nodes' reports (utilisation and a Bloom summary of their cached keys, gossiped about once
  * a second) are handed in with the time; randomness comes from the environment.
  */
+import type { Pins } from './autoscaler.js';
 import type { CoreEnv } from './core_effects.js';
 import type { KeySummary } from './key_summary.js';
 
@@ -55,9 +56,10 @@ export class Scheduler {
   /**
    * Places each function on one of `nodes` (ids of live nodes), in topological `order`.
    * `refs[fn]` are the keys the call passes it by reference; `holds(node, key)` says whether
-   * a node stores a key itself (an owner reads it without a hop, like a cache hit). Among
-   * equally good nodes, one that runs a predecessor wins (its result then needs no hop),
-   * then the least loaded.
+   * a node stores a key itself (an owner reads it without a hop, like a cache hit). With
+   * `pins`, a function goes to one of its pinned nodes that is in `nodes` (any of `nodes`
+   * when none is). Among equally good nodes, one that runs a predecessor wins (its result
+   * then needs no hop), then the least loaded. `randomShare` overrides the configured one.
    */
   place(
     order: readonly string[],
@@ -66,15 +68,25 @@ export class Scheduler {
     nodes: readonly string[],
     holds: (node: string, key: string) => boolean,
     nowMs: number,
+    options: { pins?: Pins; randomShare?: number } = {},
   ): Record<string, string> {
-    const placement: Record<string, string> = {};
+    // A Map, not an object: a function may be named `__proto__` or `constructor`.
+    const placement = new Map<string, string>();
+    const randomShare = options.randomShare ?? this.#config.randomShare;
     for (const fn of order) {
+      const pinned = (own(options.pins, fn) ?? []).filter((node) => nodes.includes(node));
+      if (pinned.length === 1) {
+        placement.set(fn, pinned[0]!);
+        continue;
+      }
       const near = new Set(
-        (predecessors[fn] ?? []).map((p) => placement[p]).filter((n) => n !== undefined),
+        (own(predecessors, fn) ?? []).map((p) => placement.get(p)).filter((n) => n !== undefined),
       );
-      placement[fn] = this.#choose(refs[fn] ?? [], nodes, holds, near, nowMs);
+      const candidates = pinned.length > 0 ? pinned : nodes;
+      const keys = own(refs, fn) ?? [];
+      placement.set(fn, this.#choose(keys, candidates, holds, near, nowMs, randomShare));
     }
-    return placement;
+    return Object.fromEntries(placement);
   }
 
   #choose(
@@ -83,6 +95,7 @@ export class Scheduler {
     holds: (node: string, key: string) => boolean,
     near: Set<string>,
     nowMs: number,
+    randomShare: number,
   ): string {
     // Running a predecessor counts as a small bonus, below any real difference in load.
     const load = (node: string) => this.#utilisation(node, nowMs) - (near.has(node) ? 0.05 : 0);
@@ -91,7 +104,8 @@ export class Scheduler {
     );
     const candidates = open.length > 0 ? open : [...nodes];
     if (candidates.length === 0) throw new Error('no node to schedule on');
-    if (this.#env.random() < this.#config.randomShare) return this.#pick(candidates);
+    if (candidates.length === 1) return candidates[0]!;
+    if (this.#env.random() < randomShare) return this.#pick(candidates);
     const score = (node: string) =>
       keys.filter((key) => holds(node, key) || this.#caches(node, key, nowMs)).length;
     let best: string[] = [];
@@ -128,6 +142,11 @@ export class Scheduler {
   #pick(nodes: readonly string[]): string {
     return nodes[Math.floor(this.#env.random() * nodes.length)] ?? nodes[0]!;
   }
+}
+
+/** A record's own entry (never one inherited from Object.prototype). */
+function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function clamp(value: number): number {

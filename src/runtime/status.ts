@@ -32,7 +32,8 @@ export interface NodeStatus {
   store: { keys: number; userKeys: number };
   calls: { started: number; failed: number; inFlight: number };
   functions: { name: string; kind: 'function' | 'class'; version: string }[];
-  dags: { name: string }[];
+  /** `pins`: the nodes each function is pinned to (the scheduler places calls on them). */
+  dags: { name: string; pins: Record<string, string[]> }[];
   /** DAG functions run on this node since it started, by name (where a DAG's work landed). */
   dagFunctionsRun: Record<string, number>;
 }
@@ -96,7 +97,9 @@ export function nodeStatus(supervisor: Supervisor): NodeStatus {
     functions: supervisor.registry
       .list()
       .map((def) => ({ name: def.name, kind: def.kind, version: def.version })),
-    dags: supervisor.dags.list().map((name) => ({ name })),
+    dags: supervisor.dags
+      .list()
+      .map((name) => ({ name, pins: supervisor.dags.pins.get(name) ?? {} })),
     dagFunctionsRun: Object.fromEntries(supervisor.dags.runner.functionsRun),
   };
 }

@@ -12,6 +12,7 @@ import {
   ExecutorPool,
   type ExecutorRequest,
   type FunctionDef,
+  type PoolStep,
   type PutValue,
 } from '../actors/index.js';
 import {
@@ -115,9 +116,13 @@ export class Supervisor {
       store: this.store,
       cluster: () => this.cluster,
       isRegistered: (name) => this.registry.get(name) !== undefined,
-      run: (fn, args, inputs, timeoutMs) => this.call(fn, args, timeoutMs, inputs),
+      run: (fn, args, inputs, timeoutMs, chain) => this.call(fn, args, timeoutMs, inputs, chain),
+      chainable: (fn) => this.chainable(fn),
+      isClass: (fn) => this.registry.get(fn)?.kind === 'class',
+      log: this.log,
       load: () => ({
         utilisation: this.#recentUtilisation(),
+        executors: this.pool.size,
         cachedKeys: this.cache.keys(),
         cachedCount: this.cache.stats().entries,
       }),
@@ -216,12 +221,16 @@ export class Supervisor {
     return defs.map((def) => def.name);
   }
 
-  /** Runs one function and resolves to its encoded result. */
+  /**
+   * Runs one function and resolves to its encoded result. `chain`: functions to run after it
+   * on the same executor thread, each given the previous result (see `chainable`).
+   */
   call(
     name: string,
     args: Uint8Array,
     timeoutMs?: number,
     inputs?: Uint8Array[],
+    chain: readonly { name: string; args: Uint8Array }[] = [],
   ): Promise<Uint8Array> {
     const def = this.registry.get(requireName(name, 'function name'));
     if (def === undefined) {
@@ -235,15 +244,17 @@ export class Supervisor {
       );
     }
     const callId = nanoid(12);
-    this.counters.calls += 1;
-    const module = def.module === undefined ? undefined : this.registry.module(def.module.id);
+    let steps: PoolStep[];
+    try {
+      steps = chain.map((step, i) => this.#step(step.name, `${callId}.${i + 1}`, step.args));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.counters.calls += 1 + steps.length;
     const result = this.pool.run({
-      callId,
-      actorId: def.kind === 'class' ? `${this.nodeId}/${name}` : `${this.nodeId}/${name}/${callId}`,
-      def,
-      ...(module === undefined ? {} : { module }),
-      args,
+      ...this.#step(name, callId, args),
       ...(inputs === undefined ? {} : { inputs }),
+      ...(steps.length === 0 ? {} : { chain: steps }),
       timeoutMs: timeoutMs ?? this.options.callTimeoutMs,
       ...(def.kind === 'class' ? { executorIndex: this.#classHome(name) } : {}),
     });
@@ -251,6 +262,24 @@ export class Supervisor {
       this.counters.failed += 1;
     });
     return result;
+  }
+
+  /** Whether `name` can run chained after another function on that one's thread. */
+  chainable(name: string): boolean {
+    return this.registry.get(name)?.kind === 'function';
+  }
+
+  #step(name: string, callId: string, args: Uint8Array): PoolStep {
+    const def = this.registry.get(name);
+    if (def === undefined) throw new NotFoundError(`function ${name} is not registered`);
+    const module = def.module === undefined ? undefined : this.registry.module(def.module.id);
+    return {
+      callId,
+      actorId: def.kind === 'class' ? `${this.nodeId}/${name}` : `${this.nodeId}/${name}/${callId}`,
+      def,
+      ...(module === undefined ? {} : { module }),
+      args,
+    };
   }
 
   /** Starts a call and returns the key its result will be stored under. */
@@ -330,14 +359,15 @@ export class Supervisor {
   /** Serves requests from other supervisors beyond reads and writes. */
   #servePeer(op: string, args: unknown): unknown {
     if (op === 'deliver') return this.messaging.deliverFromPeer(args);
-    if (op === 'dag-plan' || op === 'dag-input' || op === 'dag-done' || op === 'dag-cancel') {
-      return this.dags.fromPeer(op, args);
-    }
     throw new UnavailableError(`unknown peer operation ${op}`);
   }
 
   /** One-way messages from other supervisors beyond the cluster's own. */
   #onPeerMessage(from: string, core: string, message: unknown): void {
+    if (core === 'dag') {
+      this.dags.fromPeer(message);
+      return;
+    }
     if (core !== 'load') return;
     const node = this.cluster.membership.members().find((m) => m.address === from)?.id;
     this.dags.onLoad(node, message, Date.now());

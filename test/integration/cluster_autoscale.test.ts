@@ -1,0 +1,75 @@
+/**
+ * Pinning and autoscaling on a real 3-process cluster: `registerDag` pins each function to
+ * one node (every node's status shows the same pins), calls run where the pins say, and a
+ * function kept busy beyond what its one executor serves gets a replica on another node,
+ * which then takes calls.
+ */
+import test from 'ava';
+import { type Cloud, type Context, connect } from '../../src/index.js';
+import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
+import { waitFor } from './node_fixture.js';
+
+test('a DAG is pinned when registered, and a hot function gets more replicas', async (t) => {
+  t.timeout(120_000);
+  const args = ['--executors', '1', '--http-port', 'off'];
+  const nodes: NodeProcess[] = [await startNodeProcess(args)];
+  const clouds: Cloud[] = [];
+  try {
+    for (let i = 1; i < 3; i++)
+      nodes.push(await startNodeProcess([...args, '--join', nodes[0]!.address]));
+    clouds.push(...(await Promise.all(nodes.map((n) => connect(n.address)))));
+    const [cloud] = clouds as [Cloud];
+    await waitFor('3 alive members everywhere', async () =>
+      (await Promise.all(clouds.map((c) => c.status()))).every(
+        (s) => s.nodes.filter((n) => n.state === 'alive').length === 3,
+      ),
+    );
+    await cloud.register('work', async (_ctx: Context, x: number) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return x + 1;
+    });
+    await cloud.register('tag', (_ctx: Context, x: number) => `#${x}`);
+    await cloud.registerDag('hot', ['work', 'tag'], [['work', 'tag']]);
+
+    const pinsEverywhere = (await Promise.all(clouds.map((c) => c.status()))).map(
+      (s) => s.dags.find((d) => d.name === 'hot')?.pins,
+    );
+    const first = pinsEverywhere[0]!;
+    t.is(first.work?.length, 1);
+    // A chain starts on one node, so its result needs no hop.
+    t.deepEqual(first.tag, first.work);
+    for (const pins of pinsEverywhere) t.deepEqual(pins, first);
+    const home = first.work![0]!;
+    t.is(await cloud.callDag('hot', { work: [1] }), '#2');
+    const homeIndex = nodes.findIndex((n) => n.id === home);
+    t.is((await clouds[homeIndex]!.status()).dagFunctionsRun.work, 1);
+
+    // Eight callers keep `work` (20 ms a call) far beyond one executor's second per second.
+    let stop = false;
+    const callers = Array.from({ length: 8 }, async (_, i) => {
+      while (!stop) t.is(await clouds[i % 3]!.callDag('hot', { work: [i] }), `#${i + 1}`);
+    });
+    try {
+      await waitFor(
+        'a second replica of work',
+        async () =>
+          ((await cloud.status()).dags.find((d) => d.name === 'hot')?.pins.work ?? []).length >= 2,
+        30_000,
+      );
+      const replicas = (await cloud.status()).dags.find((d) => d.name === 'hot')!.pins.work!;
+      t.is(replicas[0], home);
+      const added = nodes.findIndex((n) => n.id === replicas[1]);
+      await waitFor(
+        'the new replica takes calls',
+        async () => ((await clouds[added]!.status()).dagFunctionsRun.work ?? 0) > 0,
+        15_000,
+      );
+    } finally {
+      stop = true;
+      await Promise.all(callers);
+    }
+  } finally {
+    for (const c of clouds) c.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});

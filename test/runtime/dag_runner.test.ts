@@ -1,0 +1,229 @@
+/**
+ * DagRunner across in-memory nodes: each node is a real DagRunner; peer messages go
+ * through a queue (delivered on later turns, in order per pair, dropped for a dead node)
+ * and functions are small JavaScript functions over CBOR bytes. Checks: results and
+ * argument order, the messages a run costs (an input carries the plan, no clean-up after
+ * success), linear stretches on one node run as one executor call, a dead node's part is
+ * re-run elsewhere, a throwing function is not re-run, and late messages cannot revive an
+ * ended run.
+ */
+import test from 'ava';
+import { errorToWire, FunctionError } from '../../src/errors.js';
+import { buildDag, type DagGraph } from '../../src/runtime/dag_graph.js';
+import { type DagMessage, type DagPlan, DagRunner } from '../../src/runtime/dag_runner.js';
+import { decode, encodeOwned } from '../../src/storage/index.js';
+
+type Fn = (...args: unknown[]) => unknown;
+
+interface Net {
+  runners: Map<string, DagRunner>;
+  dead: Set<string>;
+  sent: { from: string; to: string; message: DagMessage }[];
+  /** Executor calls per node: [first function, ...chained]. */
+  calls: { node: string; fns: string[] }[];
+  outputs: Map<string, unknown>;
+}
+
+function network(nodes: string[], fns: Record<string, Fn>): Net {
+  const net: Net = { runners: new Map(), dead: new Set(), sent: [], calls: [], outputs: new Map() };
+  for (const node of nodes) {
+    const runner: DagRunner = new DagRunner({
+      nodeId: node,
+      run: async (fn, args, inputs, _timeoutMs, chain) => {
+        net.calls.push({ node, fns: [fn, ...chain.map((c) => c.name)] });
+        const apply = async (name: string, own: Uint8Array, ins: Uint8Array[]) => {
+          const f = fns[name];
+          if (f === undefined) throw new Error(`no function ${name}`);
+          return encodeOwned(await f(...ins.map((i) => decode(i)), ...(decode(own) as unknown[])));
+        };
+        let bytes = await apply(fn, args, inputs);
+        for (const step of chain) bytes = await apply(step.name, step.args, [bytes]);
+        return bytes;
+      },
+      chainable: () => true,
+      send: (to, message) => {
+        if (net.dead.has(to)) return false;
+        net.sent.push({ from: node, to, message });
+        setImmediate(() => {
+          if (net.dead.has(to) || net.dead.has(node)) return;
+          deliver(net.runners.get(to)!, message);
+        });
+        return true;
+      },
+      writeOutput: async (key, bytes) => {
+        net.outputs.set(key, decode(bytes));
+      },
+      alive: (n) => !net.dead.has(n),
+      nowMs: Date.now,
+    });
+    net.runners.set(node, runner);
+  }
+  return net;
+}
+
+function deliver(runner: DagRunner, message: DagMessage): void {
+  switch (message.op) {
+    case 'dag-plan':
+      runner.onPlan(message.plan);
+      break;
+    case 'dag-input':
+      runner.onInput(message.runId, message.fn, message.from, message.bytes, message.plan);
+      break;
+    case 'dag-done':
+      runner.onDone(message.runId, message.outcome);
+      break;
+    case 'dag-cancel':
+      runner.onCancel(message.runId);
+      break;
+  }
+}
+
+function dag(functions: string[], edges: [string, string][]): DagGraph {
+  return buildDag({ name: 'd', functions, edges }, () => true);
+}
+
+function call(
+  net: Net,
+  coordinator: string,
+  graph: DagGraph,
+  args: Record<string, unknown[]>,
+  place: (excluded: Set<string>) => Record<string, string>,
+  extra: Partial<DagPlan> = {},
+): Promise<unknown> {
+  const encoded = Object.fromEntries(
+    graph.functions.map((fn) => [fn, encodeOwned(args[fn] ?? [])]),
+  );
+  return net.runners
+    .get(coordinator)!
+    .execute('call', { dag: graph, args: encoded, timeoutMs: 5000, ...extra }, place, 3)
+    .then((bytes) => decode(bytes));
+}
+
+const add = (x: unknown, y: unknown = 1) => (x as number) + (y as number);
+
+test('a chain across two nodes costs one input (with the plan) and one answer', async (t) => {
+  const net = network(['a', 'b'], { f: add, g: add, h: add });
+  const graph = dag(
+    ['f', 'g', 'h'],
+    [
+      ['f', 'g'],
+      ['g', 'h'],
+    ],
+  );
+  const result = await call(net, 'a', graph, { f: [1, 10] }, () => ({ f: 'a', g: 'b', h: 'b' }));
+  t.is(result, 13);
+  t.deepEqual(
+    net.sent.map((s) => [s.from, s.to, s.message.op, 'plan' in s.message]),
+    [
+      ['a', 'b', 'dag-input', true],
+      ['b', 'a', 'dag-done', false],
+    ],
+  );
+  // g and h, adjacent on b, ran as one executor call.
+  t.deepEqual(net.calls, [
+    { node: 'a', fns: ['f'] },
+    { node: 'b', fns: ['g', 'h'] },
+  ]);
+  t.is(net.runners.get('a')!.runsInFlight, 0);
+  t.is(net.runners.get('b')!.runsInFlight, 0);
+});
+
+test('fan-in takes inputs in edge order, whatever order they arrive in', async (t) => {
+  const net = network(['a', 'b', 'c'], {
+    slow: async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return 'slow';
+    },
+    fast: () => 'fast',
+    join: (...xs: unknown[]) => xs.join('+'),
+  });
+  const graph = dag(
+    ['slow', 'fast', 'join'],
+    [
+      ['slow', 'join'],
+      ['fast', 'join'],
+    ],
+  );
+  const placement = { slow: 'b', fast: 'c', join: 'a' };
+  t.is(await call(net, 'a', graph, { join: ['own'] }, () => placement), 'slow+fast+own');
+  // Sources on other nodes got the plan from the coordinator.
+  t.is(net.sent.filter((s) => s.message.op === 'dag-plan').length, 2);
+});
+
+test('fan-out sends a result to every successor; the sink writes outputKey', async (t) => {
+  const net = network(['a', 'b'], { src: () => 2, x: add, y: add, sum: add });
+  const graph = dag(
+    ['src', 'x', 'y', 'sum'],
+    [
+      ['src', 'x'],
+      ['src', 'y'],
+      ['x', 'sum'],
+      ['y', 'sum'],
+    ],
+  );
+  const placement = { src: 'a', x: 'b', y: 'a', sum: 'b' };
+  t.is(await call(net, 'a', graph, {}, () => placement, { outputKey: 'out' }), 6);
+  t.is(net.outputs.get('out'), 6);
+});
+
+test('a node that dies mid-run fails the attempt; the DAG re-runs without it', async (t) => {
+  const net = network(['a', 'b', 'c'], {
+    f: add,
+    g: async (x: unknown) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return add(x);
+    },
+  });
+  const graph = dag(['f', 'g'], [['f', 'g']]);
+  const places: Set<string>[] = [];
+  const pending = call(net, 'a', graph, { f: [1] }, (excluded) => {
+    places.push(new Set(excluded));
+    return { f: 'a', g: excluded.has('b') ? 'c' : 'b' };
+  });
+  setTimeout(() => net.dead.add('b'), 20);
+  t.is(await pending, 3);
+  t.is(places.length, 2);
+  t.true(places[1]!.has('b'));
+  // The retry ran g on c.
+  t.true(net.calls.some((c) => c.node === 'c' && c.fns[0] === 'g'));
+});
+
+test('a function that throws fails the call with its error and is not re-run', async (t) => {
+  const net = network(['a', 'b'], {
+    f: add,
+    boom: () => {
+      throw new FunctionError('no luck', 'RangeError');
+    },
+  });
+  const graph = dag(['f', 'boom'], [['f', 'boom']]);
+  let attempts = 0;
+  const error = await t.throwsAsync(
+    call(net, 'a', graph, { f: [1] }, () => {
+      attempts += 1;
+      return { f: 'a', boom: 'b' };
+    }),
+  );
+  t.true(error instanceof FunctionError);
+  t.is(error?.message, 'no luck');
+  t.is(attempts, 1);
+  // The failure cancels the run on every node it was placed on.
+  await new Promise((r) => setImmediate(r));
+  t.is(net.runners.get('b')!.runsInFlight, 0);
+});
+
+test('messages for an ended run do not revive it', async (t) => {
+  const net = network(['a', 'b'], { f: add, g: add });
+  const graph = dag(['f', 'g'], [['f', 'g']]);
+  t.is(await call(net, 'a', graph, { f: [1] }, () => ({ f: 'a', g: 'b' })), 3);
+  const input = net.sent.find((s) => s.message.op === 'dag-input')!.message;
+  const callsBefore = net.calls.length;
+  deliver(net.runners.get('b')!, input);
+  deliver(net.runners.get('b')!, {
+    op: 'dag-done',
+    runId: 'x',
+    outcome: { ok: false, error: errorToWire(new Error('late')) },
+  });
+  await new Promise((r) => setImmediate(r));
+  t.is(net.calls.length, callsBefore);
+  t.is(net.runners.get('b')!.runsInFlight, 0);
+});
