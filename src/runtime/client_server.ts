@@ -170,7 +170,7 @@ export class ClientServer {
       case 'deploy':
         return { value: await s.deploy(request.code, request.filename) };
       case 'call':
-        return { bytes: await s.call(request.name, request.args, request.timeoutMs) };
+        return { bytes: await s.callAnywhere(request.name, request.args, request.timeoutMs) };
       case 'callAsync':
         return { value: { key: s.callAsync(request.name, request.args, request.timeoutMs) } };
       case 'await':

@@ -64,6 +64,8 @@ export class DagService {
   readonly #parsed = new Map<string, { stored: unknown; graph: DagGraph }>();
   /** Graphs received in plans, by name. */
   readonly #received = new Map<string, DagGraph>();
+  /** One-function graphs of single calls run on other nodes. */
+  readonly #singles = new Map<string, DagGraph>();
 
   constructor(deps: DagServiceDeps) {
     this.#deps = deps;
@@ -152,6 +154,51 @@ export class DagService {
       (excluded) => fixed ?? this.#place(dag, refs, excluded, { pins: this.pins.get(name) }),
       ATTEMPTS_MAX,
     );
+  }
+
+  /**
+   * A single call (from a client or a function): run `here`, unless this node reported
+   * itself busy (utilisation above the threshold), another live node did not, and the
+   * function is not a class — then
+   * on the least loaded such node, as a one-function plan, so that it is re-run elsewhere
+   * (at most ATTEMPTS_MAX times) if that node dies under it.
+   */
+  callOne(
+    name: string,
+    args: Uint8Array,
+    timeoutMs: number,
+    here: () => Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    const self = this.#deps.nodeId;
+    const nowMs = Date.now();
+    // A class stays here: its instance, and so its state, lives on one of this node's executors.
+    if (!this.#scheduler.busy(self, nowMs) || !this.#deps.isRegistered(name)) return here();
+    if (this.#deps.isClass(name)) return here();
+    const cluster = this.#deps.cluster();
+    if (!cluster.liveNodes().some((n) => n !== self && !this.#scheduler.busy(n, nowMs)))
+      return here();
+    const dag = this.#singleGraph(name);
+    this.#calls += 1;
+    const callId = `${self}.${this.#calls}.${nowMs.toString(36)}`;
+    const place = (excluded: Set<string>) => {
+      const live = cluster.liveNodes().filter((n) => !excluded.has(n));
+      const nodes = live.length > 0 ? live : [self];
+      return this.#scheduler.place(dag.order, dag.predecessors, {}, nodes, () => false, nowMs, {
+        randomShare: 0,
+      });
+    };
+    const base = { dag, args: Object.fromEntries([[name, args]]), timeoutMs };
+    return this.runner.execute(callId, base, place, ATTEMPTS_MAX);
+  }
+
+  #singleGraph(name: string): DagGraph {
+    let graph = this.#singles.get(name);
+    if (graph === undefined) {
+      graph = parseDagGraph({ name, functions: [name], edges: [] });
+      if (this.#singles.size >= RECEIVED_GRAPHS_MAX) this.#singles.clear();
+      this.#singles.set(name, graph);
+    }
+    return graph;
   }
 
   /** Serves a one-way DAG message from another node (validated first). */

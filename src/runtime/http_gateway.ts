@@ -119,7 +119,7 @@ export class HttpGateway {
       const args = body.args ?? [];
       if (!Array.isArray(args)) throw new ValidationError('args must be an array');
       const timeoutMs = url.searchParams.get('timeoutMs');
-      const result = await s.call(name, encodeOwned(args), parseTimeout(timeoutMs));
+      const result = await s.callAnywhere(name, encodeOwned(args), parseTimeout(timeoutMs));
       return json({ result: decode(result) });
     }
     if (method === 'POST' && kind === 'dags' && name !== undefined && action === 'call') {

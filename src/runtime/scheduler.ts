@@ -49,6 +49,11 @@ export class Scheduler {
     this.#reports.set(nodeId, { utilisation: clamp(utilisation), summary, atMs: nowMs });
   }
 
+  /** Whether a node reported utilisation at or above the threshold. */
+  busy(nodeId: string, nowMs: number): boolean {
+    return this.#utilisation(nodeId, nowMs) >= this.#config.utilisationMax;
+  }
+
   forget(nodeId: string): void {
     this.#reports.delete(nodeId);
   }

@@ -264,6 +264,15 @@ export class Supervisor {
     return result;
   }
 
+  /**
+   * A call from a client or from a function: here, or on a less busy node (DagService
+   * `callOne`), where it is re-run if that node dies.
+   */
+  callAnywhere(name: string, args: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {
+    const deadlineMs = timeoutMs ?? this.options.callTimeoutMs;
+    return this.dags.callOne(name, args, deadlineMs, () => this.call(name, args, timeoutMs));
+  }
+
   /** Whether `name` can run chained after another function on that one's thread. */
   chainable(name: string): boolean {
     return this.registry.get(name)?.kind === 'function';
@@ -284,7 +293,7 @@ export class Supervisor {
 
   /** Starts a call and returns the key its result will be stored under. */
   callAsync(name: string, args: Uint8Array, timeoutMs?: number): string {
-    return this.runAsync(() => this.call(name, args, timeoutMs));
+    return this.runAsync(() => this.callAnywhere(name, args, timeoutMs));
   }
 
   /** Starts any call (a function, a DAG) and returns the key its result will be stored under. */
@@ -391,7 +400,7 @@ export class Supervisor {
       case 'put':
         return this.put(requireKey(request.key), request.value);
       case 'call':
-        return this.call(request.name, request.args, request.timeoutMs);
+        return this.callAnywhere(request.name, request.args, request.timeoutMs);
       case 'send':
         return this.messaging.send(request.from, request.to, request.message);
       case 'recv':

@@ -73,3 +73,54 @@ test('a DAG is pinned when registered, and a hot function gets more replicas', a
     await Promise.all(nodes.map((n) => n.stop()));
   }
 });
+
+test('a busy node sends single calls to an idle one, and re-runs them when it dies', async (t) => {
+  t.timeout(120_000);
+  const args = ['--executors', '1', '--http-port', 'off'];
+  const nodes: NodeProcess[] = [await startNodeProcess(args)];
+  let cloud: Cloud | undefined;
+  try {
+    nodes.push(await startNodeProcess([...args, '--join', nodes[0]!.address]));
+    cloud = await connect(nodes[0]!.address);
+    const client = cloud;
+    const [a, b] = nodes.map((n) => n.id) as [string, string];
+    await waitFor('2 alive members', async () =>
+      (await client.status()).nodes.every((n) => n.state === 'alive' && nodes.length === 2),
+    );
+    // Returns the node it ran on (an actor address starts with its node's id).
+    await client.register('nap', async (ctx: Context, ms: number) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return ctx.id.split('/')[0];
+    });
+    const ranOn = new Map<string, number>();
+    let stop = false;
+    const callers = Array.from({ length: 10 }, async () => {
+      while (!stop) {
+        const node = await client.call<string>('nap', [40]);
+        ranOn.set(node, (ranOn.get(node) ?? 0) + 1);
+      }
+    });
+    try {
+      await waitFor(
+        'calls offloaded to the idle node',
+        async () => (ranOn.get(b) ?? 0) > 20,
+        30_000,
+      );
+      t.true((ranOn.get(a) ?? 0) > 0);
+      // Kill the node running part of the calls: they are re-run, and none fails.
+      await nodes[1]!.stop('SIGKILL');
+      const before = ranOn.get(a) ?? 0;
+      await waitFor(
+        'calls keep completing on the survivor',
+        async () => (ranOn.get(a) ?? 0) > before + 100,
+        60_000,
+      );
+    } finally {
+      stop = true;
+      await Promise.all(callers);
+    }
+  } finally {
+    cloud?.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
