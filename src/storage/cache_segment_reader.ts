@@ -31,7 +31,7 @@ import {
   SLOT_VALUE_BYTES,
   STATS_READERS,
 } from './cache_layout.js';
-import { decode } from './codec.js';
+import { decode, decodeOwned } from './codec.js';
 import { hashKey } from './key_hash.js';
 
 /** What `CacheReader.get` returns when the key is not (or not safely) readable. */
@@ -42,6 +42,8 @@ const SCRATCH_BYTES_INITIAL = 4096;
 /** Values up to this size are copied byte by byte: cheaper than making a subarray view. */
 const BYTE_LOOP_MAX = 64;
 const VIEWS = 16;
+/** Values this large are read into a buffer of their own rather than the scratch buffer. */
+const LARGE_BYTES_MIN = 64 * 1024;
 
 const ABSENT = -1;
 const RETRY = -2;
@@ -55,6 +57,9 @@ export class CacheReader {
   readonly #stats: Float64Array;
   readonly #hitsAt: number;
   #scratch = new Uint8Array(SCRATCH_BYTES_INITIAL);
+  /** A large value's own copy, from a read until `get` hands it out (see #copyLarge). */
+  #large: Uint8Array | undefined;
+  #largeAttempt: Uint8Array | undefined;
   /**
    * Exact-length views of the scratch buffer, by length modulo VIEWS. Reusing one saves
    * allocating the view and the DataView cbor-x hangs on it (a third of a small get).
@@ -85,6 +90,11 @@ export class CacheReader {
   get(key: string): unknown {
     const length = this.#read(key);
     if (length < 0) return MISS;
+    const large = this.#large;
+    if (large !== undefined) {
+      this.#large = undefined;
+      return decodeOwned(large);
+    }
     const slot = length & (VIEWS - 1);
     let view = this.#views[slot];
     if (view === undefined || view.length !== length) {
@@ -98,11 +108,25 @@ export class CacheReader {
   getBytes(key: string): Uint8Array | undefined {
     const length = this.#read(key);
     if (length < 0) return undefined;
-    return this.#scratch.slice(0, length);
+    const large = this.#large;
+    this.#large = undefined;
+    return large ?? this.#scratch.slice(0, length);
   }
 
-  /** Copies the key's value into the scratch buffer; returns its length, or ABSENT. */
+  /**
+   * Copies the key's value into the scratch buffer (or, when large, into `#large`);
+   * returns its length, or ABSENT.
+   */
   #read(key: string): number {
+    this.#large = undefined;
+    try {
+      return this.#readAttempts(key);
+    } finally {
+      this.#largeAttempt = undefined;
+    }
+  }
+
+  #readAttempts(key: string): number {
     const hash = hashKey(key);
     for (let attempt = 0; attempt < READ_ATTEMPTS_MAX; attempt++) {
       const length = this.#tryRead(key, hash);
@@ -160,6 +184,7 @@ export class CacheReader {
         return Atomics.load(index, base + SLOT_SEQ) === seq ? ABSENT : RETRY;
       }
     }
+    if (valueBytes >= LARGE_BYTES_MIN) return this.#copyLarge(base, seq, start, end);
     if (valueBytes > this.#scratch.length) this.#grow(valueBytes);
     const scratch = this.#scratch;
     if (valueBytes <= BYTE_LOOP_MAX) {
@@ -171,6 +196,28 @@ export class CacheReader {
     if (Atomics.load(index, base + SLOT_SEQ) !== seq) return RETRY;
     if (index[base + SLOT_ACCESSED] === 0) Atomics.store(index, base + SLOT_ACCESSED, 1);
     return valueBytes;
+  }
+
+  /**
+   * A large value is copied once, straight into a buffer of its own that `get` decodes
+   * in place (a Uint8Array value becomes a view of it): one copy instead of two. The buffer
+   * comes from `allocUnsafeSlow` because zero-filling a fresh multi-megabyte buffer costs
+   * more than copying into it (TOOLCHAIN.md); every byte is overwritten before use.
+   */
+  #copyLarge(base: number, seq: number, start: number, end: number): number {
+    const length = end - start;
+    // A retried read reuses the buffer of the attempt before.
+    const into =
+      this.#largeAttempt?.length === length
+        ? this.#largeAttempt
+        : new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    into.set(this.#arena8.subarray(start, end));
+    this.#largeAttempt = into;
+    if (Atomics.load(this.#index, base + SLOT_SEQ) !== seq) return RETRY;
+    this.#large = into;
+    if (this.#index[base + SLOT_ACCESSED] === 0)
+      Atomics.store(this.#index, base + SLOT_ACCESSED, 1);
+    return length;
   }
 
   #grow(bytes: number): void {
