@@ -30,6 +30,7 @@ import type {
   ModuleCode,
   ToExecutor,
 } from './messages.js';
+import { SpinBackoff } from './spin_backoff.js';
 
 /** One function to run: its code and its encoded arguments. */
 export interface PoolStep {
@@ -45,6 +46,11 @@ export interface PoolCall extends PoolStep {
   inputs?: Uint8Array[];
   /** Functions run after this one on the same thread, each fed the previous result. */
   chain?: PoolStep[];
+  /**
+   * False when this node's next call cannot come soon after this one ends (a DAG part
+   * whose result goes on to another node): the thread then does not stay awake for it.
+   */
+  awaitNext?: boolean;
   timeoutMs: number;
   /** Pins the call to one executor (class instances live on one). */
   executorIndex?: number;
@@ -145,6 +151,7 @@ export class ExecutorPool {
   /** Calls dispatched and not yet settled, over all threads. */
   #running = 0;
   #spinScheduled = false;
+  readonly #spins = new SpinBackoff();
   #nextTaskId = 1;
   #stopping = false;
 
@@ -253,9 +260,9 @@ export class ExecutorPool {
     if (call.inputs !== undefined) message.inputs = call.inputs;
     if (call.chain !== undefined) message.chain = call.chain.map((step) => this.#step(slot, step));
     const lone = this.#spinUs > 0 && this.#running === 1;
-    if (lone) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
+    if (lone && call.awaitNext !== false) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
     slot.port.postMessage(message);
-    if (lone && !this.#spinScheduled) {
+    if (lone && !this.#spinScheduled && this.#spins.shouldSpin()) {
       this.#spinScheduled = true;
       setImmediate(() => this.#spinIfLone());
     }
@@ -301,9 +308,11 @@ export class ExecutorPool {
     while (performance.now() < deadline) {
       const received = receiveMessageOnPort(slot.port);
       if (received === undefined) continue;
+      this.#spins.record(true);
       this.#onMessage(slot, received.message as FromExecutor);
       return;
     }
+    this.#spins.record(false);
   }
 
   /**

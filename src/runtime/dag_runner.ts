@@ -63,6 +63,8 @@ export interface DagRunnerDeps {
     inputs: Uint8Array[],
     timeoutMs: number,
     chain: { name: string; args: Uint8Array }[],
+    /** Whether this node's next call may follow soon (the result is answered from here). */
+    awaitNext: boolean,
   ): Promise<Uint8Array>;
   /** Whether a function can run chained on the thread of the one before it. */
   chainable(fn: string): boolean;
@@ -350,7 +352,9 @@ export class DagRunner {
     let bytes: Uint8Array;
     const startMs = this.#deps.nowMs();
     try {
-      bytes = await this.#deps.run(fn, plan.args[fn]!, inputs, plan.timeoutMs, steps);
+      // Only an answer given from here is followed soon by this node's next call.
+      const awaitNext = last === plan.dag.sink && plan.coordinator === this.#deps.nodeId;
+      bytes = await this.#deps.run(fn, plan.args[fn]!, inputs, plan.timeoutMs, steps, awaitNext);
       this.#countBusy([fn, ...chain], this.#deps.nowMs() - startMs);
       if (this.#runs.get(plan.runId) !== run) return;
       if (last === plan.dag.sink && plan.outputKey !== undefined)

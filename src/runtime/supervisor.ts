@@ -116,7 +116,8 @@ export class Supervisor {
       store: this.store,
       cluster: () => this.cluster,
       isRegistered: (name) => this.registry.get(name) !== undefined,
-      run: (fn, args, inputs, timeoutMs, chain) => this.call(fn, args, timeoutMs, inputs, chain),
+      run: (fn, args, inputs, timeoutMs, chain, awaitNext) =>
+        this.call(fn, args, timeoutMs, inputs, chain, awaitNext),
       chainable: (fn) => this.chainable(fn),
       isClass: (fn) => this.registry.get(fn)?.kind === 'class',
       log: this.log,
@@ -231,6 +232,7 @@ export class Supervisor {
     timeoutMs?: number,
     inputs?: Uint8Array[],
     chain: readonly { name: string; args: Uint8Array }[] = [],
+    awaitNext = true,
   ): Promise<Uint8Array> {
     const def = this.registry.get(requireName(name, 'function name'));
     if (def === undefined) {
@@ -255,6 +257,7 @@ export class Supervisor {
       ...this.#step(name, callId, args),
       ...(inputs === undefined ? {} : { inputs }),
       ...(steps.length === 0 ? {} : { chain: steps }),
+      ...(awaitNext ? {} : { awaitNext }),
       timeoutMs: timeoutMs ?? this.options.callTimeoutMs,
       ...(def.kind === 'class' ? { executorIndex: this.#classHome(name) } : {}),
     });

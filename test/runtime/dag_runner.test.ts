@@ -29,7 +29,7 @@ function network(nodes: string[], fns: Record<string, Fn>): Net {
   for (const node of nodes) {
     const runner: DagRunner = new DagRunner({
       nodeId: node,
-      run: async (fn, args, inputs, _timeoutMs, chain) => {
+      run: async (fn, args, inputs, _timeoutMs, chain, _awaitNext) => {
         net.calls.push({ node, fns: [fn, ...chain.map((c) => c.name)] });
         const apply = async (name: string, own: Uint8Array, ins: Uint8Array[]) => {
           const f = fns[name];
