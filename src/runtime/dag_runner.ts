@@ -115,7 +115,15 @@ const ENDED_MAX = 100_000;
 export class DagRunner {
   readonly #deps: DagRunnerDeps;
   readonly #runs = new Map<string, Run>();
-  readonly #ended = new Map<string, number>();
+  /**
+   * Runs that ended, so late messages cannot revive them: two generations of sets, the
+   * older dropped when the newer is half of ENDED_MEMORY_MS old or ENDED_MAX / 2 large —
+   * O(1) per run, where evicting the oldest entry of one big Map is not (V8 skips the
+   * holes that deletions leave at its front).
+   */
+  #ended = new Set<string>();
+  #endedBefore = new Set<string>();
+  #endedSinceMs = 0;
   readonly #early = new Map<
     string,
     { fn: string; from: string; bytes: Uint8Array; atMs: number }[]
@@ -227,7 +235,7 @@ export class DagRunner {
 
   /** A plan arrived (or came along with an input): keep this node's part, start what can. */
   onPlan(plan: DagPlan): void {
-    if (this.#runs.has(plan.runId) || this.#ended.has(plan.runId)) return;
+    if (this.#runs.has(plan.runId) || this.#isEnded(plan.runId)) return;
     if (this.#runs.size >= RUNS_MAX) {
       this.#report(plan, {
         ok: false,
@@ -258,7 +266,7 @@ export class DagRunner {
 
   /** A predecessor's result for `fn` of run `runId`. */
   onInput(runId: string, fn: string, from: string, bytes: Uint8Array, plan?: DagPlan): void {
-    if (this.#ended.has(runId)) return;
+    if (this.#isEnded(runId)) return;
     if (!this.#runs.has(runId) && plan !== undefined) this.onPlan(plan);
     const run = this.#runs.get(runId);
     const inputs = run?.inputs.get(fn);
@@ -300,18 +308,23 @@ export class DagRunner {
     for (const [runId, inputs] of this.#early) {
       if (inputs.every((i) => nowMs - i.atMs > EXPIRY_GRACE_MS)) this.onCancel(runId);
     }
-    for (const [runId, untilMs] of this.#ended) {
-      if (untilMs < nowMs) this.#ended.delete(runId);
-    }
+    if (nowMs - this.#endedSinceMs >= ENDED_MEMORY_MS / 2) this.#rotateEnded(nowMs);
+  }
+
+  #isEnded(runId: string): boolean {
+    return this.#ended.has(runId) || this.#endedBefore.has(runId);
   }
 
   #end(runId: string): void {
     this.#runs.delete(runId);
-    if (this.#ended.size >= ENDED_MAX) {
-      const oldest = this.#ended.keys().next().value;
-      if (oldest !== undefined) this.#ended.delete(oldest);
-    }
-    this.#ended.set(runId, this.#deps.nowMs() + ENDED_MEMORY_MS);
+    this.#ended.add(runId);
+    if (this.#ended.size >= ENDED_MAX / 2) this.#rotateEnded(this.#deps.nowMs());
+  }
+
+  #rotateEnded(nowMs: number): void {
+    this.#endedBefore = this.#ended;
+    this.#ended = new Set();
+    this.#endedSinceMs = nowMs;
   }
 
   #keepEarly(runId: string, fn: string, from: string, bytes: Uint8Array): void {
