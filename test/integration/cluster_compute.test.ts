@@ -96,6 +96,14 @@ test('DAG calls complete while a node is killed in the middle of them', async (t
       results,
       Array.from({ length: 60 }, (_, i) => (i + 1) * 2),
     );
+    // The autoscaler moves pins off the dead node; calls without a placement run there.
+    const dead = ids[2]!;
+    await waitFor('no pin on the dead node', async () => {
+      const pins = (await cloud.status()).dags.find((d) => d.name === 'resilient')?.pins ?? {};
+      const nodesPinned = Object.values(pins).flat();
+      return nodesPinned.length > 0 && !nodesPinned.includes(dead);
+    });
+    t.is(await cloud.callDag('resilient', { slowInc: [1] }), 4);
   } finally {
     for (const c of clouds) c.close();
     await Promise.all(nodes.map((n) => n.stop()));
