@@ -1,8 +1,9 @@
 /**
  * DAGs as users see them (SPEC.md: registerDag, callDag, deleteDag, listDags): the DAG
- * registry in the KVS (`__squall/dag/NAME`, on every node), the checks on a call's
- * arguments and options, the scheduler's placement, and the peer messages of a run, each
- * validated before use. The run itself is DagRunner's.
+ * registry in the KVS (`__squall/dag/NAME`, on every node) and its pins (dag_pins.ts), the
+ * checks on a call's arguments and options, the scheduler's placement, load reports, the
+ * offloading of single calls from a busy node (`callOne`), and the peer messages of a
+ * run, each validated before use. The run itself is DagRunner's.
  */
 import { NotFoundError, parseWireError, ValidationError } from '../errors.js';
 import { decode, encodeOwned, Ref } from '../storage/index.js';
