@@ -63,7 +63,7 @@ export class Scheduler {
    * `refs[fn]` are the keys the call passes it by reference; `holds(node, key)` says whether
    * a node stores a key itself (an owner reads it without a hop, like a cache hit). With
    * `pins`, a function goes to one of its pinned nodes that is in `nodes` (any of `nodes`
-   * when none is). Among equally good nodes, one that runs a predecessor wins (its result
+   * when none is, or when another node holds more of its referenced keys). Among equally good nodes, one that runs a predecessor wins (its result
    * then needs no hop), then the least loaded. `randomShare` overrides the configured one.
    */
   place(
@@ -79,16 +79,21 @@ export class Scheduler {
     const placement = new Map<string, string>();
     const randomShare = options.randomShare ?? this.#config.randomShare;
     for (const fn of order) {
-      const pinned = (own(options.pins, fn) ?? []).filter((node) => nodes.includes(node));
-      if (pinned.length === 1) {
-        placement.set(fn, pinned[0]!);
+      const keys = own(refs, fn) ?? [];
+      let candidates = (own(options.pins, fn) ?? []).filter((node) => nodes.includes(node));
+      if (candidates.length === 1 && keys.length === 0) {
+        placement.set(fn, candidates[0]!);
         continue;
       }
+      // Data beats pins: a node holding more of the referenced keys than every pinned one
+      // is worth more than a warm replica (the autoscaler sees the load wherever it runs).
+      const score = (node: string) => this.#localKeys(node, keys, holds, nowMs);
+      const bestOf = (list: readonly string[]) => Math.max(0, ...list.map(score));
+      if (candidates.length === 0 || (keys.length > 0 && bestOf(nodes) > bestOf(candidates)))
+        candidates = [...nodes];
       const near = new Set(
         (own(predecessors, fn) ?? []).map((p) => placement.get(p)).filter((n) => n !== undefined),
       );
-      const candidates = pinned.length > 0 ? pinned : nodes;
-      const keys = own(refs, fn) ?? [];
       placement.set(fn, this.#choose(keys, candidates, holds, near, nowMs, randomShare));
     }
     return Object.fromEntries(placement);
@@ -111,8 +116,7 @@ export class Scheduler {
     if (candidates.length === 0) throw new Error('no node to schedule on');
     if (candidates.length === 1) return candidates[0]!;
     if (this.#env.random() < randomShare) return this.#pick(candidates);
-    const score = (node: string) =>
-      keys.filter((key) => holds(node, key) || this.#caches(node, key, nowMs)).length;
+    const score = (node: string) => this.#localKeys(node, keys, holds, nowMs);
     let best: string[] = [];
     let bestScore = -1;
     let bestLoad = Number.POSITIVE_INFINITY;
@@ -128,6 +132,18 @@ export class Scheduler {
       }
     }
     return this.#pick(best);
+  }
+
+  /** How many of `keys` a node stores or caches. */
+  #localKeys(
+    node: string,
+    keys: readonly string[],
+    holds: (node: string, key: string) => boolean,
+    nowMs: number,
+  ): number {
+    let count = 0;
+    for (const key of keys) if (holds(node, key) || this.#caches(node, key, nowMs)) count += 1;
+    return count;
   }
 
   #utilisation(node: string, nowMs: number): number {

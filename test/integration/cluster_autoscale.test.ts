@@ -1,11 +1,12 @@
 /**
- * Pinning and autoscaling on a real 3-process cluster: `registerDag` pins each function to
- * one node (every node's status shows the same pins), calls run where the pins say, and a
- * function kept busy beyond what its one executor serves gets a replica on another node,
- * which then takes calls.
+ * Pinning, autoscaling and placement on real node processes: `registerDag` pins each
+ * function to one node (every node's status shows the same pins), calls run where the pins
+ * say, and a function kept busy beyond what its one executor serves gets a replica on
+ * another node, which then takes calls; a call whose argument is a `ref` to a key stored on
+ * another node runs there instead; a busy node hands single calls to an idle one.
  */
 import test from 'ava';
-import { type Cloud, type Context, connect } from '../../src/index.js';
+import { type Cloud, type Context, connect, ref } from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
 import { waitFor } from './node_fixture.js';
 
@@ -119,6 +120,48 @@ test('a busy node sends single calls to an idle one, and re-runs them when it di
       stop = true;
       await Promise.all(callers);
     }
+  } finally {
+    cloud?.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('a function runs where the key it is passed by reference lives, over its pin', async (t) => {
+  t.timeout(120_000);
+  const args = ['--executors', '1', '--http-port', 'off', '--replication', '1'];
+  const nodes: NodeProcess[] = [await startNodeProcess(args)];
+  let cloud: Cloud | undefined;
+  try {
+    for (let i = 1; i < 3; i++)
+      nodes.push(await startNodeProcess([...args, '--join', nodes[0]!.address]));
+    cloud = await connect(nodes[0]!.address);
+    const client = cloud;
+    await waitFor(
+      '3 members in the ring',
+      async () => (await client.status()).ring.members.length === 3,
+    );
+    await client.register(
+      'where',
+      (ctx: Context, data: Uint8Array) => `${ctx.id.split('/')[0]} ${data.length}`,
+    );
+    await client.registerDag('near', ['where'], []);
+    const pinned = (await client.status()).dags.find((d) => d.name === 'near')!.pins.where![0]!;
+    let key = '';
+    for (let i = 0; key === ''; i++) {
+      const [owner] = await client.owners(`data/${i}`);
+      if (owner!.id !== pinned) key = `data/${i}`;
+    }
+    const [owner] = await client.owners(key);
+    await client.put(key, new Uint8Array(1000));
+    const ranOn = new Map<string, number>();
+    for (let i = 0; i < 20; i++) {
+      const answer = await client.callDag<string>('near', { where: [ref(key)] });
+      const [node, length] = answer.split(' ');
+      t.is(length, '1000');
+      ranOn.set(node!, (ranOn.get(node!) ?? 0) + 1);
+    }
+    // Locality decides (a 20% random share may place a few calls elsewhere).
+    t.true((ranOn.get(owner!.id) ?? 0) >= 12, JSON.stringify([...ranOn]));
   } finally {
     cloud?.close();
     await Promise.all(nodes.map((n) => n.stop()));

@@ -107,6 +107,19 @@ test('pins restrict placement to the pinned live nodes; with none live, any node
   }
 });
 
+test('a node holding more of the referenced keys wins over the pinned nodes', (t) => {
+  const scheduler = new Scheduler({ randomShare: 0 }, { random: seededRandom(seed) });
+  scheduler.report('c', 0.1, summaryOf(['k1', 'k2']), 0);
+  scheduler.report('a', 0.1, summaryOf(['k1']), 0);
+  const pins = { f: ['a'], g: ['a', 'b'] };
+  const place = (refs: Record<string, string[]>) =>
+    scheduler.place(['f', 'g'], { f: [], g: [] }, refs, NODES, nothingHeld, 0, { pins });
+  t.deepEqual(place({ f: ['k1', 'k2'], g: ['k1'] }), { f: 'c', g: 'a' });
+  // With nothing referenced, or no node better than the pins, the pins decide.
+  t.is(place({}).f, 'a');
+  t.is(place({ f: ['k1'] }).f, 'a');
+});
+
 test('pins of names like constructor and __proto__ are ordinary entries', (t) => {
   const scheduler = new Scheduler({}, { random: seededRandom(seed) });
   const pins = Object.fromEntries([['__proto__', ['c']]]);
