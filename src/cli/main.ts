@@ -41,7 +41,10 @@ function clientCommand(program: Command, spec: string, description: string): Com
   return program
     .command(spec)
     .description(description)
-    .option('--address <host:port>', 'node to talk to (default $SQUALL_ADDRESS or 127.0.0.1:7700)')
+    .option(
+      '--address <host:port>',
+      'node to talk to; a comma-separated list to fall back on (default $SQUALL_ADDRESS or 127.0.0.1:7700)',
+    )
     .option('--token <token>', 'shared secret of the cluster')
     .option('--timeout-ms <ms>', 'request deadline (default 30000)');
 }

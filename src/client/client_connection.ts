@@ -1,8 +1,11 @@
 /**
- * The SDK's connection to one node: a single TCP connection carrying pipelined requests,
- * matched to answers by id. It connects lazily and again after a drop; requests in flight
- * when the connection drops fail with UnavailableError (the SDK never re-sends a request on
- * its own, since a call may have run). Every request has a deadline.
+ * The SDK's connection to the cluster: a single TCP connection to one node carrying
+ * pipelined requests, matched to answers by id. It connects lazily and again after a drop;
+ * when its node cannot be reached it goes to the next address it knows — those it was
+ * given, then the live members the last node listed in its hello — so a client outlives
+ * the node it started on. Requests in flight when the connection drops fail with
+ * UnavailableError (the SDK never re-sends a request on its own, since a call may have
+ * run). Every request has a deadline.
  */
 import { connect as netConnect } from 'node:net';
 import { errorFromWire, parseWireError, TimeoutError, UnavailableError } from '../errors.js';
@@ -20,6 +23,9 @@ interface Pending {
   timeoutMs: number;
 }
 
+/** Most addresses a client remembers (those given, then members it learned). */
+const ADDRESSES_MAX = 64;
+
 /** How often deadlines are checked: one timer for all requests, not one per request. */
 const DEADLINE_CHECK_MS = 20;
 
@@ -33,7 +39,10 @@ export function parseAddress(address: string): { host: string; port: number } {
 }
 
 export class ClientConnection {
-  readonly address: string;
+  /** The node this connection talks to (or will try first). */
+  address: string;
+  /** Every address known to reach the cluster, the given ones first. */
+  #addresses: string[];
   readonly #token: string | undefined;
   readonly #pending = new Map<number, Pending>();
   #connection: Promise<Connection> | undefined;
@@ -43,8 +52,10 @@ export class ClientConnection {
   #nextId = 1;
   #closed = false;
 
-  constructor(address: string, token: string | undefined) {
-    this.address = address;
+  constructor(addresses: readonly string[], token: string | undefined) {
+    if (addresses.length === 0) throw new UnavailableError('no node address to connect to');
+    this.address = addresses[0]!;
+    this.#addresses = [...new Set(addresses)];
     this.#token = token;
   }
 
@@ -108,7 +119,7 @@ export class ClientConnection {
   }
 
   #connect(timeoutMs: number): Promise<Connection> {
-    this.#connection ??= this.#open(timeoutMs)
+    this.#connection ??= this.#openAny(timeoutMs)
       .then(async (connection) => {
         const hello: Record<string, unknown> = { op: 'hello', version: PROTOCOL_VERSION };
         if (this.#token !== undefined) hello.token = this.#token;
@@ -118,6 +129,7 @@ export class ClientConnection {
           connection.close();
           throw error;
         }
+        this.#learnMembers(this.#hello);
         this.#live = connection;
         return connection;
       })
@@ -128,19 +140,42 @@ export class ClientConnection {
     return this.#connection;
   }
 
-  #open(timeoutMs: number): Promise<Connection> {
-    const { host, port } = parseAddress(this.address);
+  /** Opens a connection to the current address, else to the next one that answers. */
+  async #openAny(timeoutMs: number): Promise<Connection> {
+    const start = this.#addresses.indexOf(this.address);
+    const order = [...this.#addresses.slice(start), ...this.#addresses.slice(0, start)];
+    let firstError: unknown;
+    for (const address of order) {
+      try {
+        const connection = await this.#open(address, timeoutMs);
+        this.address = address;
+        return connection;
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+    throw firstError;
+  }
+
+  /** Keeps the live members a node listed, after the addresses given at connect. */
+  #learnMembers(hello: unknown): void {
+    const members = (hello as { members?: unknown } | undefined)?.members;
+    if (!Array.isArray(members)) return;
+    const valid = members.filter((m): m is string => typeof m === 'string' && m.length < 300);
+    this.#addresses = [...new Set([...this.#addresses, ...valid])].slice(0, ADDRESSES_MAX);
+  }
+
+  #open(address: string, timeoutMs: number): Promise<Connection> {
+    const { host, port } = parseAddress(address);
     return new Promise((resolve, reject) => {
       const socket = netConnect({ host, port });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new UnavailableError(`cannot reach squall node at ${this.address}: timed out`));
+        reject(new UnavailableError(`cannot reach squall node at ${address}: timed out`));
       }, timeoutMs);
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(
-          new UnavailableError(`cannot reach squall node at ${this.address}: ${error.message}`),
-        );
+        reject(new UnavailableError(`cannot reach squall node at ${address}: ${error.message}`));
       });
       socket.once('connect', () => {
         clearTimeout(timer);

@@ -72,12 +72,15 @@ export type FunctionHandle<R = unknown> = ((...args: unknown[]) => Promise<R>) &
 const ANSWER_GRACE_MS = 2_000;
 
 export class Cloud {
-  readonly address: string;
   readonly #connection: ClientConnection;
   readonly #timeoutMs: number;
 
+  /** The node this client talks to now (it moves on when that node is lost). */
+  get address(): string {
+    return this.#connection.address;
+  }
+
   constructor(connection: ClientConnection, timeoutMs: number) {
-    this.address = connection.address;
     this.#connection = connection;
     this.#timeoutMs = timeoutMs;
   }
@@ -270,11 +273,22 @@ function encodeArgs(args: unknown[], record = false): Uint8Array {
   }
 }
 
-/** Connects to a node (default: $SQUALL_ADDRESS, then 127.0.0.1:7700) and says hello. */
-export async function connect(address?: string, options: ConnectOptions = {}): Promise<Cloud> {
-  const target = address ?? process.env.SQUALL_ADDRESS ?? '127.0.0.1:7700';
+/**
+ * Connects to a node (default: $SQUALL_ADDRESS, then 127.0.0.1:7700) and says hello.
+ * `address` may list several nodes (an array, or `host:port,host:port`): the first that
+ * answers is used, and the others — with the members the node lists — if it is lost.
+ */
+export async function connect(
+  address?: string | readonly string[],
+  options: ConnectOptions = {},
+): Promise<Cloud> {
+  const given = address ?? process.env.SQUALL_ADDRESS ?? '127.0.0.1:7700';
+  const targets = (typeof given === 'string' ? [given] : [...given])
+    .flatMap((a) => a.split(','))
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const connection = new ClientConnection(target, options.token);
+  const connection = new ClientConnection(targets, options.token);
   await connection.open(timeoutMs);
   return new Cloud(connection, timeoutMs);
 }

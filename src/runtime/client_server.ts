@@ -161,8 +161,14 @@ export class ClientServer {
   async #handle(request: ClientRequest): Promise<Reply> {
     const s = this.#supervisor;
     switch (request.op) {
-      case 'hello':
-        return { value: { nodeId: s.nodeId, address: s.address } };
+      case 'hello': {
+        // The live members' addresses: where the client goes if it loses this node.
+        const members = s.cluster
+          .liveNodes()
+          .map((id) => (id === s.nodeId ? s.address : s.cluster.membership.addressOf(id)))
+          .filter((address) => address !== undefined);
+        return { value: { nodeId: s.nodeId, address: s.address, members } };
+      }
       case 'register': {
         const def = await s.register(request.name, request.source, request.init);
         return { value: { name: def.name, version: def.version, kind: def.kind } };

@@ -1,0 +1,71 @@
+/**
+ * A client outlives its node: connected to one node of a 2-node cluster, it learns the
+ * other from the hello answer; when its node is killed, the requests in flight fail with
+ * UnavailableError (they may have run, so they are not re-sent), and the next ones go to
+ * the survivor. A list of addresses works the same from the start, also for the CLI.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { type Context, connect, UnavailableError } from '../../src/index.js';
+import { type NodeProcess, SQUALL_BIN, startNodeProcess } from '../../src/sim/index.js';
+import { waitFor } from './node_fixture.js';
+
+const run = promisify(execFile);
+
+test('a client whose node dies carries on through another member', async (t) => {
+  t.timeout(120_000);
+  const args = ['--executors', '1', '--http-port', 'off'];
+  const nodes: NodeProcess[] = [await startNodeProcess(args)];
+  try {
+    nodes.push(await startNodeProcess([...args, '--join', nodes[0]!.address]));
+    await waitFor('2 alive members on both', async () => {
+      const statuses = await Promise.all(
+        nodes.map(async (n) => {
+          const c = await connect(n.address);
+          try {
+            return await c.status();
+          } finally {
+            c.close();
+          }
+        }),
+      );
+      return statuses.every((s) => s.nodes.filter((m) => m.state === 'alive').length === 2);
+    });
+    // Connected to node 0 only; it learns node 1 from the hello answer.
+    const cloud = await connect(nodes[0]!.address);
+    const listed = await connect([nodes[0]!.address, nodes[1]!.address].join(','));
+    try {
+      await cloud.register('slow', async (_ctx: Context, x: number) => {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        return x;
+      });
+      await cloud.register('inc', (_ctx: Context, x: number) => x + 1);
+      await cloud.put('kept', 'yes');
+      const inFlight = cloud.call('slow', [1]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await nodes[0]!.stop('SIGKILL');
+      const error = await t.throwsAsync(inFlight);
+      t.true(error instanceof UnavailableError, String(error));
+      // The registry and the key live on both nodes (replication 2): nothing is lost.
+      t.is(await cloud.call('inc', [1]), 2);
+      t.is(cloud.address, nodes[1]!.address);
+      t.is(await cloud.get('kept'), 'yes');
+      t.is(await listed.call('inc', [41]), 42);
+      const cli = await run(process.execPath, [
+        SQUALL_BIN,
+        'call',
+        'inc',
+        '9',
+        '--address',
+        `${nodes[0]!.address},${nodes[1]!.address}`,
+      ]);
+      t.is(cli.stdout.trim(), '10');
+    } finally {
+      cloud.close();
+      listed.close();
+    }
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
