@@ -9,6 +9,7 @@ import { type CacheReader, decode, encodeOwned, lattice, MISS } from '../storage
 import type { Context, Logger, ReceivedMessage } from './context_types.js';
 import type { MailMessage } from './messages.js';
 import { toPutValue } from './put_value.js';
+import type { ReadSnapshot } from './read_snapshot.js';
 import type { SupervisorLink } from './supervisor_link.js';
 
 export interface CallInfo {
@@ -32,10 +33,18 @@ export function checkKey(key: unknown): string {
   return key;
 }
 
-async function getMany(deps: ContextDeps, keys: string[]): Promise<Record<string, unknown>> {
+async function getMany(
+  deps: ContextDeps,
+  keys: string[],
+  snapshot: ReadSnapshot | undefined,
+): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const missing: string[] = [];
   for (const key of keys) {
+    if (snapshot?.covers(checkKey(key))) {
+      out[key] = await snapshot.get(key, deps.cache, deps.link);
+      continue;
+    }
     const value = deps.cache.get(checkKey(key));
     if (value === MISS) missing.push(key);
     else out[key] = value;
@@ -57,7 +66,12 @@ async function getMany(deps: ContextDeps, keys: string[]): Promise<Record<string
  * One key through the cache, then the supervisor on a miss (also resolves `ref()` args).
  * Not `async`: a hit, the common case, costs one resolved promise and nothing more.
  */
-export function getOne(deps: ContextDeps, key: string): Promise<unknown> {
+export function getOne(
+  deps: ContextDeps,
+  key: string,
+  snapshot?: ReadSnapshot | undefined,
+): Promise<unknown> {
+  if (snapshot?.covers(checkKey(key))) return snapshot.get(key, deps.cache, deps.link);
   const value = deps.cache.get(checkKey(key));
   return value === MISS ? fetchOne(deps, key) : Promise.resolve(value);
 }
@@ -70,11 +84,14 @@ async function fetchOne(deps: ContextDeps, key: string): Promise<unknown> {
   return bytes === undefined ? undefined : decode(bytes);
 }
 
-export function createContext(deps: ContextDeps, info: CallInfo): Context {
+/** `snapshot`: the call reads with repeatable read (read_snapshot.ts). */
+export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: ReadSnapshot): Context {
   const { link } = deps;
   let log: Logger | undefined;
   const get = (keyOrKeys: string | string[]) =>
-    Array.isArray(keyOrKeys) ? getMany(deps, keyOrKeys) : getOne(deps, keyOrKeys);
+    Array.isArray(keyOrKeys)
+      ? getMany(deps, keyOrKeys, snapshot)
+      : getOne(deps, keyOrKeys, snapshot);
   return {
     id: info.actorId,
     name: info.name,
@@ -83,6 +100,7 @@ export function createContext(deps: ContextDeps, info: CallInfo): Context {
     get: get as Context['get'],
     async put(key: string, value: unknown): Promise<void> {
       await link.request({ op: 'put', key: checkKey(key), value: toPutValue(value) });
+      snapshot?.wrote(key);
     },
     async send(to: string, message: unknown): Promise<void> {
       if (typeof to !== 'string' || to.length === 0) {

@@ -10,8 +10,16 @@ import { errorToWire, FunctionError, userErrorToWire, ValidationError } from '..
 import { decode, encodeOwned, FutureRef, Ref } from '../storage/index.js';
 import { type ContextDeps, createContext, getOne } from './call_context.js';
 import type { Context } from './context_types.js';
-import type { CallStep, ExportInfo, FunctionDef, ModuleCode, ToExecutor } from './messages.js';
+import type {
+  CallStep,
+  ExportInfo,
+  FunctionDef,
+  ModuleCode,
+  SnapshotEntry,
+  ToExecutor,
+} from './messages.js';
 import { compileFunction, isClass, loadModule } from './module_loader.js';
+import { ReadSnapshot } from './read_snapshot.js';
 
 type CallMessage = Extract<ToExecutor, { t: 'call' }>;
 
@@ -51,7 +59,9 @@ export class Executor {
    * encoded bytes, exactly as if it came from another executor) and returns the encoded
    * result; throws a wire-ready error description.
    */
-  async run(message: CallMessage): Promise<Uint8Array<ArrayBuffer>> {
+  async run(
+    message: CallMessage,
+  ): Promise<{ bytes: Uint8Array<ArrayBuffer>; reads?: SnapshotEntry[] }> {
     // Every step's code is taken now: a later call may carry no code for a step whose code
     // came with this one and reach that step first, and a newer version may replace it.
     const steps = [message, ...(message.chain ?? [])];
@@ -61,25 +71,29 @@ export class Executor {
     } catch (error) {
       throw new SetupError(error);
     }
-    let bytes = await this.#runStep(message, compiled[0]!, message.inputs);
+    // One snapshot for the whole chain: its functions are one stretch of the same DAG call.
+    const snapshot =
+      message.snapshot === undefined ? undefined : new ReadSnapshot(message.snapshot);
+    let bytes = await this.#runStep(message, compiled[0]!, message.inputs, snapshot);
     for (let i = 1; i < steps.length; i++)
-      bytes = await this.#runStep(steps[i]!, compiled[i]!, [bytes]);
-    return bytes;
+      bytes = await this.#runStep(steps[i]!, compiled[i]!, [bytes], snapshot);
+    return snapshot === undefined ? { bytes } : { bytes, reads: snapshot.fresh };
   }
 
   async #runStep(
     message: CallStep,
     compiled: Compiled,
-    inputs?: Uint8Array[],
+    inputs: Uint8Array[] | undefined,
+    snapshot: ReadSnapshot | undefined,
   ): Promise<Uint8Array<ArrayBuffer>> {
     let args: unknown[];
     try {
-      args = await this.#resolveArgs(message.args, inputs);
+      args = await this.#resolveArgs(message.args, inputs, snapshot);
     } catch (error) {
       throw new SetupError(error);
     }
     const info = { actorId: message.actorId, name: message.name, callId: message.callId };
-    const ctx = createContext(this.#deps, info);
+    const ctx = createContext(this.#deps, info, snapshot);
     const result =
       compiled.def.kind === 'class'
         ? await this.#runInstance(compiled, ctx, args)
@@ -161,14 +175,18 @@ export class Executor {
     return exports;
   }
 
-  async #resolveArgs(bytes: Uint8Array, inputs: Uint8Array[] = []): Promise<unknown[]> {
+  async #resolveArgs(
+    bytes: Uint8Array,
+    inputs: Uint8Array[] = [],
+    snapshot?: ReadSnapshot,
+  ): Promise<unknown[]> {
     const own = decode(bytes);
     if (!Array.isArray(own)) throw new ValidationError('call arguments must be an array');
     const args = inputs.length === 0 ? own : [...inputs.map((input) => decode(input)), ...own];
     if (!args.some((arg) => arg instanceof Ref || arg instanceof FutureRef)) return args;
     return Promise.all(
       args.map(async (arg) => {
-        if (arg instanceof Ref) return getOne(this.#deps, arg.key);
+        if (arg instanceof Ref) return getOne(this.#deps, arg.key, snapshot);
         if (arg instanceof FutureRef) {
           const result = (await this.#deps.link.request({
             op: 'await',

@@ -28,6 +28,7 @@ import type {
   FromExecutor,
   FunctionDef,
   ModuleCode,
+  SnapshotEntry,
   ToExecutor,
 } from './messages.js';
 import { SpinBackoff } from './spin_backoff.js';
@@ -51,6 +52,10 @@ export interface PoolCall extends PoolStep {
    * whose result goes on to another node): the thread then does not stay awake for it.
    */
   awaitNext?: boolean;
+  /** Repeatable read: the versions upstream functions read (read_snapshot.ts). */
+  snapshot?: SnapshotEntry[];
+  /** Told what a repeatable-read call read for the first time, before it resolves. */
+  onReads?: (reads: SnapshotEntry[]) => void;
   timeoutMs: number;
   /** Pins the call to one executor (class instances live on one). */
   executorIndex?: number;
@@ -259,6 +264,7 @@ export class ExecutorPool {
     const message: Extract<ToExecutor, { t: 'call' }> = { t: 'call', ...this.#step(slot, call) };
     if (call.inputs !== undefined) message.inputs = call.inputs;
     if (call.chain !== undefined) message.chain = call.chain.map((step) => this.#step(slot, step));
+    if (call.snapshot !== undefined) message.snapshot = call.snapshot;
     const lone = this.#spinUs > 0 && this.#running === 1;
     if (lone && call.awaitNext !== false) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
     slot.port.postMessage(message);
@@ -360,8 +366,10 @@ export class ExecutorPool {
       case 'done': {
         const pending = this.#settle(slot, message.callId);
         if (pending === undefined) break;
-        if (message.ok) pending.resolve(message.bytes);
-        else {
+        if (message.ok) {
+          if (message.reads !== undefined) pending.call.onReads?.(message.reads);
+          pending.resolve(message.bytes);
+        } else {
           slot.failures += 1;
           if (message.resend) this.#forgetSent(slot, pending.call);
           pending.reject(errorFromWire(message.error));

@@ -50,8 +50,17 @@ let running = 0;
 async function runCall(message: Extract<ToExecutor, { t: 'call' }>): Promise<void> {
   running += 1;
   try {
-    const bytes = await executor.run(message);
-    post({ t: 'done', callId: message.callId, ok: true, bytes }, [bytes.buffer]);
+    const { bytes, reads } = await executor.run(message);
+    post(
+      {
+        t: 'done',
+        callId: message.callId,
+        ok: true,
+        bytes,
+        ...(reads === undefined ? {} : { reads }),
+      },
+      [bytes.buffer],
+    );
   } catch (error) {
     const wire = Executor.describeFailure(error);
     // Code that failed to load is not kept, so the supervisor sends it again next time.

@@ -18,5 +18,6 @@ export type {
   FunctionDef,
   MailMessage,
   ModuleCode,
+  SnapshotEntry,
 } from './messages.js';
 export { type PutValue, toPutValue } from './put_value.js';

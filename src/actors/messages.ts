@@ -28,6 +28,9 @@ export interface ModuleCode {
   code: string;
 }
 
+/** A key and the encoded version a repeatable-read DAG call read (null: absent). */
+export type SnapshotEntry = [string, Uint8Array | null];
+
 /** One function of a call, as an executor runs it. */
 export interface CallStep {
   callId: string;
@@ -52,6 +55,8 @@ export type ToExecutor =
       chain?: CallStep[];
       /** Set when the node is nearly idle: stay awake this long for the next call. */
       spinUs?: number;
+      /** Repeatable read (read_snapshot.ts): the versions upstream functions read. */
+      snapshot?: SnapshotEntry[];
     } & CallStep)
   | { t: 'inspect'; taskId: number; module: ModuleCode }
   | { t: 'forget'; moduleId: string }
@@ -73,7 +78,7 @@ export type ExecutorRequest =
 
 export type FromExecutor =
   | { t: 'ready' }
-  | { t: 'done'; callId: string; ok: true; bytes: Uint8Array }
+  | { t: 'done'; callId: string; ok: true; bytes: Uint8Array; reads?: SnapshotEntry[] }
   | { t: 'done'; callId: string; ok: false; error: WireError; resend?: true }
   | { t: 'inspected'; taskId: number; ok: true; exports: ExportInfo[] }
   | { t: 'inspected'; taskId: number; ok: false; error: WireError }

@@ -24,7 +24,11 @@ export interface CallOptions {
 }
 
 export interface DagCallOptions {
-  /** 'lww' (default); 'repeatable-read' and 'causal' arrive with the consistency modes. */
+  /**
+   * 'lww' (default): each read sees the latest version it can; 'repeatable-read': every
+   * function of the call sees the version of a key first read in the call (unless the call
+   * wrote it); 'causal' is refused with ValidationError for now.
+   */
   consistency?: 'lww' | 'repeatable-read' | 'causal';
   /** A client session id, for causal mode across calls. */
   session?: string;

@@ -20,6 +20,8 @@
  * cancels it everywhere and runs the DAG again on live nodes, at most `attemptsMax` times.
  * Inputs that arrive before their plan wait (bounded); every run's state expires.
  */
+
+import type { SnapshotEntry } from '../actors/index.js';
 import {
   errorFromWire,
   errorToWire,
@@ -38,6 +40,14 @@ export interface DagPlan {
   coordinator: string;
   outputKey?: string;
   timeoutMs: number;
+  /** Repeatable read: the versions read so far travel with each result (read_snapshot.ts). */
+  consistency?: 'repeatable-read';
+}
+
+/** A predecessor's result, and in repeatable-read mode the versions read up to it. */
+export interface DagInput {
+  bytes: Uint8Array;
+  snapshot?: SnapshotEntry[];
 }
 
 export type DagOutcome =
@@ -47,25 +57,28 @@ export type DagOutcome =
 
 export type DagMessage =
   | { op: 'dag-plan'; plan: DagPlan }
-  | { op: 'dag-input'; runId: string; fn: string; from: string; bytes: Uint8Array; plan?: DagPlan }
+  | ({ op: 'dag-input'; runId: string; fn: string; from: string; plan?: DagPlan } & DagInput)
   | { op: 'dag-done'; runId: string; outcome: DagOutcome }
   | { op: 'dag-cancel'; runId: string };
+
+export interface RunOptions {
+  inputs: Uint8Array[];
+  timeoutMs: number;
+  chain: { name: string; args: Uint8Array }[];
+  /** Whether this node's next call may follow soon (the result is answered from here). */
+  awaitNext: boolean;
+  /** Repeatable read: the versions read upstream; `onReads` hears the ones read here. */
+  snapshot?: SnapshotEntry[];
+  onReads?: (reads: SnapshotEntry[]) => void;
+}
 
 export interface DagRunnerDeps {
   nodeId: string;
   /**
-   * Runs one function here, then each of `chain` on the same executor thread fed the
-   * previous result; resolves to the last encoded result.
+   * Runs one function here, then each of `options.chain` on the same executor thread fed
+   * the previous result; resolves to the last encoded result.
    */
-  run(
-    fn: string,
-    args: Uint8Array,
-    inputs: Uint8Array[],
-    timeoutMs: number,
-    chain: { name: string; args: Uint8Array }[],
-    /** Whether this node's next call may follow soon (the result is answered from here). */
-    awaitNext: boolean,
-  ): Promise<Uint8Array>;
+  run(fn: string, args: Uint8Array, options: RunOptions): Promise<Uint8Array>;
   /** Whether a function can run chained on the thread of the one before it. */
   chainable(fn: string): boolean;
   /** Sends a one-way DAG message to another node; false when it is not a live member. */
@@ -79,7 +92,7 @@ interface Run {
   plan: DagPlan;
   /** This node's functions not yet finished. */
   open: Set<string>;
-  inputs: Map<string, Map<string, Uint8Array>>;
+  inputs: Map<string, Map<string, DagInput>>;
   started: Set<string>;
   /** Nodes this node sent the plan to (they need it only once). */
   planSentTo: Set<string>;
@@ -126,7 +139,7 @@ export class DagRunner {
   #endedSinceMs = 0;
   readonly #early = new Map<
     string,
-    { fn: string; from: string; bytes: Uint8Array; atMs: number }[]
+    { fn: string; from: string; input: DagInput; atMs: number }[]
   >();
   #earlyCount = 0;
   readonly #waiting = new Map<string, Waiting>();
@@ -259,22 +272,22 @@ export class DagRunner {
     if (early !== undefined) {
       this.#early.delete(plan.runId);
       this.#earlyCount -= early.length;
-      for (const input of early) this.onInput(plan.runId, input.fn, input.from, input.bytes);
+      for (const e of early) this.onInput(plan.runId, e.fn, e.from, e.input);
     }
     for (const fn of fns) this.#maybeStart(run, fn);
   }
 
   /** A predecessor's result for `fn` of run `runId`. */
-  onInput(runId: string, fn: string, from: string, bytes: Uint8Array, plan?: DagPlan): void {
+  onInput(runId: string, fn: string, from: string, input: DagInput, plan?: DagPlan): void {
     if (this.#isEnded(runId)) return;
     if (!this.#runs.has(runId) && plan !== undefined) this.onPlan(plan);
     const run = this.#runs.get(runId);
     const inputs = run?.inputs.get(fn);
     if (run === undefined || inputs === undefined) {
-      if (run === undefined) this.#keepEarly(runId, fn, from, bytes);
+      if (run === undefined) this.#keepEarly(runId, fn, from, input);
       return;
     }
-    inputs.set(from, bytes);
+    inputs.set(from, input);
     this.#maybeStart(run, fn);
   }
 
@@ -327,10 +340,10 @@ export class DagRunner {
     this.#endedSinceMs = nowMs;
   }
 
-  #keepEarly(runId: string, fn: string, from: string, bytes: Uint8Array): void {
+  #keepEarly(runId: string, fn: string, from: string, input: DagInput): void {
     if (this.#earlyCount >= EARLY_INPUTS_MAX) return;
     const list = this.#early.get(runId) ?? [];
-    list.push({ fn, from, bytes, atMs: this.#deps.nowMs() });
+    list.push({ fn, from, input, atMs: this.#deps.nowMs() });
     this.#early.set(runId, list);
     this.#earlyCount += 1;
   }
@@ -341,10 +354,16 @@ export class DagRunner {
     const preds = run.plan.dag.predecessors[fn] ?? [];
     if (inputs === undefined || !preds.every((p) => inputs.has(p))) return;
     run.started.add(fn);
+    const received = preds.map((p) => inputs.get(p)!);
+    const snapshot =
+      run.plan.consistency === 'repeatable-read'
+        ? mergeSnapshots(received.map((input) => input.snapshot))
+        : undefined;
     void this.#runFunction(
       run,
       fn,
-      preds.map((p) => inputs.get(p)!),
+      received.map((input) => input.bytes),
+      snapshot,
     );
   }
 
@@ -353,7 +372,12 @@ export class DagRunner {
    * here too (each the only successor of the one before and with no other input): their
    * results then pass from function to function inside one thread, with no hop at all.
    */
-  async #runFunction(run: Run, fn: string, inputs: Uint8Array[]): Promise<void> {
+  async #runFunction(
+    run: Run,
+    fn: string,
+    inputs: Uint8Array[],
+    snapshot: SnapshotEntry[] | undefined,
+  ): Promise<void> {
     const { plan } = run;
     const chain = this.#chainAfter(run, fn);
     const last = chain.at(-1) ?? fn;
@@ -363,11 +387,23 @@ export class DagRunner {
     }
     const steps = chain.map((f) => ({ name: f, args: plan.args[f]! }));
     let bytes: Uint8Array;
+    let reads: SnapshotEntry[] = [];
     const startMs = this.#deps.nowMs();
     try {
-      // Only an answer given from here is followed soon by this node's next call.
-      const awaitNext = last === plan.dag.sink && plan.coordinator === this.#deps.nodeId;
-      bytes = await this.#deps.run(fn, plan.args[fn]!, inputs, plan.timeoutMs, steps, awaitNext);
+      const options: RunOptions = {
+        inputs,
+        timeoutMs: plan.timeoutMs,
+        chain: steps,
+        // Only an answer given from here is followed soon by this node's next call.
+        awaitNext: last === plan.dag.sink && plan.coordinator === this.#deps.nodeId,
+      };
+      if (snapshot !== undefined) {
+        options.snapshot = snapshot;
+        options.onReads = (fresh) => {
+          reads = fresh;
+        };
+      }
+      bytes = await this.#deps.run(fn, plan.args[fn]!, options);
       this.#countBusy([fn, ...chain], this.#deps.nowMs() - startMs);
       if (this.#runs.get(plan.runId) !== run) return;
       if (last === plan.dag.sink && plan.outputKey !== undefined)
@@ -382,7 +418,9 @@ export class DagRunner {
       this.#report(plan, { ok: true, bytes });
       return;
     }
-    for (const next of plan.dag.successors[last] ?? []) this.#forward(run, next, last, bytes);
+    const output: DagInput = { bytes };
+    if (snapshot !== undefined) output.snapshot = [...snapshot, ...reads];
+    for (const next of plan.dag.successors[last] ?? []) this.#forward(run, next, last, output);
   }
 
   #countBusy(fns: string[], ms: number): void {
@@ -408,14 +446,14 @@ export class DagRunner {
     }
   }
 
-  #forward(run: Run, fn: string, from: string, bytes: Uint8Array): void {
+  #forward(run: Run, fn: string, from: string, output: DagInput): void {
     const { plan } = run;
     const node = plan.placement[fn]!;
     if (node === this.#deps.nodeId) {
-      this.onInput(plan.runId, fn, from, bytes);
+      this.onInput(plan.runId, fn, from, output);
       return;
     }
-    const message: DagMessage = { op: 'dag-input', runId: plan.runId, fn, from, bytes };
+    const message: DagMessage = { op: 'dag-input', runId: plan.runId, fn, from, ...output };
     if (!run.planSentTo.has(node)) {
       message.plan = plan;
       run.planSentTo.add(node);
@@ -439,4 +477,17 @@ export class DagRunner {
     if (plan.coordinator === this.#deps.nodeId) this.onDone(plan.runId, outcome);
     else this.#deps.send(plan.coordinator, { op: 'dag-done', runId: plan.runId, outcome });
   }
+}
+
+/**
+ * The versions a function with several inputs reads: each key as its first predecessor (in
+ * edge order) that read it saw it, so the choice never depends on arrival order.
+ */
+function mergeSnapshots(lists: (SnapshotEntry[] | undefined)[]): SnapshotEntry[] {
+  if (lists.length === 1) return lists[0] ?? [];
+  const merged = new Map<string, Uint8Array | null>();
+  for (const list of lists) {
+    for (const [key, bytes] of list ?? []) if (!merged.has(key)) merged.set(key, bytes);
+  }
+  return [...merged];
 }

@@ -5,6 +5,8 @@
  * offloading of single calls from a busy node (`callOne`), and the peer messages of a
  * run, each validated before use. The run itself is DagRunner's.
  */
+
+import type { SnapshotEntry } from '../actors/index.js';
 import { NotFoundError, parseWireError, ValidationError } from '../errors.js';
 import { decode, encodeOwned, Ref } from '../storage/index.js';
 import type { Pins } from './autoscaler.js';
@@ -12,6 +14,7 @@ import type { Cluster } from './cluster.js';
 import { buildDag, type DagGraph, parseDagGraph } from './dag_graph.js';
 import { DagPins, parseNodeLoad } from './dag_pins.js';
 import {
+  type DagInput,
   type DagMessage,
   type DagOutcome,
   type DagPlan,
@@ -130,10 +133,12 @@ export class DagService {
     if (dag === undefined)
       return Promise.reject(new NotFoundError(`DAG ${name} is not registered`));
     const consistency = options.consistency ?? 'lww';
-    if (consistency !== 'lww') {
+    if (consistency !== 'lww' && consistency !== 'repeatable-read') {
       return Promise.reject(
         new ValidationError(
-          `consistency ${JSON.stringify(consistency)} is not available yet; use 'lww'`,
+          consistency === 'causal'
+            ? "consistency 'causal' is not available yet; use 'lww' or 'repeatable-read'"
+            : `consistency ${JSON.stringify(consistency)} is not one of 'lww', 'repeatable-read', 'causal'`,
         ),
       );
     }
@@ -148,6 +153,7 @@ export class DagService {
       timeoutMs: options.timeoutMs,
     };
     if (options.outputKey !== undefined) base.outputKey = options.outputKey;
+    if (consistency === 'repeatable-read') base.consistency = consistency;
     const callId = `${this.#deps.nodeId}.${this.#calls}.${Date.now().toString(36)}`;
     return this.runner.execute(
       callId,
@@ -220,7 +226,9 @@ export class DagService {
           throw new ValidationError('malformed DAG input');
         }
         const plan = wire.plan === undefined ? undefined : this.#parsePlan(wire.plan);
-        this.runner.onInput(runId, wire.fn, wire.from, wire.bytes, plan);
+        const input: DagInput = { bytes: wire.bytes };
+        if (wire.snapshot !== undefined) input.snapshot = parseSnapshot(wire.snapshot);
+        this.runner.onInput(runId, wire.fn, wire.from, input, plan);
         return;
       }
       case 'dag-done':
@@ -369,7 +377,19 @@ function parsePlan(payload: Record<string, unknown>, dag: DagGraph): DagPlan {
     timeoutMs: payload.timeoutMs,
   };
   if (typeof payload.outputKey === 'string') plan.outputKey = requireKey(payload.outputKey);
+  if (payload.consistency === 'repeatable-read') plan.consistency = 'repeatable-read';
   return plan;
+}
+
+/** The versions a repeatable-read run read so far: [key, encoded value or null] pairs. */
+function parseSnapshot(wire: unknown): SnapshotEntry[] {
+  if (!Array.isArray(wire)) throw new ValidationError('malformed DAG snapshot');
+  return wire.map((entry: unknown): SnapshotEntry => {
+    const [key, bytes] = Array.isArray(entry) ? entry : [];
+    if (typeof key !== 'string' || !(bytes === null || bytes instanceof Uint8Array))
+      throw new ValidationError('malformed DAG snapshot');
+    return [requireKey(key), bytes];
+  });
 }
 
 function parseOutcome(payload: unknown): DagOutcome {

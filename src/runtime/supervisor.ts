@@ -14,6 +14,7 @@ import {
   type FunctionDef,
   type PoolStep,
   type PutValue,
+  type SnapshotEntry,
 } from '../actors/index.js';
 import {
   errorFromWire,
@@ -49,6 +50,20 @@ import { requireKey, requireName } from './validate.js';
 const SWEEP_INTERVAL_MS = 5_000;
 /** How often a node tells the others its load and cached keys (for the scheduler). */
 const LOAD_REPORT_INTERVAL_MS = 1_000;
+
+/** How `Supervisor.call` runs a function. */
+export interface CallOptions {
+  timeoutMs?: number | undefined;
+  /** Upstream DAG results, passed before the caller's arguments. */
+  inputs?: Uint8Array[];
+  /** Functions to run after it on the same thread, each given the previous result. */
+  chain?: readonly { name: string; args: Uint8Array }[];
+  /** Whether this node's next call may follow soon (the answer leaves from here). */
+  awaitNext?: boolean;
+  /** Repeatable read: the versions upstream functions read, and where new reads go. */
+  snapshot?: SnapshotEntry[];
+  onReads?: (reads: SnapshotEntry[]) => void;
+}
 
 export class Supervisor {
   readonly nodeId: string;
@@ -116,8 +131,7 @@ export class Supervisor {
       store: this.store,
       cluster: () => this.cluster,
       isRegistered: (name) => this.registry.get(name) !== undefined,
-      run: (fn, args, inputs, timeoutMs, chain, awaitNext) =>
-        this.call(fn, args, timeoutMs, inputs, chain, awaitNext),
+      run: (fn, args, options) => this.call(fn, args, options),
       chainable: (fn) => this.chainable(fn),
       isClass: (fn) => this.registry.get(fn)?.kind === 'class',
       log: this.log,
@@ -222,18 +236,9 @@ export class Supervisor {
     return defs.map((def) => def.name);
   }
 
-  /**
-   * Runs one function and resolves to its encoded result. `chain`: functions to run after it
-   * on the same executor thread, each given the previous result (see `chainable`).
-   */
-  call(
-    name: string,
-    args: Uint8Array,
-    timeoutMs?: number,
-    inputs?: Uint8Array[],
-    chain: readonly { name: string; args: Uint8Array }[] = [],
-    awaitNext = true,
-  ): Promise<Uint8Array> {
+  /** Runs one function here and resolves to its encoded result (see `CallOptions`). */
+  call(name: string, args: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+    const { timeoutMs, inputs, chain = [], awaitNext = true, snapshot, onReads } = options;
     const def = this.registry.get(requireName(name, 'function name'));
     if (def === undefined) {
       return Promise.reject(new NotFoundError(`function ${name} is not registered`));
@@ -258,6 +263,8 @@ export class Supervisor {
       ...(inputs === undefined ? {} : { inputs }),
       ...(steps.length === 0 ? {} : { chain: steps }),
       ...(awaitNext ? {} : { awaitNext }),
+      ...(snapshot === undefined ? {} : { snapshot }),
+      ...(onReads === undefined ? {} : { onReads }),
       timeoutMs: timeoutMs ?? this.options.callTimeoutMs,
       ...(def.kind === 'class' ? { executorIndex: this.#classHome(name) } : {}),
     });
@@ -273,7 +280,9 @@ export class Supervisor {
    */
   callAnywhere(name: string, args: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {
     const deadlineMs = timeoutMs ?? this.options.callTimeoutMs;
-    return this.dags.callOne(name, args, deadlineMs, () => this.call(name, args, timeoutMs));
+    return this.dags.callOne(name, args, deadlineMs, () =>
+      this.call(name, args, timeoutMs === undefined ? {} : { timeoutMs }),
+    );
   }
 
   /** Whether `name` can run chained after another function on that one's thread. */

@@ -61,6 +61,35 @@ test('DAG functions run on different nodes and results flow between them', async
         await clouds[i % 3]!.callDag('pipeline', { fetch: [i], scale: [2] }),
         `value ${(i + 1) * 2}`,
       );
+    // Repeatable read across nodes: the version read on node 0 travels to node 1.
+    await cloud.register('bump', async (ctx: Context, key: string) => {
+      await ctx.put(key, `${(await ctx.get(key)) as string}+`);
+    });
+    await cloud.register('readThenBump', async (ctx: Context, key: string) => {
+      const seen = await ctx.get(key);
+      await ctx.call('bump', [key]);
+      return seen;
+    });
+    await cloud.register('readAgain', async (ctx: Context, first: unknown, key: string) => [
+      first,
+      await ctx.get(key),
+    ]);
+    await cloud.registerDag('rr', ['readThenBump', 'readAgain'], [['readThenBump', 'readAgain']]);
+    await cloud.put('rr/k', 'v');
+    const rrPlacement = { readThenBump: ids[0]!, readAgain: ids[1]! };
+    const rrArgs = { readThenBump: ['rr/k'], readAgain: ['rr/k'] };
+    t.deepEqual(
+      await cloud.callDag('rr', rrArgs, { consistency: 'repeatable-read', placement: rrPlacement }),
+      ['v', 'v'],
+    );
+    // Whatever version the first function reads, the second reads it too.
+    for (let i = 0; i < 5; i++) {
+      const [first, second] = (await cloud.callDag('rr', rrArgs, {
+        consistency: 'repeatable-read',
+        placement: rrPlacement,
+      })) as [string, string];
+      t.is(second, first);
+    }
   } finally {
     for (const c of clouds) c.close();
     await Promise.all(nodes.map((n) => n.stop()));

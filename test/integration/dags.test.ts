@@ -105,6 +105,60 @@ test('bad DAGs are refused with ValidationError naming the problem', async (t) =
   await t.throwsAsync(cloud.callDag('argcheck', { double: [1] }, { consistency: 'causal' }), {
     instanceOf: ValidationError,
   });
+  await t.throwsAsync(
+    cloud.callDag('argcheck', { double: [1] }, { consistency: 'serializable' as never }),
+    { instanceOf: ValidationError, message: /not one of/ },
+  );
+});
+
+test('repeatable read: every function of a DAG call sees the version first read', async (t) => {
+  const { cloud } = t.context;
+  // Reads the key, then has another function overwrite it before answering.
+  await cloud.register('bump', async (ctx: Context, key: string) => {
+    await ctx.put(key, `${(await ctx.get(key)) as string}+`);
+  });
+  await cloud.register('readThenBump', async (ctx: Context, key: string) => {
+    const seen = await ctx.get(key);
+    await ctx.call('bump', [key]);
+    return seen;
+  });
+  await cloud.register('readAgain', async (ctx: Context, first: unknown, key: string) => {
+    const many = await ctx.get([key]);
+    return [first, await ctx.get(key), many[key]];
+  });
+  await cloud.register('byRef', (_ctx: Context, first: unknown, value: unknown) => [first, value]);
+  await cloud.registerDag('rr', ['readThenBump', 'readAgain'], [['readThenBump', 'readAgain']]);
+  await cloud.registerDag('rrRef', ['readThenBump', 'byRef'], [['readThenBump', 'byRef']]);
+  await cloud.put('rr/k', 'v');
+  const args = { readThenBump: ['rr/k'], readAgain: ['rr/k'] };
+  t.deepEqual(await cloud.callDag('rr', args, { consistency: 'repeatable-read' }), ['v', 'v', 'v']);
+  // Last-writer-wins reads whatever is there now.
+  t.deepEqual(await cloud.callDag('rr', args), ['v+', 'v++', 'v++']);
+  // A ref() argument resolves to the pinned version too.
+  t.deepEqual(
+    await cloud.callDag(
+      'rrRef',
+      { readThenBump: ['rr/k'], byRef: [ref('rr/k')] },
+      { consistency: 'repeatable-read' },
+    ),
+    ['v++', 'v++'],
+  );
+  t.is(await cloud.get('rr/k'), 'v+++');
+});
+
+test('repeatable read: a DAG that writes a key reads its own write', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('writeThenRead', async (ctx: Context, key: string) => {
+    const before = await ctx.get(key);
+    await ctx.put(key, 'mine');
+    return [before, await ctx.get(key), await ctx.get('rr/absent')];
+  });
+  await cloud.registerDag('rrWrite', ['writeThenRead'], []);
+  await cloud.put('rr/w', 'theirs');
+  t.deepEqual(
+    await cloud.callDag('rrWrite', { writeThenRead: ['rr/w'] }, { consistency: 'repeatable-read' }),
+    ['theirs', 'mine', undefined],
+  );
 });
 
 test('a function that throws fails the DAG with FunctionError and is not re-run', async (t) => {

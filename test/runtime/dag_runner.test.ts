@@ -8,6 +8,7 @@
  * ended run.
  */
 import test from 'ava';
+import type { SnapshotEntry } from '../../src/actors/index.js';
 import { errorToWire, FunctionError } from '../../src/errors.js';
 import { buildDag, type DagGraph } from '../../src/runtime/dag_graph.js';
 import { type DagMessage, type DagPlan, DagRunner } from '../../src/runtime/dag_runner.js';
@@ -22,15 +23,35 @@ interface Net {
   /** Executor calls per node: [first function, ...chained]. */
   calls: { node: string; fns: string[] }[];
   outputs: Map<string, unknown>;
+  /** Repeatable read: the versions each function was handed. */
+  snapshots: Map<string, [string, unknown][]>;
 }
 
 function network(nodes: string[], fns: Record<string, Fn>): Net {
-  const net: Net = { runners: new Map(), dead: new Set(), sent: [], calls: [], outputs: new Map() };
+  const net: Net = {
+    runners: new Map(),
+    dead: new Set(),
+    sent: [],
+    calls: [],
+    outputs: new Map(),
+    snapshots: new Map(),
+  };
   for (const node of nodes) {
     const runner: DagRunner = new DagRunner({
       nodeId: node,
-      run: async (fn, args, inputs, _timeoutMs, chain, _awaitNext) => {
+      run: async (fn, args, { inputs, chain, snapshot, onReads }) => {
         net.calls.push({ node, fns: [fn, ...chain.map((c) => c.name)] });
+        if (snapshot !== undefined) {
+          net.snapshots.set(
+            fn,
+            snapshot.map(([key, bytes]) => [key, bytes && decode(bytes)]),
+          );
+          // Each function reads `shared` (unless pinned upstream) and a key of its own.
+          const fresh: SnapshotEntry[] = [[`own-${fn}`, encodeOwned(fn)]];
+          if (!snapshot.some(([key]) => key === 'shared'))
+            fresh.push(['shared', encodeOwned(`as ${fn} read it`)]);
+          onReads?.(fresh);
+        }
         const apply = async (name: string, own: Uint8Array, ins: Uint8Array[]) => {
           const f = fns[name];
           if (f === undefined) throw new Error(`no function ${name}`);
@@ -67,7 +88,7 @@ function deliver(runner: DagRunner, message: DagMessage): void {
       runner.onPlan(message.plan);
       break;
     case 'dag-input':
-      runner.onInput(message.runId, message.fn, message.from, message.bytes, message.plan);
+      runner.onInput(message.runId, message.fn, message.from, message, message.plan);
       break;
     case 'dag-done':
       runner.onDone(message.runId, message.outcome);
@@ -226,4 +247,34 @@ test('messages for an ended run do not revive it', async (t) => {
   await new Promise((r) => setImmediate(r));
   t.is(net.calls.length, callsBefore);
   t.is(net.runners.get('b')!.runsInFlight, 0);
+});
+
+test('repeatable read: versions read upstream travel with the results, first reader wins', async (t) => {
+  const net = network(['a', 'b'], { left: add, right: add, join: add });
+  const graph = dag(
+    ['left', 'right', 'join'],
+    [
+      ['left', 'join'],
+      ['right', 'join'],
+    ],
+  );
+  const placement = { left: 'a', right: 'b', join: 'b' };
+  t.is(
+    await call(net, 'a', graph, { left: [1], right: [2] }, () => placement, {
+      consistency: 'repeatable-read',
+    }),
+    3 + 2,
+  );
+  t.deepEqual(net.snapshots.get('left'), []);
+  t.deepEqual(net.snapshots.get('right'), []);
+  // join gets both upstream read sets; for `shared`, left's version (its first edge) wins.
+  t.deepEqual(net.snapshots.get('join'), [
+    ['own-left', 'left'],
+    ['shared', 'as left read it'],
+    ['own-right', 'right'],
+  ]);
+  // In the default mode nothing is tracked.
+  const plain = network(['a'], { f: add });
+  await call(plain, 'a', dag(['f'], []), { f: [1] }, () => ({ f: 'a' }));
+  t.false(plain.snapshots.has('f'));
 });

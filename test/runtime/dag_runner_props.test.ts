@@ -81,7 +81,7 @@ function cluster(c: Case) {
       node,
       new DagRunner({
         nodeId: node,
-        run: async (fn, args, inputs, _timeoutMs, chain) => {
+        run: async (fn, args, { inputs, chain }) => {
           const step = async (name: string, own: Uint8Array, ins: Uint8Array[]) => {
             ran.set(name, (ran.get(name) ?? 0) + 1);
             await new Promise((r) => setImmediate(r));
@@ -120,7 +120,7 @@ function cluster(c: Case) {
 function deliver(runner: DagRunner, message: DagMessage): void {
   if (message.op === 'dag-plan') runner.onPlan(message.plan);
   else if (message.op === 'dag-input')
-    runner.onInput(message.runId, message.fn, message.from, message.bytes, message.plan);
+    runner.onInput(message.runId, message.fn, message.from, message, message.plan);
   else if (message.op === 'dag-done') runner.onDone(message.runId, message.outcome);
   else runner.onCancel(message.runId);
 }
