@@ -28,6 +28,9 @@ export class ClientServer {
   readonly #server: Server;
   readonly #sessions = new Set<Session>();
 
+  /** Every socket accepted and still open (sessions, and peers adopted by the cluster). */
+  readonly #sockets = new Set<Socket>();
+
   constructor(supervisor: Supervisor) {
     this.#supervisor = supervisor;
     this.#server = createServer((socket) => this.#accept(socket));
@@ -51,13 +54,21 @@ export class ClientServer {
     });
   }
 
+  /**
+   * Stops accepting and closes every connection it accepted — client sessions and the peer
+   * connections it handed to the cluster alike: `server.close` waits for all of them, and a
+   * peer that reconnected while this node was leaving would otherwise keep it from exiting.
+   */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const session of this.#sessions) session.connection.close();
+    for (const socket of this.#sockets) socket.destroy();
     await closed;
   }
 
   #accept(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
     const limits = {
       ...DEFAULT_CONNECTION_LIMITS,
       frameBytesMax: this.#supervisor.options.frameBytesMax,

@@ -109,6 +109,11 @@ export class PeerLinks {
 
   /** Takes over a connection a peer opened to us (after its hello). */
   adopt(connection: Connection, peer: PeerIdentity): void {
+    // A peer that reconnects after this node stopped its links gets no link.
+    if (this.#closed) {
+      connection.close();
+      return;
+    }
     const link = this.#link(peer.address);
     connection.setHandlers({
       onMessage: (frame) => this.#onFrame(peer.address, connection, frame),

@@ -146,22 +146,25 @@ test('a function runs where the key it is passed by reference lives, over its pi
     );
     await client.registerDag('near', ['where'], []);
     const pinned = (await client.status()).dags.find((d) => d.name === 'near')!.pins.where![0]!;
-    let key = '';
-    for (let i = 0; key === ''; i++) {
+    // Fresh keys, each stored on one node that is not the pinned one and cached nowhere.
+    const keys: { key: string; owner: string }[] = [];
+    for (let i = 0; keys.length < 20; i++) {
       const [owner] = await client.owners(`data/${i}`);
-      if (owner!.id !== pinned) key = `data/${i}`;
+      if (owner!.id !== pinned) keys.push({ key: `data/${i}`, owner: owner!.id });
     }
-    const [owner] = await client.owners(key);
-    await client.put(key, new Uint8Array(1000));
-    const ranOn = new Map<string, number>();
-    for (let i = 0; i < 20; i++) {
+    for (const { key } of keys) await client.put(key, new Uint8Array(1000));
+    let onOwner = 0;
+    for (const { key, owner } of keys) {
+      // Spaced out, so that no node's one executor reports itself busy (> 70%), which
+      // would rightly send calls elsewhere.
+      await new Promise((resolve) => setTimeout(resolve, 30));
       const answer = await client.callDag<string>('near', { where: [ref(key)] });
       const [node, length] = answer.split(' ');
       t.is(length, '1000');
-      ranOn.set(node!, (ranOn.get(node!) ?? 0) + 1);
+      if (node === owner) onOwner += 1;
     }
-    // Locality decides (a 20% random share may place a few calls elsewhere).
-    t.true((ranOn.get(owner!.id) ?? 0) >= 12, JSON.stringify([...ranOn]));
+    // Locality decides; the 20% random share places a few calls elsewhere (≈ 17 of 20).
+    t.true(onOwner >= 12, `${onOwner} of 20 calls ran where their key is stored`);
   } finally {
     cloud?.close();
     await Promise.all(nodes.map((n) => n.stop()));
