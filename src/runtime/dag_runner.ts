@@ -14,6 +14,11 @@
  * answer and clean-up; on a small machine every frame is a process wake-up. A node forgets
  * a run as soon as its own functions finished, so a successful call needs no clean-up
  * message; ended runs are remembered briefly so a straggling message cannot revive one.
+ * A linear stretch placed on one node runs as one executor call (`chain`).
+ *
+ * Repeatable read (`consistency: 'repeatable-read'`): each result carries the versions read
+ * up to it (actors/read_snapshot.ts), and a function with several inputs reads each key as
+ * its first predecessor in edge order saw it.
  *
  * Failures: a function that throws fails the call with its typed error and is not re-run.
  * A node that dies or cannot be reached during a run fails that attempt; the coordinator
