@@ -108,10 +108,35 @@ export async function startCommand(flags: StartFlags): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  stopWithParent(stop);
   // A node serves many clients: a fault in one request's code path is logged, not fatal.
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(
       `${JSON.stringify({ level: 50, msg: 'unhandled rejection', reason: String(reason) })}\n`,
     );
   });
+}
+
+/**
+ * With SQUALL_PARENT_PID set (nodes that tests, benchmarks and `cluster up` start), the node
+ * stops once that process is gone, so a killed or timed-out parent leaves no node behind.
+ */
+function stopWithParent(stop: () => void): void {
+  const parent = Number(process.env.SQUALL_PARENT_PID);
+  if (!Number.isInteger(parent) || parent <= 0) return;
+  const alive = () => {
+    try {
+      process.kill(parent, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const timer = setInterval(() => {
+    if (process.ppid !== parent || !alive()) {
+      clearInterval(timer);
+      stop();
+    }
+  }, 1000);
+  timer.unref();
 }

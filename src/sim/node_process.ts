@@ -25,10 +25,14 @@ export async function startNodeProcess(
   args: string[] = [],
   startTimeoutMs = 30_000,
 ): Promise<NodeProcess> {
+  // A test that times out must not leave its nodes running: they stop with this process.
   const child = spawn(
     process.execPath,
     [SQUALL_BIN, 'start', '--port', '0', '--http-port', '0', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SQUALL_PARENT_PID: `${process.pid}` },
+    },
   );
   let stdout = '';
   let stderr = '';
