@@ -74,6 +74,14 @@ export class Autoscaler {
     return changed ? Object.fromEntries(next) : undefined;
   }
 
+  /** Forgets what it kept about the functions of DAGs not in `dags` (deleted ones). */
+  retain(dags: readonly { name: string; functions: readonly string[] }[]): void {
+    const ids = new Set(dags.flatMap((dag) => dag.functions.map((fn) => `${dag.name}/${fn}`)));
+    for (const map of [this.#lastCalledMs, this.#lastScaledMs]) {
+      for (const id of map.keys()) if (!ids.has(id)) map.delete(id);
+    }
+  }
+
   #decideOne(input: ScaleInput, fn: string, before: readonly string[]): string[] {
     const { live, loads, nowMs } = input;
     const id = `${input.dag}/${fn}`;

@@ -13,6 +13,7 @@ import { Autoscaler, type NodeLoad, type Pins } from './autoscaler.js';
 import type { Cluster } from './cluster.js';
 import type { DagGraph } from './dag_graph.js';
 import type { NodeStore } from './node_store.js';
+import { ParsedCache } from './parsed_cache.js';
 import { PINS_PREFIX } from './placement.js';
 import { isRecord } from './validate.js';
 
@@ -31,7 +32,7 @@ export class DagPins {
   readonly #deps: DagPinsDeps;
   readonly #autoscaler = new Autoscaler();
   readonly #loads = new Map<string, { load: NodeLoad; atMs: number }>();
-  readonly #parsed = new Map<string, { stored: unknown; pins: Pins }>();
+  readonly #parsed = new ParsedCache(parsePins);
 
   constructor(deps: DagPinsDeps) {
     this.#deps = deps;
@@ -39,13 +40,7 @@ export class DagPins {
 
   /** A DAG's pins as this node knows them (undefined before any were written). */
   get(name: string): Pins | undefined {
-    const stored = this.#deps.store.read(PINS_PREFIX + name);
-    if (stored === undefined || stored === null) return undefined;
-    const cached = this.#parsed.get(name);
-    if (cached?.stored === stored) return cached.pins;
-    const pins = parsePins(stored);
-    this.#parsed.set(name, { stored, pins });
-    return pins;
+    return this.#parsed.get(name, this.#deps.store.read(PINS_PREFIX + name));
   }
 
   async write(name: string, pins: Pins | null, ack: 'one' | 'all'): Promise<void> {
@@ -63,11 +58,12 @@ export class DagPins {
   autoscale(dags: readonly DagGraph[], nowMs: number): void {
     const cluster = this.#deps.cluster();
     const live = cluster.liveNodes().sort();
+    // Reports of nodes that are gone are dropped on every node, deciding or not.
+    for (const node of this.#loads.keys()) if (!live.includes(node)) this.#loads.delete(node);
     if (live[0] !== this.#deps.nodeId) return;
     const loads = new Map<string, NodeLoad>();
     for (const [node, { load, atMs }] of this.#loads) {
-      if (nowMs - atMs <= LOAD_TTL_MS && live.includes(node)) loads.set(node, load);
-      else if (!live.includes(node)) this.#loads.delete(node);
+      if (nowMs - atMs <= LOAD_TTL_MS) loads.set(node, load);
     }
     for (const dag of dags) {
       const pins = this.get(dag.name) ?? {};
@@ -86,6 +82,7 @@ export class DagPins {
         this.#deps.log.warn({ dag: dag.name }, `could not re-pin: ${(error as Error).message}`),
       );
     }
+    this.#autoscaler.retain(dags);
   }
 }
 

@@ -50,7 +50,7 @@ export interface DagPlan {
 }
 
 /** A predecessor's result, and in repeatable-read mode the versions read up to it. */
-export interface DagInput {
+export interface UpstreamResult {
   bytes: Uint8Array;
   snapshot?: SnapshotEntry[];
 }
@@ -62,7 +62,7 @@ export type DagOutcome =
 
 export type DagMessage =
   | { op: 'dag-plan'; plan: DagPlan }
-  | ({ op: 'dag-input'; runId: string; fn: string; from: string; plan?: DagPlan } & DagInput)
+  | ({ op: 'dag-input'; runId: string; fn: string; from: string; plan?: DagPlan } & UpstreamResult)
   | { op: 'dag-done'; runId: string; outcome: DagOutcome }
   | { op: 'dag-cancel'; runId: string };
 
@@ -97,7 +97,7 @@ interface Run {
   plan: DagPlan;
   /** This node's functions not yet finished. */
   open: Set<string>;
-  inputs: Map<string, Map<string, DagInput>>;
+  inputs: Map<string, Map<string, UpstreamResult>>;
   started: Set<string>;
   /** Nodes this node sent the plan to (they need it only once). */
   planSentTo: Set<string>;
@@ -144,7 +144,7 @@ export class DagRunner {
   #endedSinceMs = 0;
   readonly #early = new Map<
     string,
-    { fn: string; from: string; input: DagInput; atMs: number }[]
+    { fn: string; from: string; input: UpstreamResult; atMs: number }[]
   >();
   #earlyCount = 0;
   readonly #waiting = new Map<string, Waiting>();
@@ -283,7 +283,7 @@ export class DagRunner {
   }
 
   /** A predecessor's result for `fn` of run `runId`. */
-  onInput(runId: string, fn: string, from: string, input: DagInput, plan?: DagPlan): void {
+  onInput(runId: string, fn: string, from: string, input: UpstreamResult, plan?: DagPlan): void {
     if (this.#isEnded(runId)) return;
     if (!this.#runs.has(runId) && plan !== undefined) this.onPlan(plan);
     const run = this.#runs.get(runId);
@@ -345,7 +345,7 @@ export class DagRunner {
     this.#endedSinceMs = nowMs;
   }
 
-  #keepEarly(runId: string, fn: string, from: string, input: DagInput): void {
+  #keepEarly(runId: string, fn: string, from: string, input: UpstreamResult): void {
     if (this.#earlyCount >= EARLY_INPUTS_MAX) return;
     const list = this.#early.get(runId) ?? [];
     list.push({ fn, from, input, atMs: this.#deps.nowMs() });
@@ -423,7 +423,7 @@ export class DagRunner {
       this.#report(plan, { ok: true, bytes });
       return;
     }
-    const output: DagInput = { bytes };
+    const output: UpstreamResult = { bytes };
     if (snapshot !== undefined) output.snapshot = [...snapshot, ...reads];
     for (const next of plan.dag.successors[last] ?? []) this.#forward(run, next, last, output);
   }
@@ -451,7 +451,7 @@ export class DagRunner {
     }
   }
 
-  #forward(run: Run, fn: string, from: string, output: DagInput): void {
+  #forward(run: Run, fn: string, from: string, output: UpstreamResult): void {
     const { plan } = run;
     const node = plan.placement[fn]!;
     if (node === this.#deps.nodeId) {

@@ -14,15 +14,16 @@ import type { Cluster } from './cluster.js';
 import { buildDag, type DagGraph, parseDagGraph } from './dag_graph.js';
 import { DagPins, parseNodeLoad } from './dag_pins.js';
 import {
-  type DagInput,
   type DagMessage,
   type DagOutcome,
   type DagPlan,
   DagRunner,
   type DagRunnerDeps,
+  type UpstreamResult,
 } from './dag_runner.js';
 import { KeySummary } from './key_summary.js';
 import { checkUserKey, type NodeStore } from './node_store.js';
+import { ParsedCache } from './parsed_cache.js';
 import { DAG_PREFIX } from './placement.js';
 import { Scheduler } from './scheduler.js';
 import { isRecord, requireKey, requireName } from './validate.js';
@@ -65,7 +66,7 @@ export class DagService {
   readonly pins: DagPins;
   #calls = 0;
   #lastReportMs = Date.now();
-  readonly #parsed = new Map<string, { stored: unknown; graph: DagGraph }>();
+  readonly #parsed = new ParsedCache((stored) => parseDagGraph(stored));
   /** Graphs received in plans, by name. */
   readonly #received = new Map<string, DagGraph>();
   /** One-function graphs of single calls run on other nodes. */
@@ -92,14 +93,7 @@ export class DagService {
   }
 
   get(name: string): DagGraph | undefined {
-    const stored = this.#deps.store.read(DAG_PREFIX + name);
-    if (stored === undefined || stored === null) return undefined;
-    // The store hands back the same object while the DAG is unchanged: parse it once.
-    const cached = this.#parsed.get(name);
-    if (cached?.stored === stored) return cached.graph;
-    const graph = parseDagGraph(stored);
-    this.#parsed.set(name, { stored, graph });
-    return graph;
+    return this.#parsed.get(name, this.#deps.store.read(DAG_PREFIX + name));
   }
 
   list(): string[] {
@@ -226,7 +220,7 @@ export class DagService {
           throw new ValidationError('malformed DAG input');
         }
         const plan = wire.plan === undefined ? undefined : this.#parsePlan(wire.plan);
-        const input: DagInput = { bytes: wire.bytes };
+        const input: UpstreamResult = { bytes: wire.bytes };
         if (wire.snapshot !== undefined) input.snapshot = parseSnapshot(wire.snapshot);
         this.runner.onInput(runId, wire.fn, wire.from, input, plan);
         return;

@@ -253,13 +253,18 @@ export class Supervisor {
     const callId = nanoid(12);
     let steps: PoolStep[];
     try {
-      steps = chain.map((step, i) => this.#step(step.name, `${callId}.${i + 1}`, step.args));
+      steps = chain.map((step, i) => {
+        const stepDef = this.registry.get(step.name);
+        if (stepDef === undefined)
+          throw new NotFoundError(`function ${step.name} is not registered`);
+        return this.#step(stepDef, `${callId}.${i + 1}`, step.args);
+      });
     } catch (error) {
       return Promise.reject(error);
     }
     this.counters.calls += 1 + steps.length;
     const result = this.pool.run({
-      ...this.#step(name, callId, args),
+      ...this.#step(def, callId, args),
       ...(inputs === undefined ? {} : { inputs }),
       ...(steps.length === 0 ? {} : { chain: steps }),
       ...(awaitNext ? {} : { awaitNext }),
@@ -279,8 +284,8 @@ export class Supervisor {
    * `callOne`), where it is re-run if that node dies.
    */
   callAnywhere(name: string, args: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {
-    const deadlineMs = timeoutMs ?? this.options.callTimeoutMs;
-    return this.dags.callOne(name, args, deadlineMs, () =>
+    const budgetMs = timeoutMs ?? this.options.callTimeoutMs;
+    return this.dags.callOne(name, args, budgetMs, () =>
       this.call(name, args, timeoutMs === undefined ? {} : { timeoutMs }),
     );
   }
@@ -290,9 +295,8 @@ export class Supervisor {
     return this.registry.get(name)?.kind === 'function';
   }
 
-  #step(name: string, callId: string, args: Uint8Array): PoolStep {
-    const def = this.registry.get(name);
-    if (def === undefined) throw new NotFoundError(`function ${name} is not registered`);
+  #step(def: FunctionDef, callId: string, args: Uint8Array): PoolStep {
+    const { name } = def;
     const module = def.module === undefined ? undefined : this.registry.module(def.module.id);
     return {
       callId,

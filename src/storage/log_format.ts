@@ -78,8 +78,8 @@ export interface Damage {
 // ---------------------------------------------------------------------------------------
 // Records
 
-/** Frames a payload: length, checksum, bytes. */
-function frame(payload: Uint8Array): Uint8Array {
+/** Frames a payload: length, checksum, bytes (tests frame payloads of their own with it). */
+export function frameRecord(payload: Uint8Array): Uint8Array {
   const record = new Uint8Array(RECORD_HEADER_BYTES + payload.length);
   const view = new DataView(record.buffer);
   view.setUint32(0, payload.length, true);
@@ -98,7 +98,7 @@ export function encodeRecord(key: string, value: Lattice): Uint8Array {
         `exceeds ${RECORD_PAYLOAD_BYTES_MAX} bytes`,
     );
   }
-  return frame(payload);
+  return frameRecord(payload);
 }
 
 type Frame =
@@ -249,7 +249,7 @@ export function mergeRecords(
 
 /** The snapshot's first record, naming the log generation it precedes and its entry count. */
 export function encodeSnapshotHeader(generation: number, entryCount: number): Uint8Array {
-  return frame(encode([SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION, generation, entryCount]));
+  return frameRecord(encode([SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION, generation, entryCount]));
 }
 
 export interface DecodedSnapshot {

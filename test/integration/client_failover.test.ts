@@ -8,30 +8,16 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { type Context, connect, UnavailableError } from '../../src/index.js';
-import { type NodeProcess, SQUALL_BIN, startNodeProcess } from '../../src/sim/index.js';
-import { waitFor } from './node_fixture.js';
+import { SQUALL_BIN } from '../../src/sim/index.js';
+import { startCluster } from './node_fixture.js';
 
 const run = promisify(execFile);
 
 test('a client whose node dies carries on through another member', async (t) => {
   t.timeout(120_000);
-  const args = ['--executors', '1', '--http-port', 'off'];
-  const nodes: NodeProcess[] = [await startNodeProcess(args)];
+  const { nodes, clouds } = await startCluster(2, () => ['--executors', '1', '--http-port', 'off']);
+  for (const c of clouds) c.close();
   try {
-    nodes.push(await startNodeProcess([...args, '--join', nodes[0]!.address]));
-    await waitFor('2 alive members on both', async () => {
-      const statuses = await Promise.all(
-        nodes.map(async (n) => {
-          const c = await connect(n.address);
-          try {
-            return await c.status();
-          } finally {
-            c.close();
-          }
-        }),
-      );
-      return statuses.every((s) => s.nodes.filter((m) => m.state === 'alive').length === 2);
-    });
     // Connected to node 0 only; it learns node 1 from the hello answer.
     const cloud = await connect(nodes[0]!.address);
     const listed = await connect([nodes[0]!.address, nodes[1]!.address].join(','));

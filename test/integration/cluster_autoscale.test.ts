@@ -8,23 +8,13 @@
 import test from 'ava';
 import { type Cloud, type Context, connect, ref } from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
-import { waitFor } from './node_fixture.js';
+import { startCluster, waitFor } from './node_fixture.js';
 
 test('a DAG is pinned when registered, and a hot function gets more replicas', async (t) => {
   t.timeout(120_000);
-  const args = ['--executors', '1', '--http-port', 'off'];
-  const nodes: NodeProcess[] = [await startNodeProcess(args)];
-  const clouds: Cloud[] = [];
+  const { nodes, clouds } = await startCluster(3, () => ['--executors', '1', '--http-port', 'off']);
   try {
-    for (let i = 1; i < 3; i++)
-      nodes.push(await startNodeProcess([...args, '--join', nodes[0]!.address]));
-    clouds.push(...(await Promise.all(nodes.map((n) => connect(n.address)))));
     const [cloud] = clouds as [Cloud];
-    await waitFor('3 alive members everywhere', async () =>
-      (await Promise.all(clouds.map((c) => c.status()))).every(
-        (s) => s.nodes.filter((n) => n.state === 'alive').length === 3,
-      ),
-    );
     await cloud.register('work', async (_ctx: Context, x: number) => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       return x + 1;
@@ -129,13 +119,9 @@ test('a busy node sends single calls to an idle one, and re-runs them when it di
 test('a function runs where the key it is passed by reference lives, over its pin', async (t) => {
   t.timeout(120_000);
   const args = ['--executors', '1', '--http-port', 'off', '--replication', '1'];
-  const nodes: NodeProcess[] = [await startNodeProcess(args)];
-  let cloud: Cloud | undefined;
+  const { nodes, clouds } = await startCluster(3, () => args);
   try {
-    for (let i = 1; i < 3; i++)
-      nodes.push(await startNodeProcess([...args, '--join', nodes[0]!.address]));
-    cloud = await connect(nodes[0]!.address);
-    const client = cloud;
+    const client = clouds[0]!;
     await waitFor(
       '3 members in the ring',
       async () => (await client.status()).ring.members.length === 3,
@@ -166,7 +152,7 @@ test('a function runs where the key it is passed by reference lives, over its pi
     // Locality decides; the 20% random share places a few calls elsewhere (≈ 17 of 20).
     t.true(onOwner >= 12, `${onOwner} of 20 calls ran where their key is stored`);
   } finally {
-    cloud?.close();
+    for (const c of clouds) c.close();
     await Promise.all(nodes.map((n) => n.stop()));
   }
 });

@@ -10,27 +10,17 @@ import { join } from 'node:path';
 import test from 'ava';
 import { type Cloud, type Context, connect } from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
-import { waitFor } from './node_fixture.js';
+import { startCluster, waitFor } from './node_fixture.js';
 
-async function cluster(root: string): Promise<{ nodes: NodeProcess[]; clouds: Cloud[] }> {
-  const args = (i: number) => [
+function cluster(root: string): Promise<{ nodes: NodeProcess[]; clouds: Cloud[] }> {
+  return startCluster(3, (i) => [
     '--executors',
     '1',
     '--replication',
     '2',
     '--data-dir',
     join(root, `n${i}`),
-  ];
-  const nodes = [await startNodeProcess(args(0))];
-  for (const i of [1, 2])
-    nodes.push(await startNodeProcess([...args(i), '--join', nodes[0]!.address]));
-  const clouds = await Promise.all(nodes.map((n) => connect(n.address)));
-  await waitFor('3 alive members everywhere', async () =>
-    (await Promise.all(clouds.map((c) => c.status()))).every(
-      (s) => s.nodes.filter((n) => n.state === 'alive').length === 3,
-    ),
-  );
-  return { nodes, clouds };
+  ]);
 }
 
 test('DAG functions run on different nodes and results flow between them', async (t) => {

@@ -46,3 +46,31 @@ export async function waitFor(
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/**
+ * Starts `size` node processes on 127.0.0.1 (node i with `argsFor(i)`, each after the first
+ * joining the first), connects a client to each, and waits until every node sees all of
+ * them alive. On failure it stops what it started.
+ */
+export async function startCluster(
+  size: number,
+  argsFor: (i: number) => string[],
+): Promise<{ nodes: NodeProcess[]; clouds: Cloud[] }> {
+  const nodes = [await startNodeProcess(argsFor(0))];
+  const clouds: Cloud[] = [];
+  try {
+    for (let i = 1; i < size; i++)
+      nodes.push(await startNodeProcess([...argsFor(i), '--join', nodes[0]!.address]));
+    clouds.push(...(await Promise.all(nodes.map((n) => connect(n.address)))));
+    await waitFor(`${size} alive members everywhere`, async () =>
+      (await Promise.all(clouds.map((c) => c.status()))).every(
+        (s) => s.nodes.filter((n) => n.state === 'alive').length === size,
+      ),
+    );
+    return { nodes, clouds };
+  } catch (error) {
+    for (const cloud of clouds) cloud.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw error;
+  }
+}

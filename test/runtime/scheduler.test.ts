@@ -9,20 +9,15 @@ import test from 'ava';
 import fc from 'fast-check';
 import { KeySummary } from '../../src/runtime/key_summary.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
+import { Random } from '../../src/sim/index.js';
 
 const seed =
   Number(process.env.SQUALL_SEED) || (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0;
 
-/** A small seeded generator (mulberry32) standing in for Math.random. */
+/** The simulator's seeded generator, standing in for Math.random. */
 function seededRandom(start: number): () => number {
-  let state = start >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(start);
+  return () => random.next();
 }
 
 const NODES = ['a', 'b', 'c'];

@@ -8,7 +8,6 @@
  * Property tests log their seed; SQUALL_SEED replays one.
  */
 
-import { crc32 } from 'node:zlib';
 import test from 'ava';
 import fc from 'fast-check';
 import { ValidationError } from '../../src/errors.js';
@@ -22,6 +21,7 @@ import {
   encodeRecord,
   encodeSnapshotHeader,
   FIRST_GENERATION,
+  frameRecord,
   type LogRecord,
   logFileName,
   mergeRecords,
@@ -60,16 +60,6 @@ function expected(
   count: number,
 ): [string, string, number][] {
   return list.slice(0, count).map(([k, v], i) => [k, canon(v), offsets[i] ?? -1]);
-}
-
-/** A record with a valid frame around any payload. */
-function framed(payload: Uint8Array): Uint8Array {
-  const record = new Uint8Array(RECORD_HEADER_BYTES + payload.length);
-  const view = new DataView(record.buffer);
-  view.setUint32(0, payload.length, true);
-  view.setUint32(4, crc32(payload), true);
-  record.set(payload, RECORD_HEADER_BYTES);
-  return record;
 }
 
 test('random records round-trip', (t) => {
@@ -194,7 +184,7 @@ test('a record with a matching checksum but no [key, lattice] inside is corrupt,
     encode(['', toWire(counterOf({ w: 1 }))]),
     Uint8Array.of(0xff, 0xff),
   ]) {
-    const decoded = decodeLog(Buffer.concat([good, framed(payload)]));
+    const decoded = decodeLog(Buffer.concat([good, frameRecord(payload)]));
     t.like(decoded.end, { kind: 'corrupt', offset: good.length });
     t.is(decoded.records.length, 1);
   }
@@ -287,10 +277,10 @@ test('a snapshot whose header is foreign, or whose count is wrong, is damage', (
   t.like(decodeSnapshot(Buffer.concat([encodeSnapshotHeader(3, 2), ...records])), {
     reason: 'it holds 1 entries where its header says 2',
   });
-  t.like(decodeSnapshot(Buffer.concat([framed(encode(['other', 1, 3, 1])), ...records])), {
+  t.like(decodeSnapshot(Buffer.concat([frameRecord(encode(['other', 1, 3, 1])), ...records])), {
     offset: 0,
   });
-  t.like(decodeSnapshot(Buffer.concat([framed(encode(['squall-snapshot', 9, 3, 1]))])), {
+  t.like(decodeSnapshot(Buffer.concat([frameRecord(encode(['squall-snapshot', 9, 3, 1]))])), {
     reason: 'its format version 9 is unknown',
   });
   t.like(decodeSnapshot(Buffer.concat([encodeSnapshotHeader(0, 0)])), { offset: 0 });
