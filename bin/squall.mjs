@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // The `squall` command. In a checkout (src/ present, tsx installed) it runs the TypeScript
 // sources directly, so `npm start` works right after `npm install`; an installed package
-// runs the compiled dist/.
+// runs the compiled dist/. `squall start` without malloc settings re-runs itself with them
+// (malloc_env.mjs says why), as a child that stops when this process goes.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { MALLOC_ENV, mallocChosen } from './malloc_env.mjs';
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
@@ -21,5 +25,27 @@ async function load() {
   return import(compiled.href);
 }
 
-const { main } = await load();
-await main(process.argv.slice(2));
+function rerunWithMallocSettings() {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, ...MALLOC_ENV, SQUALL_PARENT_PID: String(process.pid) },
+    },
+  );
+  // A terminal's Ctrl-C reaches both processes; a signal sent to this one alone is passed on.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => child.kill(signal));
+  }
+  child.on('exit', (code, signal) => {
+    process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
+  });
+}
+
+if (process.argv[2] === 'start' && !mallocChosen(process.env)) {
+  rerunWithMallocSettings();
+} else {
+  const { main } = await load();
+  await main(process.argv.slice(2));
+}

@@ -25,6 +25,11 @@ export type FunctionKind = 'function' | 'class';
 export interface FunctionSourceInfo {
   kind: FunctionKind;
   freeVariables: string[];
+  /**
+   * For a class: whether it can have a `run` method — one in its body (method, property
+   * or accessor, not static), or any it inherits (it extends something).
+   */
+  canRun: boolean;
 }
 
 /** Globals of a Node 20 worker thread (ES built-ins, web APIs, Node's own). */
@@ -74,7 +79,21 @@ interface ParsedSource {
 export function analyzeFunctionSource(source: string): FunctionSourceInfo {
   const parsed = parseFunctionSource(source);
   const freeVariables = findFreeVariables(parsed.root);
-  return { kind: parsed.kind, freeVariables };
+  return { kind: parsed.kind, freeVariables, canRun: classCanRun(parsed.root) };
+}
+
+function classCanRun(root: AnyNode): boolean {
+  if (root.type !== 'ClassExpression') return true;
+  if (root.superClass !== null && root.superClass !== undefined) return true;
+  return root.body.body.some(
+    (member) =>
+      (member.type === 'MethodDefinition' || member.type === 'PropertyDefinition') &&
+      !member.static &&
+      (member.computed
+        ? member.key.type === 'Literal' && member.key.value === 'run'
+        : (member.key.type === 'Identifier' && member.key.name === 'run') ||
+          (member.key.type === 'Literal' && member.key.value === 'run')),
+  );
 }
 
 export function closureError(name: string, freeVariables: string[]): ValidationError {

@@ -148,6 +148,17 @@ function buildProgram(): Command {
     'stateful functions-as-a-service for TypeScript',
   );
   program.exitOverride();
+  // Usage errors (a missing argument, an unknown command or option) speak like every other
+  // error: one line `error INVALID: ...`. Subcommands added below inherit this.
+  program.configureOutput({
+    outputError: (text, write) =>
+      write(
+        `error INVALID: ${text
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*/g, ' ')
+          .trim()}\n`,
+      ),
+  });
   addStartCommand(program);
   addClusterCommand(program);
   addDagCommands(program);

@@ -5,8 +5,9 @@
 import { SquallError } from '../errors.js';
 import { toJsonText } from '../runtime/index.js';
 
+/** One JSON value on one line (so a script can read results line by line). */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${toJsonText(value === undefined ? null : value, 2)}\n`);
+  process.stdout.write(`${toJsonText(value === undefined ? null : value)}\n`);
 }
 
 export function failWith(error: unknown): never {

@@ -6,9 +6,24 @@
  * the node it started on. Requests in flight when the connection drops fail with
  * UnavailableError (the SDK never re-sends a request on its own, since a call may have
  * run). Every request has a deadline.
+ *
+ * Reply channels: once it calls a DAG, a client also holds a connection to each other
+ * live node (up to REPLY_CHANNELS_MAX), saying hello with its client id there, so that a
+ * DAG's sink on another node answers it directly instead of through the node it asked —
+ * one hop less. Answers are matched by id whichever connection brings them; a channel that
+ * fails is dropped, and the answer then comes the usual way.
  */
 import { connect as netConnect } from 'node:net';
-import { errorFromWire, parseWireError, TimeoutError, UnavailableError } from '../errors.js';
+import { nanoid } from 'nanoid';
+import {
+  AuthError,
+  errorFromWire,
+  parseWireError,
+  SquallError,
+  TimeoutError,
+  UnavailableError,
+  ValidationError,
+} from '../errors.js';
 import { Connection, DEFAULT_CONNECTION_LIMITS, PROTOCOL_VERSION } from '../runtime/index.js';
 
 export interface Answer {
@@ -19,6 +34,8 @@ export interface Answer {
 interface Pending {
   resolve(answer: Answer): void;
   reject(error: Error): void;
+  /** The connection the request went out on: it fails if that one drops. */
+  connection: Connection;
   deadlineMs: number;
   timeoutMs: number;
 }
@@ -29,11 +46,18 @@ const ADDRESSES_MAX = 64;
 /** How often deadlines are checked: one timer for all requests, not one per request. */
 const DEADLINE_CHECK_MS = 20;
 
+/** Most reply channels a client keeps (connections to nodes other than its own). */
+const REPLY_CHANNELS_MAX = 8;
+/** How long a node whose reply channel failed is left alone before the next try. */
+const REPLY_CHANNEL_RETRY_MS = 5000;
+/** How often a client that calls DAGs asks its node for the live members again. */
+const MEMBERS_REFRESH_MS = 5000;
+
 export function parseAddress(address: string): { host: string; port: number } {
   const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address.trim());
   const port = match === null ? Number.NaN : Number(match[2]);
   if (match === null || !(port > 0 && port < 65536) || match[1] === '') {
-    throw new UnavailableError(`address ${JSON.stringify(address)} is not host:port`);
+    throw new ValidationError(`address ${JSON.stringify(address)} is not host:port`);
   }
   return { host: match[1]!, port };
 }
@@ -51,9 +75,18 @@ export class ClientConnection {
   #deadlineTimer: NodeJS.Timeout | undefined;
   #nextId = 1;
   #closed = false;
+  /** This client's id, given in every hello (reply channels are matched by it). */
+  readonly clientId = nanoid(16);
+  /** Reply channels by address: open, or opening. */
+  readonly #channels = new Map<string, Promise<Connection | undefined>>();
+  /** When the live members were last learned (from a hello). */
+  #membersAtMs = 0;
+  /** When each address whose channel failed may be tried again. */
+  readonly #channelRetryAtMs = new Map<string, number>();
 
   constructor(addresses: readonly string[], token: string | undefined) {
-    if (addresses.length === 0) throw new UnavailableError('no node address to connect to');
+    if (addresses.length === 0) throw new ValidationError('no node address to connect to');
+    for (const address of addresses) parseAddress(address);
     this.address = addresses[0]!;
     this.#addresses = [...new Set(addresses)];
     this.#token = token;
@@ -82,14 +115,19 @@ export class ClientConnection {
     const id = this.#nextId++;
     return new Promise<Answer>((resolve, reject) => {
       const deadlineMs = performance.now() + timeoutMs;
-      this.#pending.set(id, { resolve, reject, deadlineMs, timeoutMs });
+      this.#pending.set(id, { resolve, reject, deadlineMs, timeoutMs, connection });
       this.#watchDeadlines();
       try {
         fields.id = id;
         connection.send(fields);
       } catch (error) {
         this.#pending.delete(id);
-        reject(error);
+        // A value CBOR cannot carry (a function, a symbol) is the caller's bad input.
+        reject(
+          error instanceof SquallError
+            ? error
+            : new ValidationError(`request cannot be encoded: ${(error as Error).message}`),
+        );
       }
     });
   }
@@ -112,24 +150,89 @@ export class ClientConnection {
     }, DEADLINE_CHECK_MS);
   }
 
+  /**
+   * Opens reply channels to the live members the node listed that have none yet (in the
+   * background; a DAG call does not wait for them).
+   */
+  openReplyChannels(timeoutMs: number): void {
+    if (this.#closed) return;
+    this.#openChannelsToMembers(timeoutMs);
+    // Nodes that joined since: a repeated hello on the live connection lists them.
+    const live = this.#live;
+    if (live === undefined || performance.now() - this.#membersAtMs < MEMBERS_REFRESH_MS) return;
+    this.#membersAtMs = performance.now();
+    this.#send(live, this.#helloFields(), timeoutMs).then(
+      (answer) => {
+        this.#hello = answer.value;
+        this.#learnMembers(answer.value);
+        this.#openChannelsToMembers(timeoutMs);
+      },
+      () => undefined,
+    );
+  }
+
+  #openChannelsToMembers(timeoutMs: number): void {
+    const members = (this.#hello as { members?: unknown } | undefined)?.members;
+    if (!Array.isArray(members)) return;
+    const nowMs = performance.now();
+    for (const address of members) {
+      if (this.#channels.size >= REPLY_CHANNELS_MAX) return;
+      if (typeof address !== 'string' || address === this.address || this.#channels.has(address))
+        continue;
+      if ((this.#channelRetryAtMs.get(address) ?? 0) > nowMs) continue;
+      this.#channelRetryAtMs.delete(address);
+      this.#channels.set(address, this.#openChannel(address, timeoutMs));
+    }
+  }
+
+  async #openChannel(address: string, timeoutMs: number): Promise<Connection | undefined> {
+    let connection: Connection | undefined;
+    try {
+      connection = await this.#open(address, timeoutMs, (c, error) => {
+        this.#dropChannel(address);
+        this.#failSentOn(c, error);
+      });
+      await this.#send(connection, this.#helloFields(), timeoutMs);
+      if (this.#closed) connection.close();
+      return connection;
+    } catch {
+      // No channel there: answers from that node come through this client's own node.
+      connection?.close();
+      this.#dropChannel(address);
+      return undefined;
+    }
+  }
+
+  #dropChannel(address: string): void {
+    this.#channels.delete(address);
+    if (this.#closed) return;
+    this.#channelRetryAtMs.set(address, performance.now() + REPLY_CHANNEL_RETRY_MS);
+    if (this.#channelRetryAtMs.size > ADDRESSES_MAX) this.#channelRetryAtMs.clear();
+  }
+
+  #helloFields(): Record<string, unknown> {
+    const hello: Record<string, unknown> = {
+      op: 'hello',
+      version: PROTOCOL_VERSION,
+      client: this.clientId,
+    };
+    if (this.#token !== undefined) hello.token = this.#token;
+    return hello;
+  }
+
   close(): void {
     this.#closed = true;
     void this.#connection?.then((c) => c.close()).catch(() => undefined);
+    for (const channel of this.#channels.values()) void channel.then((c) => c?.close());
+    this.#channels.clear();
     this.#failAll(new UnavailableError('the client was closed'));
   }
 
   #connect(timeoutMs: number): Promise<Connection> {
     this.#connection ??= this.#openAny(timeoutMs)
-      .then(async (connection) => {
-        const hello: Record<string, unknown> = { op: 'hello', version: PROTOCOL_VERSION };
-        if (this.#token !== undefined) hello.token = this.#token;
-        try {
-          this.#hello = (await this.#send(connection, hello, timeoutMs)).value;
-        } catch (error) {
-          connection.close();
-          throw error;
-        }
+      .then((connection) => {
         this.#learnMembers(this.#hello);
+        this.#membersAtMs = performance.now();
         this.#live = connection;
         return connection;
       })
@@ -140,17 +243,26 @@ export class ClientConnection {
     return this.#connection;
   }
 
-  /** Opens a connection to the current address, else to the next one that answers. */
+  /**
+   * Opens a connection to the current address and says hello, else to the next one that
+   * does (a node that accepts and then drops the connection, as one dying may, counts as
+   * unreachable). A node that answers the hello with a refusal (token, protocol) stops the
+   * search: the others would refuse too.
+   */
   async #openAny(timeoutMs: number): Promise<Connection> {
     const start = this.#addresses.indexOf(this.address);
     const order = [...this.#addresses.slice(start), ...this.#addresses.slice(0, start)];
     let firstError: unknown;
     for (const address of order) {
+      let connection: Connection | undefined;
       try {
-        const connection = await this.#open(address, timeoutMs);
+        connection = await this.#open(address, timeoutMs, (c, error) => this.#onDrop(c, error));
+        this.#hello = (await this.#send(connection, this.#helloFields(), timeoutMs)).value;
         this.address = address;
         return connection;
       } catch (error) {
+        connection?.close();
+        if (error instanceof AuthError || error instanceof ValidationError) throw error;
         firstError ??= error;
       }
     }
@@ -165,7 +277,11 @@ export class ClientConnection {
     this.#addresses = [...new Set([...this.#addresses, ...valid])].slice(0, ADDRESSES_MAX);
   }
 
-  #open(address: string, timeoutMs: number): Promise<Connection> {
+  #open(
+    address: string,
+    timeoutMs: number,
+    onClose: (connection: Connection, error: Error | undefined) => void,
+  ): Promise<Connection> {
     const { host, port } = parseAddress(address);
     return new Promise((resolve, reject) => {
       const socket = netConnect({ host, port });
@@ -180,9 +296,9 @@ export class ClientConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        const connection = new Connection(socket, DEFAULT_CONNECTION_LIMITS, {
+        const connection: Connection = new Connection(socket, DEFAULT_CONNECTION_LIMITS, {
           onMessage: (frame) => this.#onAnswer(frame),
-          onClose: (error) => this.#onDrop(error),
+          onClose: (error) => onClose(connection, error),
         });
         resolve(connection);
       });
@@ -213,11 +329,23 @@ export class ClientConnection {
     );
   }
 
-  #onDrop(error: Error | undefined): void {
-    this.#connection = undefined;
-    this.#live = undefined;
+  #onDrop(connection: Connection, error: Error | undefined): void {
+    if (this.#live === connection) {
+      this.#connection = undefined;
+      this.#live = undefined;
+    }
+    this.#failSentOn(connection, error);
+  }
+
+  /** Fails the requests sent on a connection that dropped (answers elsewhere still count). */
+  #failSentOn(connection: Connection, error: Error | undefined): void {
     const reason = error === undefined ? 'connection closed' : error.message;
-    this.#failAll(new UnavailableError(`lost the connection to ${this.address}: ${reason}`));
+    const failure = new UnavailableError(`lost the connection to ${this.address}: ${reason}`);
+    for (const [id, pending] of this.#pending) {
+      if (pending.connection !== connection) continue;
+      this.#pending.delete(id);
+      pending.reject(failure);
+    }
   }
 
   #failAll(error: Error): void {

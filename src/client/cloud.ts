@@ -218,6 +218,8 @@ export class Cloud {
       if (options[field] !== undefined) fields[field] = options[field];
     }
     const answer = await this.#connection.request(fields, timeoutMs + ANSWER_GRACE_MS);
+    // From now on a sink on another node can answer this client there (one hop less).
+    if (options.direct !== false) this.#connection.openReplyChannels(timeoutMs);
     if (options.direct === false) {
       return new Future<R>((answer.value as { key: string }).key, this.#connection, timeoutMs);
     }

@@ -8,6 +8,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { AuthError, errorToWire, UnavailableError, ValidationError } from '../errors.js';
 import { Connection, DEFAULT_CONNECTION_LIMITS } from './connection.js';
+import type { DagReply } from './dag_runner.js';
 import type { DagCallOptions } from './dag_service.js';
 import { type ClientRequest, parseClientRequest, requestId } from './protocol.js';
 import type { Supervisor } from './supervisor.js';
@@ -21,12 +22,16 @@ interface Session {
   connection: Connection;
   authed: boolean;
   inFlight: number;
+  /** The id the client gave in its hello (DAG sinks on this node may answer it here). */
+  clientId?: string;
 }
 
 export class ClientServer {
   readonly #supervisor: Supervisor;
   readonly #server: Server;
   readonly #sessions = new Set<Session>();
+  /** Sessions by client id: the latest connection of each client that gave one. */
+  readonly #byClient = new Map<string, Session>();
 
   /** Every socket accepted and still open (sessions, and peers adopted by the cluster). */
   readonly #sockets = new Set<Socket>();
@@ -35,6 +40,16 @@ export class ClientServer {
     this.#supervisor = supervisor;
     this.#server = createServer((socket) => this.#accept(socket));
     this.#server.maxConnections = CONNECTIONS_MAX;
+    supervisor.answerClient = (reply, bytes) => this.#answer(reply, bytes);
+  }
+
+  /** Answers request `reply.id` of client `reply.client` on its connection to this node. */
+  #answer(reply: DagReply, bytes: Uint8Array): boolean {
+    const session = this.#byClient.get(reply.client);
+    if (session === undefined || session.connection.closed) return false;
+    this.#reply(session, reply.id, undefined, { bytes });
+    this.#supervisor.counters.dagAnswersDirect += 1;
+    return true;
   }
 
   listen(host: string, port: number): Promise<string> {
@@ -83,6 +98,8 @@ export class ClientServer {
       onMessage: (frame) => this.#onFrame(session, frame),
       onClose: (error) => {
         this.#sessions.delete(session);
+        if (session.clientId !== undefined && this.#byClient.get(session.clientId) === session)
+          this.#byClient.delete(session.clientId);
         if (error !== undefined) {
           this.#supervisor.log.warn(
             { peer: socket.remoteAddress },
@@ -129,7 +146,7 @@ export class ClientServer {
     }
     session.inFlight += 1;
     Promise.resolve()
-      .then(() => this.#handle(request))
+      .then(() => this.#handle(request, session))
       .then(
         (result) => this.#reply(session, id, undefined, result),
         (error: unknown) => this.#reply(session, id, error),
@@ -146,6 +163,10 @@ export class ClientServer {
         throw new AuthError('this node requires a valid token');
       }
       session.authed = true;
+      if (request.client !== undefined && request.peer === undefined) {
+        session.clientId = request.client;
+        this.#byClient.set(request.client, session);
+      }
       if (request.peer !== undefined) {
         // Another supervisor: from now on this connection carries peer frames.
         this.#sessions.delete(session);
@@ -169,7 +190,7 @@ export class ClientServer {
     return undefined;
   }
 
-  async #handle(request: ClientRequest): Promise<Reply> {
+  async #handle(request: ClientRequest, session: Session): Promise<Reply> {
     const s = this.#supervisor;
     switch (request.op) {
       case 'hello': {
@@ -202,7 +223,7 @@ export class ClientServer {
         return { value: { name: dag.name, functions: dag.functions, sink: dag.sink } };
       }
       case 'callDag':
-        return this.#callDag(request);
+        return this.#callDag(request, session);
       case 'deleteDag':
         await s.dags.delete(request.name);
         return {};
@@ -220,18 +241,24 @@ export class ClientServer {
     }
   }
 
-  async #callDag(request: ClientRequest & { op: 'callDag' }): Promise<Reply> {
+  async #callDag(request: ClientRequest & { op: 'callDag' }, session: Session): Promise<Reply> {
     const s = this.#supervisor;
     const options: DagCallOptions = { timeoutMs: request.timeoutMs ?? s.options.callTimeoutMs };
     if (request.consistency !== undefined) options.consistency = request.consistency;
     if (request.outputKey !== undefined) options.outputKey = request.outputKey;
     if (request.placement !== undefined) options.placement = request.placement;
-    if (request.direct) return { bytes: await s.dags.call(request.name, request.args, options) };
+    if (request.direct) {
+      if (session.clientId !== undefined)
+        options.reply = { client: session.clientId, id: request.id };
+      const bytes = await s.dags.answer(request.name, request.args, options);
+      // Undefined: the sink's node answered the client on its own connection there.
+      return bytes === undefined ? { answered: true } : { bytes };
+    }
     return { value: { key: s.runAsync(() => s.dags.call(request.name, request.args, options)) } };
   }
 
   #reply(session: Session, id: number, error: unknown, result?: Reply): void {
-    if (session.connection.closed) return;
+    if (session.connection.closed || (error === undefined && result?.answered)) return;
     try {
       if (error !== undefined) {
         session.connection.send({ id, ok: false, error: errorToWire(error) });
@@ -248,4 +275,4 @@ export class ClientServer {
   }
 }
 
-type Reply = { value?: unknown; bytes?: Uint8Array };
+type Reply = { value?: unknown; bytes?: Uint8Array; answered?: true };

@@ -69,6 +69,9 @@ const CLUSTER_OPS = new Set(['get', 'put', 'merge', 'subscribe']);
 /** Rings kept after a change, for reads that must find keys still being handed off. */
 const PREVIOUS_VIEWS_MAX = 3;
 
+/** A peer that keeps refusing this node is reported at most this often. */
+const REFUSAL_REPORT_MS = 30_000;
+
 export class Cluster {
   readonly #o: ClusterOptions;
   readonly peers: PeerLinks;
@@ -84,12 +87,16 @@ export class Cluster {
   #renewTimer: NodeJS.Timeout | undefined;
   /** Set by `leave`: the view without this node then stands, whatever membership says. */
   #leaving = false;
+  /** When each refusing peer was last reported. */
+  readonly #refusalsReportedMs = new Map<string, number>();
 
   constructor(options: ClusterOptions) {
     this.#o = options;
     const now = () => performance.timeOrigin + performance.now();
     const env = { random: Math.random };
-    this.peers = new PeerLinks(options.self, options.token, options.limits);
+    this.peers = new PeerLinks(options.self, options.token, options.limits, (address, error) =>
+      this.#onRefused(address, error),
+    );
     this.membership = new Membership(options.self, options.membership ?? {}, env);
     this.replication = new Replication(
       options.self.id,
@@ -328,6 +335,23 @@ export class Cluster {
       if (address !== undefined) return address;
     }
     return undefined;
+  }
+
+  /**
+   * A peer refused this node's hello (most likely a token that differs from the cluster's):
+   * the operator must hear of it, or the node just runs alone without saying why.
+   */
+  #onRefused(address: string, error: Error): void {
+    const nowMs = performance.now();
+    const lastMs = this.#refusalsReportedMs.get(address);
+    if (lastMs !== undefined && nowMs - lastMs < REFUSAL_REPORT_MS) return;
+    if (this.#refusalsReportedMs.size >= 1024) this.#refusalsReportedMs.clear();
+    this.#refusalsReportedMs.set(address, nowMs);
+    const code = (error as { code?: unknown }).code;
+    this.#o.log.error(
+      { peer: address, code },
+      `node at ${address} refused this node: ${error.message}${code === 'UNAUTHORIZED' ? ' (is --token the same on every node?)' : ''}`,
+    );
   }
 
   #onCore(from: string, core: string, message: unknown): void {

@@ -41,6 +41,8 @@ export interface DagGraph extends DagSpec {
   successors: Record<string, string[]>;
   /** A topological order; among functions ready at the same time, `functions` order first. */
   order: string[];
+  /** One path (each function has at most one predecessor and one successor), in `order`. */
+  linear: boolean;
 }
 
 /** An untrusted DAG request: each field is checked before use. */
@@ -230,6 +232,9 @@ function linkGraph(name: string, functions: string[], edges: Edges): DagGraph {
     predecessors: Object.fromEntries(functions.map((fn, at) => [fn, names(predecessors[at]!)])),
     successors: Object.fromEntries(functions.map((fn, at) => [fn, names(successors[at]!)])),
     order: names(order),
+    linear: functions.every(
+      (_, at) => predecessors[at]!.length <= 1 && successors[at]!.length <= 1,
+    ),
   };
 }
 

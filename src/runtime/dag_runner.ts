@@ -26,6 +26,7 @@
  * Inputs that arrive before their plan wait (bounded); every run's state expires.
  */
 
+import assert from 'node:assert/strict';
 import type { SnapshotEntry } from '../actors/index.js';
 import {
   errorFromWire,
@@ -47,6 +48,14 @@ export interface DagPlan {
   timeoutMs: number;
   /** Repeatable read: the versions read so far travel with each result (read_snapshot.ts). */
   consistency?: 'repeatable-read';
+  /** The client request this call answers: a sink on another node may answer it directly. */
+  reply?: DagReply;
+}
+
+/** A client's request, by the client's id (its hello) and the request's id. */
+export interface DagReply {
+  client: string;
+  id: number;
 }
 
 /** A predecessor's result, and in repeatable-read mode the versions read up to it. */
@@ -57,6 +66,8 @@ export interface UpstreamResult {
 
 export type DagOutcome =
   | { ok: true; bytes: Uint8Array }
+  /** The sink answered the client itself (`DagPlan.reply`); the coordinator must not. */
+  | { ok: true; answered: true }
   /** `lostNode`: the attempt failed because that node could not be reached (re-run it). */
   | { ok: false; error: WireError; lostNode?: string };
 
@@ -89,6 +100,8 @@ export interface DagRunnerDeps {
   /** Sends a one-way DAG message to another node; false when it is not a live member. */
   send(nodeId: string, message: DagMessage): boolean;
   writeOutput(key: string, bytes: Uint8Array): Promise<void>;
+  /** Answers a client connected to this node; false when it is not connected here. */
+  answer(reply: DagReply, bytes: Uint8Array): boolean;
   alive(nodeId: string): boolean;
   nowMs(): number;
 }
@@ -108,7 +121,7 @@ interface Waiting {
   nodes: string[];
   deadlineMs: number;
   dagName: string;
-  resolve(bytes: Uint8Array): void;
+  resolve(bytes: Uint8Array | undefined): void;
   reject(error: Error): void;
 }
 
@@ -169,13 +182,16 @@ export class DagRunner {
     return busy;
   }
 
-  /** Coordinates one DAG call: plans, runs, re-runs after node failures. */
+  /**
+   * Coordinates one DAG call: plans, runs, re-runs after node failures. Resolves to the
+   * sink's encoded result, or to undefined when the sink answered `base.reply` itself.
+   */
   async execute(
     callId: string,
     base: Omit<DagPlan, 'runId' | 'placement' | 'coordinator'>,
     place: (excluded: Set<string>) => Record<string, string>,
     attemptsMax: number,
-  ): Promise<Uint8Array> {
+  ): Promise<Uint8Array | undefined> {
     const excluded = new Set<string>();
     const deadlineMs = this.#deps.nowMs() + base.timeoutMs;
     for (let attempt = 0; ; attempt++) {
@@ -201,9 +217,36 @@ export class DagRunner {
     }
   }
 
-  #attempt(plan: DagPlan, deadlineMs: number): Promise<Uint8Array> {
+  /**
+   * A linear DAG placed wholly on this node, coordinated here: one executor call runs the
+   * whole chain, with no run state, plan or watcher, since there is nothing to route and no
+   * other node whose loss would call for a re-run. The executor pool enforces the deadline.
+   */
+  async runHere(base: Omit<DagPlan, 'runId' | 'placement' | 'coordinator'>): Promise<Uint8Array> {
+    const [first, ...rest] = base.dag.order;
+    assert(first !== undefined && base.dag.linear, 'runHere needs a linear DAG');
+    const fns = base.dag.order;
+    for (const fn of fns) this.functionsRun.set(fn, (this.functionsRun.get(fn) ?? 0) + 1);
+    const startMs = this.#deps.nowMs();
+    const bytes = await this.#deps.run(first, base.args[first]!, {
+      inputs: [],
+      timeoutMs: base.timeoutMs,
+      chain: rest.map((fn) => ({ name: fn, args: base.args[fn]! })),
+      awaitNext: true,
+    });
+    this.#countBusy(fns, this.#deps.nowMs() - startMs);
+    if (base.outputKey !== undefined) await this.#deps.writeOutput(base.outputKey, bytes);
+    return bytes;
+  }
+
+  /** Whether `runHere` can run this DAG: linear, every later function chainable. */
+  canRunHere(dag: DagGraph): boolean {
+    return dag.linear && dag.order.every((fn, i) => i === 0 || this.#deps.chainable(fn));
+  }
+
+  #attempt(plan: DagPlan, deadlineMs: number): Promise<Uint8Array | undefined> {
     const nodes = [...new Set(Object.values(plan.placement))];
-    const result = new Promise<Uint8Array>((resolve, reject) => {
+    const result = new Promise<Uint8Array | undefined>((resolve, reject) => {
       this.#waiting.set(plan.runId, { nodes, deadlineMs, dagName: plan.dag.name, resolve, reject });
     });
     this.#watch();
@@ -306,8 +349,8 @@ export class DagRunner {
     const waiting = this.#waiting.get(runId);
     if (waiting === undefined) return;
     this.#waiting.delete(runId);
-    if (outcome.ok) waiting.resolve(outcome.bytes);
-    else waiting.reject(errorFromWire(outcome.error));
+    if (!outcome.ok) waiting.reject(errorFromWire(outcome.error));
+    else waiting.resolve('bytes' in outcome ? outcome.bytes : undefined);
   }
 
   onCancel(runId: string): void {
@@ -420,7 +463,10 @@ export class DagRunner {
     }
     this.#finish(run, [fn, ...chain]);
     if (last === plan.dag.sink) {
-      this.#report(plan, { ok: true, bytes });
+      this.#report(
+        plan,
+        this.#answered(plan, bytes) ? { ok: true, answered: true } : { ok: true, bytes },
+      );
       return;
     }
     const output: UpstreamResult = { bytes };
@@ -476,6 +522,19 @@ export class DagRunner {
   #finish(run: Run, fns: string[]): void {
     for (const fn of fns) run.open.delete(fn);
     if (run.open.size === 0 && this.#runs.get(run.plan.runId) === run) this.#end(run.plan.runId);
+  }
+
+  /**
+   * A sink away from the coordinator answers the client itself when the client holds a
+   * connection to this node: one hop less than through the coordinator (Cloudburst's sink
+   * answers the caller). The coordinator only hears that it was answered.
+   */
+  #answered(plan: DagPlan, bytes: Uint8Array): boolean {
+    return (
+      plan.reply !== undefined &&
+      plan.coordinator !== this.#deps.nodeId &&
+      this.#deps.answer(plan.reply, bytes)
+    );
   }
 
   #report(plan: DagPlan, outcome: DagOutcome): void {

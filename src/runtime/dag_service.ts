@@ -17,6 +17,7 @@ import {
   type DagMessage,
   type DagOutcome,
   type DagPlan,
+  type DagReply,
   DagRunner,
   type DagRunnerDeps,
   type UpstreamResult,
@@ -25,6 +26,7 @@ import { KeySummary } from './key_summary.js';
 import { checkUserKey, type NodeStore } from './node_store.js';
 import { ParsedCache } from './parsed_cache.js';
 import { DAG_PREFIX } from './placement.js';
+import { CLIENT_ID_CHARS_MAX } from './protocol.js';
 import { Scheduler } from './scheduler.js';
 import { isRecord, requireKey, requireName } from './validate.js';
 
@@ -34,6 +36,8 @@ export interface DagCallOptions {
   timeoutMs: number;
   /** Explicit placement (function → node id), for tests and benchmarks. */
   placement?: Record<string, string>;
+  /** The client request being served: a sink on another node may answer it directly. */
+  reply?: DagReply;
 }
 
 export interface DagServiceDeps {
@@ -43,6 +47,7 @@ export interface DagServiceDeps {
   isRegistered(name: string): boolean;
   run: DagRunnerDeps['run'];
   chainable: DagRunnerDeps['chainable'];
+  answer: DagRunnerDeps['answer'];
   isClass(fn: string): boolean;
   /** This node's executors, their recent utilisation (0..1) and the keys its cache holds. */
   load(): {
@@ -55,6 +60,9 @@ export interface DagServiceDeps {
 }
 
 const RECEIVED_GRAPHS_MAX = 1024;
+
+/** The arguments of a function the caller passed none: shared, as nothing writes or transfers them. */
+const NO_ARGS = encodeOwned([]);
 
 /** DAG calls are re-run at most this many times after a node fails under them. */
 const ATTEMPTS_MAX = 3;
@@ -83,6 +91,7 @@ export class DagService {
       writeOutput: async (key, bytes) => {
         await deps.cluster().write(key, { kind: 'lww', value: decode(bytes) });
       },
+      answer: deps.answer,
       alive: (node) => deps.cluster().isAlive(node),
       nowMs: Date.now,
     });
@@ -122,7 +131,22 @@ export class DagService {
   }
 
   /** Runs a DAG; `args` is the encoded `{ fn: [args] }` record. */
-  call(name: string, args: Uint8Array, options: DagCallOptions): Promise<Uint8Array> {
+  call(
+    name: string,
+    args: Uint8Array,
+    options: Omit<DagCallOptions, 'reply'>,
+  ): Promise<Uint8Array> {
+    return this.answer(name, args, options).then((bytes) => {
+      if (bytes === undefined) throw new Error('a DAG call without a client was answered directly');
+      return bytes;
+    });
+  }
+
+  /**
+   * `call` for a client request (`options.reply`): resolves to undefined when the sink's
+   * node answered the client itself, so the caller must not answer again.
+   */
+  answer(name: string, args: Uint8Array, options: DagCallOptions): Promise<Uint8Array | undefined> {
     const dag = this.get(requireName(name, 'DAG name'));
     if (dag === undefined)
       return Promise.reject(new NotFoundError(`DAG ${name} is not registered`));
@@ -148,13 +172,37 @@ export class DagService {
     };
     if (options.outputKey !== undefined) base.outputKey = options.outputKey;
     if (consistency === 'repeatable-read') base.consistency = consistency;
+    if (options.reply !== undefined) base.reply = options.reply;
+    const pins = this.pins.get(name);
+    if (base.consistency === undefined && this.#wholeHere(dag, fixed, pins, refs))
+      return this.runner.runHere(base);
     const callId = `${this.#deps.nodeId}.${this.#calls}.${Date.now().toString(36)}`;
     return this.runner.execute(
       callId,
       base,
-      (excluded) => fixed ?? this.#place(dag, refs, excluded, { pins: this.pins.get(name) }),
+      (excluded) => fixed ?? this.#place(dag, refs, excluded, { pins }),
       ATTEMPTS_MAX,
     );
+  }
+
+  /**
+   * Whether the scheduler would place every function here whatever the load — each fixed
+   * here or pinned here alone, with no referenced keys to draw it elsewhere — and the DAG
+   * can run as one chain on one executor (the common case of a DAG on one node).
+   */
+  #wholeHere(
+    dag: DagGraph,
+    fixed: Record<string, string> | undefined,
+    pins: Pins | undefined,
+    refs: Record<string, string[]>,
+  ): boolean {
+    const self = this.#deps.nodeId;
+    const here = (fn: string) => {
+      if (fixed !== undefined) return fixed[fn] === self;
+      const pinned = pins !== undefined && Object.hasOwn(pins, fn) ? pins[fn] : undefined;
+      return pinned?.length === 1 && pinned[0] === self && refs[fn]?.length === 0;
+    };
+    return dag.functions.every(here) && this.runner.canRunHere(dag);
   }
 
   /**
@@ -189,7 +237,10 @@ export class DagService {
       });
     };
     const base = { dag, args: Object.fromEntries([[name, args]]), timeoutMs };
-    return this.runner.execute(callId, base, place, ATTEMPTS_MAX);
+    return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then((bytes) => {
+      if (bytes === undefined) throw new Error('a single call was answered directly');
+      return bytes;
+    });
   }
 
   #singleGraph(name: string): DagGraph {
@@ -308,7 +359,7 @@ export class DagService {
     for (const fn of dag.functions) {
       const node = placement[fn] ?? this.#deps.nodeId;
       if (!cluster.isAlive(node))
-        throw new ValidationError(`placement of ${fn}: ${node} is not a live node`);
+        throw new NotFoundError(`placement of ${fn}: ${node} is not a live node`);
       fixed[fn] = node;
     }
     return fixed;
@@ -337,7 +388,9 @@ function splitArgs(
   const argsOf = (fn: string): unknown[] =>
     Object.hasOwn(record, fn) ? (record[fn] as unknown[]) : [];
   // Posted to an executor: a buffer of its own, or the whole codec slab is cloned along.
-  const encoded = Object.fromEntries(dag.functions.map((fn) => [fn, encodeOwned(argsOf(fn))]));
+  const encoded = Object.fromEntries(
+    dag.functions.map((fn) => [fn, Object.hasOwn(record, fn) ? encodeOwned(argsOf(fn)) : NO_ARGS]),
+  );
   const refs = Object.fromEntries(
     dag.functions.map((fn) => [
       fn,
@@ -371,6 +424,7 @@ function parsePlan(payload: Record<string, unknown>, dag: DagGraph): DagPlan {
     timeoutMs: payload.timeoutMs,
   };
   if (typeof payload.outputKey === 'string') plan.outputKey = requireKey(payload.outputKey);
+  if (payload.reply !== undefined) plan.reply = parseReply(payload.reply);
   if (payload.consistency === 'repeatable-read') plan.consistency = 'repeatable-read';
   return plan;
 }
@@ -386,10 +440,22 @@ function parseSnapshot(wire: unknown): SnapshotEntry[] {
   });
 }
 
+function parseReply(wire: unknown): DagReply {
+  if (
+    !isRecord(wire) ||
+    typeof wire.client !== 'string' ||
+    wire.client.length > CLIENT_ID_CHARS_MAX ||
+    !Number.isSafeInteger(wire.id)
+  )
+    throw new ValidationError('malformed DAG plan');
+  return { client: wire.client, id: wire.id as number };
+}
+
 function parseOutcome(payload: unknown): DagOutcome {
   if (!isRecord(payload)) throw new ValidationError('malformed DAG outcome');
   if (payload.ok === true && payload.bytes instanceof Uint8Array)
     return { ok: true, bytes: payload.bytes };
+  if (payload.ok === true && payload.answered === true) return { ok: true, answered: true };
   const error = payload.ok === false ? parseWireError(payload.error) : undefined;
   if (error === undefined) throw new ValidationError('malformed DAG outcome');
   return typeof payload.lostNode === 'string'

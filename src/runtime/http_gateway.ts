@@ -100,7 +100,7 @@ export class HttpGateway {
     const parts = url.pathname
       .split('/')
       .filter((p) => p.length > 0)
-      .map(decodeURIComponent);
+      .map(decodePart);
     const method = req.method ?? 'GET';
     const s = this.#supervisor;
     if (method === 'GET' && parts.length === 0) {
@@ -112,14 +112,15 @@ export class HttpGateway {
     if (parts[0] !== 'v1') throw new NotFoundError(`no route ${method} ${url.pathname}`);
     const [, kind, name, action] = parts;
     if (method === 'GET' && kind === 'status' && parts.length === 2) return json(s.status());
-    if (kind === 'kv' && name !== undefined && parts.length === 3)
-      return this.#kv(method, name, req);
+    // A key may hold slashes (`visits/home`): everything after /v1/kv/ is the key.
+    if (kind === 'kv' && name !== undefined)
+      return this.#kv(method, decodePart(url.pathname.slice('/v1/kv/'.length)), req);
     if (method === 'POST' && kind === 'functions' && name !== undefined && action === 'call') {
       const body = await readJson(req, s.options.frameBytesMax);
       const args = body.args ?? [];
       if (!Array.isArray(args)) throw new ValidationError('args must be an array');
-      const timeoutMs = url.searchParams.get('timeoutMs');
-      const result = await s.callAnywhere(name, encodeOwned(args), parseTimeout(timeoutMs));
+      const timeoutMs = callTimeout(url, body);
+      const result = await s.callAnywhere(name, encodeOwned(args), timeoutMs);
       return json({ result: decode(result) });
     }
     if (method === 'POST' && kind === 'dags' && name !== undefined && action === 'call') {
@@ -127,7 +128,7 @@ export class HttpGateway {
       const args = body.args ?? {};
       if (!isRecord(args)) throw new ValidationError('args must be an object { function: [args] }');
       const options: DagCallOptions = {
-        timeoutMs: parseTimeout(url.searchParams.get('timeoutMs')) ?? s.options.callTimeoutMs,
+        timeoutMs: callTimeout(url, body) ?? s.options.callTimeoutMs,
       };
       if (typeof body.consistency === 'string') options.consistency = body.consistency;
       if (typeof body.outputKey === 'string') options.outputKey = body.outputKey;
@@ -157,6 +158,21 @@ export class HttpGateway {
 
 function json(value: unknown): Answer {
   return { status: 200, body: toJsonText(value) };
+}
+
+/** A path segment, percent-decoded; bad escapes are the client's error. */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ValidationError(`path segment ${JSON.stringify(part)} is not valid percent-encoding`);
+  }
+}
+
+/** A call's deadline: `timeoutMs` in the JSON body, or in the query string. */
+function callTimeout(url: URL, body: Record<string, unknown>): number | undefined {
+  if (body.timeoutMs === undefined) return parseTimeout(url.searchParams.get('timeoutMs'));
+  return parseTimeout(String(body.timeoutMs));
 }
 
 function parseTimeout(text: string | null): number | undefined {

@@ -72,10 +72,19 @@ export class PeerLinks {
   #nextId = 1;
   #closed = false;
 
-  constructor(self: PeerIdentity, token: string | undefined, limits: ConnectionLimits) {
+  readonly #onRefused: (address: string, error: Error) => void;
+
+  /** `onRefused`: a peer answered this node's hello with an error (a wrong token, say). */
+  constructor(
+    self: PeerIdentity,
+    token: string | undefined,
+    limits: ConnectionLimits,
+    onRefused: (address: string, error: Error) => void = () => undefined,
+  ) {
     this.#self = self;
     this.#token = token;
     this.#limits = limits;
+    this.#onRefused = onRefused;
   }
 
   handle(onCore: CoreHandler, onRpc: RpcHandler): void {
@@ -230,6 +239,13 @@ export class PeerLinks {
       void this.#serve(address, connection, frame.id, frame.op, frame.a);
     } else if (frame.p === 'reply' && typeof frame.id === 'number') {
       this.#settle(frame);
+    } else if (frame.p === undefined && frame.id === 0 && frame.ok === false) {
+      // The answer to our hello (id 0): refused. The peer closes the connection next.
+      const wire = parseWireError(frame.error);
+      this.#onRefused(
+        address,
+        wire === undefined ? new UnavailableError('refused') : errorFromWire(wire),
+      );
     }
   }
 

@@ -28,6 +28,8 @@ import {
 export const PROTOCOL_VERSION = 1;
 export const TIMEOUT_MS_MAX = TIMEOUT_QUERY_MS_MAX;
 const SOURCE_BYTES_MAX = 32 * 1024 * 1024;
+/** Longest client id a hello may carry. */
+export const CLIENT_ID_CHARS_MAX = 64;
 
 export type ClientRequest =
   | {
@@ -36,6 +38,8 @@ export type ClientRequest =
       token?: string;
       version: number;
       peer?: { id: string; address: string };
+      /** The client's id: a DAG's sink on this node may answer that client here directly. */
+      client?: string;
     }
   | { id: number; op: 'register'; name: string; source: string; init: unknown[] }
   | { id: number; op: 'deploy'; code: string; filename: string; exports: string[] }
@@ -135,6 +139,8 @@ const parsers: Record<ClientRequest['op'], Parser> = {
     const hello: ClientRequest & { op: 'hello' } = { id, op: 'hello', version };
     if (token !== undefined) hello.token = token;
     if (f.peer !== undefined) hello.peer = parsePeer(f.peer);
+    const client = optionalString(f, 'client', CLIENT_ID_CHARS_MAX);
+    if (client !== undefined) hello.client = client;
     return hello;
   },
   register: (id, f) => ({

@@ -75,6 +75,10 @@ export class Registry {
     requireName(name, 'function name');
     const info = analyzeFunctionSource(source);
     if (info.freeVariables.length > 0) throw closureError(name, info.freeVariables);
+    if (!info.canRun)
+      throw new ValidationError(
+        `class '${name}' has no run(ctx, ...args) method: a registered class serves each call with run`,
+      );
     return this.#save({ name, version: this.#newVersion(), kind: info.kind, source, init });
   }
 

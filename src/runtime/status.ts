@@ -36,6 +36,8 @@ export interface NodeStatus {
   dags: { name: string; pins: Record<string, string[]> }[];
   /** DAG functions run on this node since it started, by name (where a DAG's work landed). */
   dagFunctionsRun: Record<string, number>;
+  /** DAG calls coordinated elsewhere whose sink here answered the client directly. */
+  dagAnswersDirect: number;
 }
 
 export const SQUALL_VERSION = '0.1.0';
@@ -101,5 +103,6 @@ export function nodeStatus(supervisor: Supervisor): NodeStatus {
       .list()
       .map((name) => ({ name, pins: supervisor.dags.pins.get(name) ?? {} })),
     dagFunctionsRun: Object.fromEntries(supervisor.dags.runner.functionsRun),
+    dagAnswersDirect: supervisor.counters.dagAnswersDirect,
   };
 }

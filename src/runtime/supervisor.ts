@@ -38,6 +38,7 @@ import {
 } from '../storage/index.js';
 import { type Ack, Cluster } from './cluster.js';
 import type { ConnectionLimits } from './connection.js';
+import type { DagReply } from './dag_runner.js';
 import { DagService } from './dag_service.js';
 import { ActorMessaging } from './messaging.js';
 import { checkUserKey, NodeStore, SYSTEM_PREFIX } from './node_store.js';
@@ -72,6 +73,11 @@ export class Supervisor {
   readonly startedMs = Date.now();
   address = '';
   httpAddress: string | undefined;
+  /**
+   * Answers a client request on this node's connection to that client (set by the client
+   * server); false when the client has no connection here.
+   */
+  answerClient: (reply: DagReply, bytes: Uint8Array) => boolean = () => false;
   readonly cache: CacheWriter;
   readonly store: NodeStore;
   readonly registry: Registry;
@@ -84,7 +90,7 @@ export class Supervisor {
   #loadTimer: NodeJS.Timeout | undefined;
   readonly #classHomes = new Map<string, number>();
   readonly #sweeper: NodeJS.Timeout;
-  readonly counters = { calls: 0, failed: 0 };
+  readonly counters = { calls: 0, failed: 0, dagAnswersDirect: 0 };
 
   /** This node's part in the cluster; set by `startCluster` once the node has an address. */
   #cluster: Cluster | undefined;
@@ -133,6 +139,7 @@ export class Supervisor {
       isRegistered: (name) => this.registry.get(name) !== undefined,
       run: (fn, args, options) => this.call(fn, args, options),
       chainable: (fn) => this.chainable(fn),
+      answer: (reply, bytes) => this.answerClient(reply, bytes),
       isClass: (fn) => this.registry.get(fn)?.kind === 'class',
       log: this.log,
       load: () => ({

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { MALLOC_ENV } from '../../bin/malloc_env.mjs';
 
 const STDERR_KEPT_BYTES = 1 << 20;
 
@@ -31,7 +32,9 @@ export async function startNodeProcess(
     [SQUALL_BIN, 'start', '--port', '0', '--http-port', '0', ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, SQUALL_PARENT_PID: `${process.pid}` },
+      // The malloc settings `squall start` would re-run itself for, given up front: the
+      // child is then the node itself, so `kill -9` of it is a crash, as tests need.
+      env: { ...MALLOC_ENV, ...process.env, SQUALL_PARENT_PID: `${process.pid}` },
     },
   );
   let stdout = '';

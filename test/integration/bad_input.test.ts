@@ -157,13 +157,18 @@ test('bad names and bad arguments are ValidationError', async (t) => {
   });
 });
 
-test('a class without run fails its calls with a clear error', async (t) => {
+test('a class without run is refused at registration', async (t) => {
   class NoRun {
     value = 1;
+    static run() {
+      return 'a static run serves no call';
+    }
   }
-  await t.context.cloud.register('norun', NoRun as never);
-  const error = await t.throwsAsync(t.context.cloud.call('norun'), { instanceOf: FunctionError });
+  const error = await t.throwsAsync(t.context.cloud.register('norun', NoRun as never), {
+    instanceOf: ValidationError,
+  });
   t.regex(error.message, /no run\(ctx/);
+  await t.throwsAsync(t.context.cloud.call('norun'), { instanceOf: NotFoundError });
 });
 
 test('writing another lattice type to a key is refused and changes nothing', async (t) => {
@@ -301,4 +306,22 @@ test('a well-framed bad request gets a typed answer and the connection stays', a
   t.is(codeOf(answers.get(6)), 'INVALID');
   t.is(codeOf(answers.get(7)), 'INVALID');
   t.deepEqual(answers.get(8)?.value, { i: 0, text: 'value 0' });
+});
+
+test('values the wire cannot carry, malformed addresses and unknown nodes get typed errors', async (t) => {
+  const { cloud } = t.context;
+  await t.throwsAsync(
+    cloud.put('fn-value', () => 1),
+    { instanceOf: ValidationError },
+  );
+  await t.throwsAsync(cloud.put('symbol-value', Symbol('x')), { instanceOf: ValidationError });
+  for (const address of ['notanaddress', '127.0.0.1:99999', 'host:abc'])
+    await t.throwsAsync(connect(address), { instanceOf: ValidationError }, address);
+  await cloud.register('placed', (_ctx: Context, x: number) => x * 2);
+  await cloud.registerDag('placedDag', ['placed'], []);
+  const placement = { placed: 'no-such-node' };
+  await t.throwsAsync(cloud.callDag('placedDag', { placed: [1] }, { placement } as never), {
+    instanceOf: NotFoundError,
+  });
+  t.is(await cloud.callDag('placedDag', { placed: [21] }), 42);
 });

@@ -80,6 +80,11 @@ test('errors are one line on stderr with the code, and a non-zero exit', async (
   t.is(missing.code, 1);
   t.is(missing.stdout, '');
   t.regex(missing.stderr, /^error NOT_FOUND: function no-such-fn is not registered\n$/);
+  for (const usage of [['put', 'k'], ['no-such-command'], ['get', 'k', '--no-such-flag']]) {
+    const wrong = await runCli(usage, env);
+    t.is(wrong.code, 1, usage.join(' '));
+    t.regex(wrong.stderr, /^error INVALID: [^\n]+\n$/, usage.join(' '));
+  }
   const badJson = await runCli(['call', 'greet', 'Ada'], env);
   t.is(badJson.code, 1);
   t.regex(badJson.stderr, /^error INVALID: argument 1 is not JSON: Ada/);

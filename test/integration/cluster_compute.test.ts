@@ -46,6 +46,21 @@ test('DAG functions run on different nodes and results flow between them', async
     t.is(runs[0]!.dagFunctionsRun.fetch, 1);
     t.is(runs[1]!.dagFunctionsRun.scale, 1);
     t.is(runs[2]!.dagFunctionsRun.label, 1);
+    // Once the client holds reply channels, the sink's node answers it directly.
+    let results: string[] = [];
+    await waitFor('the sink to answer the client directly', async () => {
+      results.push(await cloud.callDag('pipeline', { fetch: [1], scale: [3] }, { placement }));
+      return (await clouds[2]!.status()).dagAnswersDirect > 0;
+    });
+    t.true(results.every((r) => r === 'value 6'));
+    results = [];
+    for (let i = 0; i < 10; i++)
+      results.push(await cloud.callDag('pipeline', { fetch: [i], scale: [1] }, { placement }));
+    t.deepEqual(
+      results,
+      Array.from({ length: 10 }, (_, i) => `value ${i + 1}`),
+    );
+    t.is((await clouds[0]!.status()).dagAnswersDirect, 0);
     for (let i = 0; i < 20; i++)
       t.is(
         await clouds[i % 3]!.callDag('pipeline', { fetch: [i], scale: [2] }),

@@ -80,6 +80,32 @@ test('read and write keys over HTTP', async (t) => {
   t.deepEqual(await t.context.cloud.get('http-key'), { n: [1, 2] });
   const reserved = await request(t, '/v1/kv/__squall%2Fx', { method: 'PUT', body: '{"value":1}' });
   t.is(reserved.status, 400);
+  // A key with slashes works written as a path, and percent-encoded alike.
+  const slashed = await request(t, '/v1/kv/visits/home', { method: 'PUT', body: '{"value":3}' });
+  t.is(slashed.status, 200);
+  t.deepEqual(await (await request(t, '/v1/kv/visits%2Fhome')).json(), { value: 3 });
+  t.is(await t.context.cloud.get('visits/home'), 3);
+  t.is((await request(t, '/v1/kv/bad%E0%A4%A')).status, 400);
+});
+
+test('a call over HTTP takes timeoutMs in its body', async (t) => {
+  await t.context.cloud.register('httpSpin', () => {
+    for (;;) {
+      // runs until the node stops it
+    }
+  });
+  const started = Date.now();
+  const answer = await request(t, '/v1/functions/httpSpin/call', {
+    method: 'POST',
+    body: JSON.stringify({ args: [], timeoutMs: 300 }),
+  });
+  t.is(answer.status, 408);
+  t.true(Date.now() - started < 10_000);
+  const bad = await request(t, '/v1/functions/httpSpin/call', {
+    method: 'POST',
+    body: JSON.stringify({ args: [], timeoutMs: 'soon' }),
+  });
+  t.is(bad.status, 400);
 });
 
 test('status, metrics and the status page', async (t) => {

@@ -53,7 +53,40 @@ test('a single function with no edges is both source and sink', (t) => {
     predecessors: { only: [] },
     successors: { only: [] },
     order: ['only'],
+    linear: true,
   });
+});
+
+test('only a single path is linear', (t) => {
+  t.true(
+    build(
+      ['a', 'b', 'c'],
+      [
+        ['a', 'b'],
+        ['b', 'c'],
+      ],
+    ).linear,
+  );
+  t.false(
+    build(
+      ['a', 'b', 'c'],
+      [
+        ['a', 'c'],
+        ['b', 'c'],
+      ],
+    ).linear,
+  );
+  t.false(
+    build(
+      ['a', 'b', 'c', 'd'],
+      [
+        ['a', 'b'],
+        ['a', 'c'],
+        ['b', 'd'],
+        ['c', 'd'],
+      ],
+    ).linear,
+  );
 });
 
 test('a chain runs in edge order whatever order its functions are listed in', (t) => {

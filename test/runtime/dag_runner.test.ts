@@ -11,7 +11,12 @@ import test from 'ava';
 import type { SnapshotEntry } from '../../src/actors/index.js';
 import { errorToWire, FunctionError } from '../../src/errors.js';
 import { buildDag, type DagGraph } from '../../src/runtime/dag_graph.js';
-import { type DagMessage, type DagPlan, DagRunner } from '../../src/runtime/dag_runner.js';
+import {
+  type DagMessage,
+  type DagPlan,
+  type DagReply,
+  DagRunner,
+} from '../../src/runtime/dag_runner.js';
 import { decode, encodeOwned } from '../../src/storage/index.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -25,6 +30,9 @@ interface Net {
   outputs: Map<string, unknown>;
   /** Repeatable read: the versions each function was handed. */
   snapshots: Map<string, [string, unknown][]>;
+  /** Which node each client holds a connection to, and the answers nodes gave them. */
+  clients: Map<string, string>;
+  answers: { node: string; reply: DagReply; value: unknown }[];
 }
 
 function network(nodes: string[], fns: Record<string, Fn>): Net {
@@ -35,6 +43,8 @@ function network(nodes: string[], fns: Record<string, Fn>): Net {
     calls: [],
     outputs: new Map(),
     snapshots: new Map(),
+    clients: new Map(),
+    answers: [],
   };
   for (const node of nodes) {
     const runner: DagRunner = new DagRunner({
@@ -73,6 +83,11 @@ function network(nodes: string[], fns: Record<string, Fn>): Net {
       },
       writeOutput: async (key, bytes) => {
         net.outputs.set(key, decode(bytes));
+      },
+      answer: (reply, bytes) => {
+        if (net.clients.get(reply.client) !== node) return false;
+        net.answers.push({ node, reply, value: decode(bytes) });
+        return true;
       },
       alive: (n) => !net.dead.has(n),
       nowMs: Date.now,
@@ -117,8 +132,10 @@ function call(
   return net.runners
     .get(coordinator)!
     .execute('call', { dag: graph, args: encoded, timeoutMs: 5000, ...extra }, place, 3)
-    .then((bytes) => decode(bytes));
+    .then((bytes) => (bytes === undefined ? ANSWERED_ELSEWHERE : decode(bytes)));
 }
+
+const ANSWERED_ELSEWHERE = Symbol('answered by the sink');
 
 const add = (x: unknown, y: unknown = 1) => (x as number) + (y as number);
 
@@ -277,4 +294,54 @@ test('repeatable read: versions read upstream travel with the results, first rea
   const plain = network(['a'], { f: add });
   await call(plain, 'a', dag(['f'], []), { f: [1] }, () => ({ f: 'a' }));
   t.false(plain.snapshots.has('f'));
+});
+
+test('a sink on another node answers a client connected there itself, and says so', async (t) => {
+  const net = network(['a', 'b'], { f: add, g: add });
+  net.clients.set('client-1', 'b');
+  const graph = dag(['f', 'g'], [['f', 'g']]);
+  const reply = { client: 'client-1', id: 7 };
+  const result = await call(net, 'a', graph, { f: [1] }, () => ({ f: 'a', g: 'b' }), { reply });
+  t.is(result, ANSWERED_ELSEWHERE);
+  t.deepEqual(net.answers, [{ node: 'b', reply, value: 3 }]);
+  const done = net.sent.find((s) => s.message.op === 'dag-done');
+  t.deepEqual(done?.message, {
+    op: 'dag-done',
+    runId: 'call.0',
+    outcome: { ok: true, answered: true },
+  });
+});
+
+test('the coordinator answers when the client has no connection at the sink, or the sink is its own', async (t) => {
+  const graph = dag(['f', 'g'], [['f', 'g']]);
+  const reply = { client: 'client-1', id: 7 };
+  for (const [client, coordinator] of [
+    ['a', 'a'],
+    ['b', 'b'],
+  ]) {
+    const net = network(['a', 'b'], { f: add, g: add });
+    net.clients.set('client-1', client!);
+    const placement = () => ({ f: 'a', g: 'b' });
+    t.is(await call(net, coordinator!, graph, { f: [1] }, placement, { reply }), 3);
+    t.deepEqual(net.answers, []);
+  }
+});
+
+test('a failing sink is reported through the coordinator, never answered directly', async (t) => {
+  const net = network(['a', 'b'], {
+    f: add,
+    g: () => {
+      throw new Error('nope');
+    },
+  });
+  net.clients.set('client-1', 'b');
+  const graph = dag(['f', 'g'], [['f', 'g']]);
+  const reply = { client: 'client-1', id: 7 };
+  await t.throwsAsync(
+    call(net, 'a', graph, { f: [1] }, () => ({ f: 'a', g: 'b' }), { reply }),
+    {
+      message: /nope/,
+    },
+  );
+  t.deepEqual(net.answers, []);
 });
