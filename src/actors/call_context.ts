@@ -5,7 +5,14 @@
  * structured clones, so what a function reads is always its own copy.
  */
 import { ValidationError } from '../errors.js';
-import { type CacheReader, decode, encodeOwned, lattice, MISS } from '../storage/index.js';
+import {
+  type CacheReader,
+  decode,
+  decodeLarge,
+  encodeOwned,
+  lattice,
+  MISS,
+} from '../storage/index.js';
 import type { Context, Logger, ReceivedMessage } from './context_types.js';
 import type { MailMessage } from './messages.js';
 import { toPutValue } from './put_value.js';
@@ -56,7 +63,8 @@ async function getMany(
     )[];
     missing.forEach((key, i) => {
       const bytes = fetched[i];
-      out[key] = bytes === undefined ? undefined : decode(bytes);
+      // The bytes were posted to this thread alone: a large value is decoded in place.
+      out[key] = bytes === undefined ? undefined : decodeLarge(bytes);
     });
   }
   return out;
@@ -81,7 +89,7 @@ async function fetchOne(deps: ContextDeps, key: string): Promise<unknown> {
     | Uint8Array
     | undefined
   )[];
-  return bytes === undefined ? undefined : decode(bytes);
+  return bytes === undefined ? undefined : decodeLarge(bytes);
 }
 
 /** `snapshot`: the call reads with repeatable read (read_snapshot.ts). */

@@ -393,13 +393,17 @@ export class ExecutorPool {
   async #serve(slot: Slot, message: Extract<FromExecutor, { t: 'req' }>): Promise<void> {
     const { t: _t, reqId, ...request } = message;
     let reply: ToExecutor;
+    let transfer: ArrayBuffer[] = [];
     try {
       const value = await this.#options.onRequest(slot.index, request as ExecutorRequest);
       reply = { t: 'reply', reqId, ok: true, value };
+      // A read's values are fresh encodings made for this answer: large ones are moved to
+      // the thread, not copied.
+      if (request.op === 'get') transfer = largeOwnedBuffers(value);
     } catch (error) {
       reply = { t: 'reply', reqId, ok: false, error: errorToWire(error) };
     }
-    if (this.#slots[slot.index] === slot) slot.port.postMessage(reply);
+    if (this.#slots[slot.index] === slot) slot.port.postMessage(reply, transfer);
   }
 
   #spawn(index: number, restarts: number): Slot {
@@ -496,4 +500,22 @@ function describeExit(code: number, failure: Error | undefined, memoryMb: number
     return `the executor thread died of an uncaught ${failure.name}: ${failure.message}`;
   }
   return `the executor thread exited with code ${code} and was replaced`;
+}
+
+/** Values of at least 64 KiB that own their whole (non-shared) buffer, to transfer. */
+function largeOwnedBuffers(values: unknown): ArrayBuffer[] {
+  if (!Array.isArray(values)) return [];
+  const buffers: ArrayBuffer[] = [];
+  for (const value of values) {
+    if (
+      value instanceof Uint8Array &&
+      value.byteLength >= 64 * 1024 &&
+      value.buffer instanceof ArrayBuffer &&
+      value.byteOffset === 0 &&
+      value.byteLength === value.buffer.byteLength &&
+      !buffers.includes(value.buffer)
+    )
+      buffers.push(value.buffer);
+  }
+  return buffers;
 }

@@ -296,10 +296,15 @@ export class ClientConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        const connection: Connection = new Connection(socket, DEFAULT_CONNECTION_LIMITS, {
-          onMessage: (frame) => this.#onAnswer(frame),
-          onClose: (error) => onClose(connection, error),
-        });
+        const connection: Connection = new Connection(
+          socket,
+          DEFAULT_CONNECTION_LIMITS,
+          {
+            onMessage: (frame) => this.#onAnswer(frame),
+            onClose: (error) => onClose(connection, error),
+          },
+          { decodeLargeInPlace: true },
+        );
         resolve(connection);
       });
     });

@@ -8,7 +8,7 @@
 import { toPutValue } from '../actors/index.js';
 import { ValidationError } from '../errors.js';
 import type { NodeStatus } from '../runtime/index.js';
-import { decode, encode } from '../storage/index.js';
+import { decodeLarge, encode } from '../storage/index.js';
 import { bundleModule } from './bundle.js';
 import { type Answer, ClientConnection } from './client_connection.js';
 import { Future } from './future.js';
@@ -136,7 +136,7 @@ export class Cloud {
       { op: 'call', name, args: encodeArgs(args), timeoutMs },
       timeoutMs + ANSWER_GRACE_MS,
     );
-    return decode(answer.bytes!) as R;
+    return decodeLarge(answer.bytes!) as R;
   }
 
   async callAsync<R = unknown>(
@@ -223,7 +223,7 @@ export class Cloud {
     if (options.direct === false) {
       return new Future<R>((answer.value as { key: string }).key, this.#connection, timeoutMs);
     }
-    return decode(answer.bytes!) as R;
+    return decodeLarge(answer.bytes!) as R;
   }
 
   async deleteDag(name: string): Promise<void> {

@@ -4,7 +4,7 @@
  * reference to that key (it extends FutureRef), and the executor waits for the result
  * before the function runs — chaining calls without a round trip through the client.
  */
-import { decode, FutureRef } from '../storage/index.js';
+import { decodeLarge, FutureRef } from '../storage/index.js';
 import type { ClientConnection } from './client_connection.js';
 
 export class Future<T = unknown> extends FutureRef {
@@ -24,6 +24,6 @@ export class Future<T = unknown> extends FutureRef {
       { op: 'await', key: this.key, timeoutMs },
       timeoutMs + 1000,
     );
-    return decode(answer.bytes!) as T;
+    return decodeLarge(answer.bytes!) as T;
   }
 }

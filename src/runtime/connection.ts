@@ -9,7 +9,7 @@
  */
 import type { Socket } from 'node:net';
 import { UnavailableError, ValidationError } from '../errors.js';
-import { decode, encode } from '../storage/index.js';
+import { decode, decodeLarge, encode } from '../storage/index.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, frameHeader } from './frame_decoder.js';
 
 export interface ConnectionLimits {
@@ -21,6 +21,15 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   frameBytesMax: 64 * 1024 * 1024,
   writeBytesMax: 256 * 1024 * 1024,
 };
+
+export interface ConnectionOptions {
+  /**
+   * Decode large frames in place (codec.ts `decodeLarge`): their byte strings stay views of
+   * the frame, which nothing else holds. For the client, whose answers go to the caller; a
+   * node stores what it decodes, where a view would keep a whole batch frame alive.
+   */
+  decodeLargeInPlace?: boolean;
+}
 
 export interface ConnectionHandlers {
   onMessage(message: unknown): void;
@@ -40,9 +49,16 @@ export class Connection {
   #handlers: ConnectionHandlers | undefined;
   #closed = false;
   #corked = false;
+  readonly #decodeLargeInPlace: boolean;
 
-  constructor(socket: Socket, limits: ConnectionLimits, handlers?: ConnectionHandlers) {
+  constructor(
+    socket: Socket,
+    limits: ConnectionLimits,
+    handlers?: ConnectionHandlers,
+    options: ConnectionOptions = {},
+  ) {
     this.socket = socket;
+    this.#decodeLargeInPlace = options.decodeLargeInPlace ?? false;
     this.#limits = limits;
     this.#decoder = new FrameDecoder(limits.frameBytesMax);
     this.#handlers = handlers;
@@ -136,7 +152,9 @@ export class Connection {
     for (const frame of frames) {
       let message: unknown;
       try {
-        message = decode(frame);
+        // A frame that has its buffer to itself (FrameDecoder joined it) may be decoded in place.
+        const own = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
+        message = this.#decodeLargeInPlace && own ? decodeLarge(frame) : decode(frame);
       } catch {
         this.close(new Error('malformed frame: not CBOR'));
         return;

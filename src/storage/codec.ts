@@ -54,6 +54,29 @@ export function decodeOwned(bytes: Uint8Array): unknown {
   return decodeByteArray(bytes, false) ?? encoder.decode(bytes);
 }
 
+/** The same codec, but byte strings decode as views of the input instead of copies. */
+const inPlaceDecoder = new Encoder({
+  structuredClone: true,
+  useRecords: false,
+  mapsAsObjects: true,
+  copyBuffers: false,
+});
+
+/** Inputs at least this large are decoded in place by `decodeLarge` (smaller: copied). */
+export const IN_PLACE_BYTES_MIN = 64 * 1024;
+
+/**
+ * Decodes bytes the caller owns for good and that no one will write again (a frame just
+ * read from a socket, say). From IN_PLACE_BYTES_MIN up, every byte string in the value is a
+ * view of `bytes` rather than a copy: for a large value that saves one copy of it and the
+ * garbage collection the copy brings on. Smaller inputs are copied as `decode` does, so a
+ * small value never keeps a larger buffer alive.
+ */
+export function decodeLarge(bytes: Uint8Array): unknown {
+  if (bytes.length < IN_PLACE_BYTES_MIN) return decode(bytes);
+  return decodeByteArray(bytes, false) ?? inPlaceDecoder.decode(bytes);
+}
+
 /** CBOR tag 64 (a Uint8Array under structured cloning), as its two header bytes. */
 const TAG_UINT8_0 = 0xd8;
 const TAG_UINT8_1 = 0x40;
@@ -94,9 +117,37 @@ function decodeByteArray(bytes: Uint8Array, copy: boolean): Uint8Array | undefin
  * transferred to another thread instead of cloned, without detaching the codec's slab.
  */
 export function encodeOwned(value: unknown): Uint8Array<ArrayBuffer> {
+  if (value instanceof Uint8Array && value.constructor === Uint8Array)
+    return encodeByteArray(value);
   const encoded = encoder.encode(value);
   // An explicit copy: cbor-x returns a Buffer, whose slice() is a view, not a copy.
   const owned = new Uint8Array(encoded.length);
   owned.set(encoded);
   return owned;
+}
+
+/**
+ * A Uint8Array as the codec writes it (tag 64, then a byte string), built directly: one
+ * copy of the bytes, where the general encoder copies them into its slab and `encodeOwned`
+ * copies them again (an 8 MiB value filling a cache costs milliseconds per copy).
+ */
+function encodeByteArray(value: Uint8Array): Uint8Array<ArrayBuffer> {
+  const length = value.byteLength;
+  const head =
+    length < 24
+      ? [0x40 + length]
+      : length < 0x100
+        ? [0x58, length]
+        : length < 0x10000
+          ? [0x59, length >>> 8, length & 0xff]
+          : length <= 0xffffffff
+            ? [0x5a, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]
+            : undefined;
+  if (head === undefined) throw new RangeError('a byte array of 4 GiB or more cannot be encoded');
+  const out = new Uint8Array(2 + head.length + length);
+  out[0] = TAG_UINT8_0;
+  out[1] = TAG_UINT8_1;
+  out.set(head, 2);
+  out.set(value, 2 + head.length);
+  return out;
 }

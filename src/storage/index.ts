@@ -4,7 +4,7 @@
  */
 
 export { CacheReader, CacheWriter, createCacheBuffer, MISS } from './cache_segment.js';
-export { decode, encode, encodeOwned } from './codec.js';
+export { decode, decodeLarge, encode, encodeOwned } from './codec.js';
 export {
   CorruptLogError,
   DurableLog,

@@ -5,7 +5,14 @@
 import test from 'ava';
 import { Encoder } from 'cbor-x';
 import fc from 'fast-check';
-import { decode, encode, encodeOwned, FutureRef, Ref } from '../../src/storage/index.js';
+import {
+  decode,
+  decodeLarge,
+  encode,
+  encodeOwned,
+  FutureRef,
+  Ref,
+} from '../../src/storage/index.js';
 
 const seed = Number(process.env.SQUALL_SEED) || Date.now() ^ Math.floor(Math.random() * 2 ** 30);
 const reference = new Encoder({
@@ -74,4 +81,39 @@ test('encodeOwned gives a buffer of its own that can be transferred', (t) => {
   structuredClone(owned, { transfer: [owned.buffer] });
   t.is(decode(first), 'keep me');
   t.deepEqual(decode(encode({ a: 1 })), { a: 1 });
+});
+
+test('byte arrays encode for the cache exactly as the general encoder does', (t) => {
+  t.log('seed', seed, '(replay with SQUALL_SEED)');
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ minLength: 65_530, maxLength: 65_540 }),
+      ),
+      (value) => {
+        const owned = encodeOwned(value);
+        return (
+          Buffer.compare(owned, reference.encode(value)) === 0 &&
+          owned.byteOffset === 0 &&
+          owned.buffer.byteLength === owned.length
+        );
+      },
+    ),
+    { seed, numRuns: 2000 },
+  );
+  for (const n of [0, 23, 24, 255, 256, 65_535, 65_536]) {
+    const value = new Uint8Array(n).fill(5);
+    t.deepEqual(encodeOwned(value), new Uint8Array(reference.encode(value)), `length ${n}`);
+  }
+});
+
+test('large answers decode in place: byte strings are views of the input', (t) => {
+  const big = new Uint8Array(100_000).fill(9);
+  const frame = new Uint8Array(encodeOwned({ id: 1, value: big }));
+  const message = decodeLarge(frame) as { value: Uint8Array };
+  t.is(message.value.buffer, frame.buffer);
+  t.deepEqual(message.value, big);
+  const small = new Uint8Array(encodeOwned({ value: new Uint8Array(10).fill(1) }));
+  t.not((decodeLarge(small) as { value: Uint8Array }).value.buffer, small.buffer);
 });
