@@ -303,7 +303,7 @@ export class ClientConnection {
             onMessage: (frame) => this.#onAnswer(frame),
             onClose: (error) => onClose(connection, error),
           },
-          { decodeLargeInPlace: true },
+          { decodeInPlace: () => true },
         );
         resolve(connection);
       });

@@ -1,8 +1,9 @@
 /**
  * One framed, CBOR-encoded message stream over a TCP socket, used by clients and by
- * supervisors alike. Outbound: the socket is corked for the rest of the event-loop turn, so
- * every frame sent in that turn leaves in one writev, with Nagle off (a frame split across
- * packets with Nagle on costs 44 ms a round trip here, TOOLCHAIN.md). Inbound: frames are bounded by
+ * supervisors alike. Outbound: the small frames sent in one event-loop turn are joined and
+ * leave in one write at its end (large ones go out as they are, in order), with Nagle off
+ * (a frame split across packets with Nagle on costs 44 ms a round trip here,
+ * TOOLCHAIN.md). Inbound: frames are bounded by
  * `frameBytesMax`; a frame that is too long or is not CBOR closes this connection only.
  * The write backlog is bounded by `writeBytesMax`: past it `send` refuses with
  * UnavailableError instead of buffering without limit (DESIGN.md, principle 3).
@@ -24,11 +25,12 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
 
 export interface ConnectionOptions {
   /**
-   * Decode large frames in place (codec.ts `decodeLarge`): their byte strings stay views of
-   * the frame, which nothing else holds. For the client, whose answers go to the caller; a
-   * node stores what it decodes, where a view would keep a whole batch frame alive.
+   * Which large frames to decode in place (codec.ts `decodeLarge`): their byte strings
+   * stay views of the frame, which nothing else holds. The client takes all of them, since
+   * its answers go to the caller; a node only answers to its own requests (one value each),
+   * since it stores what it decodes, and a view would keep a whole batch frame alive.
    */
-  decodeLargeInPlace?: boolean;
+  decodeInPlace?: (frame: Buffer) => boolean;
 }
 
 export interface ConnectionHandlers {
@@ -48,8 +50,11 @@ export class Connection {
   readonly #decoder: FrameDecoder;
   #handlers: ConnectionHandlers | undefined;
   #closed = false;
-  #corked = false;
-  readonly #decodeLargeInPlace: boolean;
+  /** Small frames waiting for the end of this event-loop turn, and their bytes. */
+  #outbox: Buffer[] = [];
+  #outboxBytes = 0;
+  /** See ConnectionOptions; settable, as a client connection may become a peer's. */
+  decodeInPlace: (frame: Buffer) => boolean;
 
   constructor(
     socket: Socket,
@@ -58,7 +63,7 @@ export class Connection {
     options: ConnectionOptions = {},
   ) {
     this.socket = socket;
-    this.#decodeLargeInPlace = options.decodeLargeInPlace ?? false;
+    this.decodeInPlace = options.decodeInPlace ?? (() => false);
     this.#limits = limits;
     this.#decoder = new FrameDecoder(limits.frameBytesMax);
     this.#handlers = handlers;
@@ -90,35 +95,39 @@ export class Connection {
         `message of ${body.length} bytes exceeds the frame limit of ${this.#limits.frameBytesMax}`,
       );
     }
-    if (this.socket.writableLength > this.#limits.writeBytesMax) {
+    if (this.socket.writableLength + this.#outboxBytes > this.#limits.writeBytesMax) {
       throw new UnavailableError('peer is not reading: write backlog full');
     }
-    this.#corkUntilTickEnds();
     if (body.length <= JOIN_BYTES_MAX) {
       const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
       frame.writeUInt32BE(body.length, 0);
       frame.set(body, FRAME_HEADER_BYTES);
-      this.socket.write(frame);
+      this.#outbox.push(frame);
+      this.#outboxBytes += frame.length;
+      if (this.#outbox.length === 1) process.nextTick(this.#flushOutbox);
       return;
     }
+    // A large body goes out as it is (no copy), after the small frames sent before it.
+    this.#flushOutbox();
+    this.socket.cork();
     this.socket.write(frameHeader(body.length));
     this.socket.write(body);
+    this.socket.uncork();
   }
 
   /**
-   * Frames sent in one turn of the event loop leave in one write (writev): with many
-   * requests in flight, a write per frame cost a syscall each and most of the client's time.
+   * Small frames sent in one turn of the event loop are joined and leave in one write: with
+   * many requests in flight, a write per frame cost a syscall each and most of the client's
+   * time, and even corked, each `socket.write` costs the stream's bookkeeping.
    */
-  #corkUntilTickEnds(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.socket.cork();
-    process.nextTick(() => {
-      if (!this.#corked) return;
-      this.#corked = false;
-      this.socket.uncork();
-    });
-  }
+  readonly #flushOutbox = (): void => {
+    const frames = this.#outbox;
+    if (frames.length === 0 || this.socket.destroyed) return;
+    this.#outbox = [];
+    const bytes = this.#outboxBytes;
+    this.#outboxBytes = 0;
+    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes));
+  };
 
   /**
    * Closes the connection. What was already sent still goes out (a last error answer, say):
@@ -127,10 +136,7 @@ export class Connection {
   close(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#corked) {
-      this.#corked = false;
-      this.socket.uncork();
-    }
+    this.#flushOutbox();
     if (this.socket.destroyed || this.socket.writableLength === 0) {
       this.socket.destroy();
     } else {
@@ -154,7 +160,7 @@ export class Connection {
       try {
         // A frame that has its buffer to itself (FrameDecoder joined it) may be decoded in place.
         const own = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
-        message = this.#decodeLargeInPlace && own ? decodeLarge(frame) : decode(frame);
+        message = own && this.decodeInPlace(frame) ? decodeLarge(frame) : decode(frame);
       } catch {
         this.close(new Error('malformed frame: not CBOR'));
         return;

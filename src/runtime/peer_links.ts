@@ -19,6 +19,7 @@ import {
   UnavailableError,
   type WireError,
 } from '../errors.js';
+import { encode } from '../storage/index.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { isRecord } from './validate.js';
@@ -124,6 +125,7 @@ export class PeerLinks {
       return;
     }
     const link = this.#link(peer.address);
+    connection.decodeInPlace = isReplyFrame;
     connection.setHandlers({
       onMessage: (frame) => this.#onFrame(peer.address, connection, frame),
       onClose: () => {
@@ -197,7 +199,9 @@ export class PeerLinks {
     socket.once('error', fail);
     socket.once('connect', () => {
       socket.off('error', fail);
-      const connection = new Connection(socket, this.#limits);
+      const connection = new Connection(socket, this.#limits, undefined, {
+        decodeInPlace: isReplyFrame,
+      });
       connection.setHandlers({
         onMessage: (frame) => this.#onFrame(address, connection, frame),
         onClose: () => {
@@ -292,4 +296,26 @@ export function splitAddress(address: string): [string, string] {
   const colon = address.lastIndexOf(':');
   const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
   return [host, address.slice(colon + 1)];
+}
+
+/**
+ * The encoded start of a reply frame, `{p: 'reply', ...}` with its four fields (the order
+ * `#serve` writes them in): the map header, the key "p", the string "reply" — taken from
+ * the codec itself, so it cannot drift from what the codec writes.
+ */
+const REPLY_PREFIX = ((): Buffer => {
+  const sample = Buffer.from(encode({ p: 'reply', id: 0, ok: true, v: null }));
+  const end = sample.indexOf('reply') + 'reply'.length;
+  return Buffer.from(sample.subarray(0, end));
+})();
+
+/**
+ * Whether a frame answers one of this node's requests: each carries one value (a read's, a
+ * write's), so decoding it in place keeps nothing larger than that value alive.
+ */
+export function isReplyFrame(frame: Buffer): boolean {
+  return (
+    frame.length > REPLY_PREFIX.length &&
+    frame.subarray(0, REPLY_PREFIX.length).equals(REPLY_PREFIX)
+  );
 }
