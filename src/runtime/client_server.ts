@@ -199,7 +199,17 @@ export class ClientServer {
           .liveNodes()
           .map((id) => (id === s.nodeId ? s.address : s.cluster.membership.addressOf(id)))
           .filter((address) => address !== undefined);
-        return { value: { nodeId: s.nodeId, address: s.address, members } };
+        // The ring, so that a client can read a key straight from its owner.
+        const view = s.cluster.view;
+        const ring = {
+          vnodes: view.ring.describe().vnodes,
+          replication: view.replication,
+          nodes: view.ring.nodes.flatMap((id) => {
+            const address = id === s.nodeId ? s.address : view.addressOf(id);
+            return address === undefined ? [] : [[id, address]];
+          }),
+        };
+        return { value: { nodeId: s.nodeId, address: s.address, members, ring } };
       }
       case 'register': {
         const def = await s.register(request.name, request.source, request.init);
