@@ -25,6 +25,21 @@ addExtension({
   decode: (key: unknown) => new FutureRef(String(key)),
 });
 
+// Values structured cloning refuses, which cbor-x would otherwise write as an empty object
+// (losing them silently): refused with the same error a function or a symbol gets.
+// biome-ignore lint/suspicious/noExplicitAny: cbor-x types a class as `new (...args: any[]) => T`.
+const UNCLONEABLE: (new (...args: any[]) => object)[] = [WeakMap, WeakSet, WeakRef, Promise];
+for (const Class of UNCLONEABLE) {
+  addExtension({
+    Class,
+    tag: 40_199,
+    encode: () => {
+      throw new TypeError(`a ${Class.name} cannot be cloned: it holds no data that can be copied`);
+    },
+    decode: () => undefined,
+  });
+}
+
 const encoder = new Encoder({
   structuredClone: true,
   useRecords: false,

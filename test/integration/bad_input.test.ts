@@ -315,6 +315,9 @@ test('values the wire cannot carry, malformed addresses and unknown nodes get ty
     { instanceOf: ValidationError },
   );
   await t.throwsAsync(cloud.put('symbol-value', Symbol('x')), { instanceOf: ValidationError });
+  for (const value of [new WeakMap(), { nested: new WeakSet() }, [Promise.resolve(1)]])
+    await t.throwsAsync(cloud.put('uncloneable', value), { instanceOf: ValidationError });
+  t.is(await cloud.get('uncloneable'), undefined);
   for (const address of ['notanaddress', '127.0.0.1:99999', 'host:abc'])
     await t.throwsAsync(connect(address), { instanceOf: ValidationError }, address);
   await cloud.register('placed', (_ctx: Context, x: number) => x * 2);

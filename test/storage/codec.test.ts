@@ -117,3 +117,9 @@ test('large answers decode in place: byte strings are views of the input', (t) =
   const small = new Uint8Array(encodeOwned({ value: new Uint8Array(10).fill(1) }));
   t.not((decodeLarge(small) as { value: Uint8Array }).value.buffer, small.buffer);
 });
+
+test('values structured cloning refuses are refused, not written as empty objects', (t) => {
+  for (const value of [new WeakMap(), new WeakSet(), new WeakRef({}), Promise.resolve(1)]) {
+    t.throws(() => encode({ inside: [value] }), { message: /cannot be cloned/ });
+  }
+});
