@@ -14,7 +14,7 @@ import {
   MISS,
 } from '../storage/index.js';
 import type { Context, Logger, ReceivedMessage } from './context_types.js';
-import type { MailMessage } from './messages.js';
+import type { ExecutorRequest, MailMessage } from './messages.js';
 import { toPutValue } from './put_value.js';
 import type { ReadSnapshot } from './read_snapshot.js';
 import type { SupervisorLink } from './supervisor_link.js';
@@ -29,6 +29,12 @@ export interface ContextDeps {
   link: SupervisorLink;
   cache: CacheReader;
   logger(info: CallInfo): Logger;
+  /**
+   * Causal mode (docs/ARCHITECTURE.md, "Consistency"): reads skip the cache and take the
+   * merge of every live owner's copy, writes wait for every live owner, nested calls run
+   * in causal mode too.
+   */
+  causal?: boolean;
 }
 
 const RECV_TIMEOUT_MS_MAX = 24 * 60 * 60 * 1000;
@@ -48,6 +54,10 @@ async function getMany(
   const out: Record<string, unknown> = {};
   const missing: string[] = [];
   for (const key of keys) {
+    if (deps.causal) {
+      missing.push(checkKey(key));
+      continue;
+    }
     if (snapshot?.covers(checkKey(key))) {
       out[key] = await snapshot.get(key, deps.cache, deps.link);
       continue;
@@ -57,7 +67,7 @@ async function getMany(
     else out[key] = value;
   }
   if (missing.length > 0) {
-    const fetched = (await deps.link.request({ op: 'get', keys: missing })) as (
+    const fetched = (await deps.link.request(readRequest(deps, missing))) as (
       | Uint8Array
       | undefined
     )[];
@@ -79,17 +89,19 @@ export function getOne(
   key: string,
   snapshot?: ReadSnapshot | undefined,
 ): Promise<unknown> {
+  if (deps.causal) return fetchOne(deps, checkKey(key));
   if (snapshot?.covers(checkKey(key))) return snapshot.get(key, deps.cache, deps.link);
   const value = deps.cache.get(checkKey(key));
   return value === MISS ? fetchOne(deps, key) : Promise.resolve(value);
 }
 
 async function fetchOne(deps: ContextDeps, key: string): Promise<unknown> {
-  const [bytes] = (await deps.link.request({ op: 'get', keys: [key] })) as (
-    | Uint8Array
-    | undefined
-  )[];
+  const [bytes] = (await deps.link.request(readRequest(deps, [key]))) as (Uint8Array | undefined)[];
   return bytes === undefined ? undefined : decodeLarge(bytes);
+}
+
+function readRequest(deps: ContextDeps, keys: string[]): ExecutorRequest {
+  return deps.causal ? { op: 'get', keys, fresh: true } : { op: 'get', keys };
 }
 
 /** `snapshot`: the call reads with repeatable read (read_snapshot.ts). */
@@ -107,7 +119,13 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
     lattice,
     get: get as Context['get'],
     async put(key: string, value: unknown): Promise<void> {
-      await link.request({ op: 'put', key: checkKey(key), value: toPutValue(value) });
+      const request: Extract<ExecutorRequest, { op: 'put' }> = {
+        op: 'put',
+        key: checkKey(key),
+        value: toPutValue(value),
+      };
+      if (deps.causal) request.ack = 'all';
+      await link.request(request);
       snapshot?.wrote(key);
     },
     async send(to: string, message: unknown): Promise<void> {
@@ -132,9 +150,9 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
     async call(name: string, args: unknown[] = []): Promise<unknown> {
       if (!Array.isArray(args)) throw new ValidationError('ctx.call args must be an array');
       const bytes = encodeOwned(args);
-      const result = (await link.request({ op: 'call', name, args: bytes }, [
-        bytes.buffer,
-      ])) as Uint8Array;
+      const request: Extract<ExecutorRequest, { op: 'call' }> = { op: 'call', name, args: bytes };
+      if (deps.causal) request.consistency = 'causal';
+      const result = (await link.request(request, [bytes.buffer])) as Uint8Array;
       return decode(result);
     },
     get log(): Logger {

@@ -45,6 +45,8 @@ class SetupError extends Error {
 
 export class Executor {
   readonly #deps: ContextDeps;
+  /** The same, for calls in causal mode (ContextDeps.causal). */
+  readonly #causalDeps: ContextDeps;
   readonly #compiled = new Map<string, Compiled>();
   readonly #versionByName = new Map<string, string>();
   readonly #modules = new Map<string, Record<string, unknown>>();
@@ -52,6 +54,7 @@ export class Executor {
 
   constructor(deps: ContextDeps) {
     this.#deps = deps;
+    this.#causalDeps = { ...deps, causal: true };
   }
 
   /**
@@ -74,9 +77,10 @@ export class Executor {
     // One snapshot for the whole chain: its functions are one stretch of the same DAG call.
     const snapshot =
       message.snapshot === undefined ? undefined : new ReadSnapshot(message.snapshot);
-    let bytes = await this.#runStep(message, compiled[0]!, message.inputs, snapshot);
+    const deps = message.consistency === 'causal' ? this.#causalDeps : this.#deps;
+    let bytes = await this.#runStep(message, compiled[0]!, message.inputs, snapshot, deps);
     for (let i = 1; i < steps.length; i++)
-      bytes = await this.#runStep(steps[i]!, compiled[i]!, [bytes], snapshot);
+      bytes = await this.#runStep(steps[i]!, compiled[i]!, [bytes], snapshot, deps);
     return snapshot === undefined ? { bytes } : { bytes, reads: snapshot.fresh };
   }
 
@@ -85,15 +89,16 @@ export class Executor {
     compiled: Compiled,
     inputs: Uint8Array[] | undefined,
     snapshot: ReadSnapshot | undefined,
+    deps: ContextDeps,
   ): Promise<Uint8Array<ArrayBuffer>> {
     let args: unknown[];
     try {
-      args = await this.#resolveArgs(message.args, inputs, snapshot);
+      args = await this.#resolveArgs(deps, message.args, inputs, snapshot);
     } catch (error) {
       throw new SetupError(error);
     }
     const info = { actorId: message.actorId, name: message.name, callId: message.callId };
-    const ctx = createContext(this.#deps, info, snapshot);
+    const ctx = createContext(deps, info, snapshot);
     const result =
       compiled.def.kind === 'class'
         ? await this.#runInstance(compiled, ctx, args)
@@ -176,6 +181,7 @@ export class Executor {
   }
 
   async #resolveArgs(
+    deps: ContextDeps,
     bytes: Uint8Array,
     inputs: Uint8Array[] = [],
     snapshot?: ReadSnapshot,
@@ -186,9 +192,9 @@ export class Executor {
     if (!args.some((arg) => arg instanceof Ref || arg instanceof FutureRef)) return args;
     return Promise.all(
       args.map(async (arg) => {
-        if (arg instanceof Ref) return getOne(this.#deps, arg.key, snapshot);
+        if (arg instanceof Ref) return getOne(deps, arg.key, snapshot);
         if (arg instanceof FutureRef) {
-          const result = (await this.#deps.link.request({
+          const result = (await deps.link.request({
             op: 'await',
             key: arg.key,
           })) as Uint8Array;

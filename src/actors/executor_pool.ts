@@ -56,6 +56,8 @@ export interface PoolCall extends PoolStep {
   snapshot?: SnapshotEntry[];
   /** Told what a repeatable-read call read for the first time, before it resolves. */
   onReads?: (reads: SnapshotEntry[]) => void;
+  /** Causal mode (call_context.ts `ContextDeps.causal`). */
+  consistency?: 'causal';
   timeoutMs: number;
   /** Pins the call to one executor (class instances live on one). */
   executorIndex?: number;
@@ -265,6 +267,7 @@ export class ExecutorPool {
     if (call.inputs !== undefined) message.inputs = call.inputs;
     if (call.chain !== undefined) message.chain = call.chain.map((step) => this.#step(slot, step));
     if (call.snapshot !== undefined) message.snapshot = call.snapshot;
+    if (call.consistency !== undefined) message.consistency = call.consistency;
     const lone = this.#spinUs > 0 && this.#running === 1;
     if (lone && call.awaitNext !== false) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
     slot.port.postMessage(message);

@@ -57,6 +57,8 @@ export type ToExecutor =
       spinUs?: number;
       /** Repeatable read (read_snapshot.ts): the versions upstream functions read. */
       snapshot?: SnapshotEntry[];
+      /** Causal mode: see ContextDeps.causal. */
+      consistency?: 'causal';
     } & CallStep)
   | { t: 'inspect'; taskId: number; module: ModuleCode }
   | { t: 'forget'; moduleId: string }
@@ -69,9 +71,11 @@ export interface ExportInfo {
 }
 
 export type ExecutorRequest =
-  | { op: 'get'; keys: string[] }
-  | { op: 'put'; key: string; value: PutValue }
-  | { op: 'call'; name: string; args: Uint8Array; timeoutMs?: number }
+  /** `fresh`: causal mode — the merge of every live owner's copy, never the cache. */
+  | { op: 'get'; keys: string[]; fresh?: true }
+  /** `ack: 'all'`: causal mode — acknowledged once every live owner merged it. */
+  | { op: 'put'; key: string; value: PutValue; ack?: 'all' }
+  | { op: 'call'; name: string; args: Uint8Array; timeoutMs?: number; consistency?: 'causal' }
   | { op: 'send'; from: string; to: string; message: Uint8Array }
   | { op: 'recv'; actorId: string; timeoutMs: number }
   | { op: 'await'; key: string; timeoutMs?: number };

@@ -22,6 +22,7 @@ import {
   fromWire,
   type Lattice,
   type LatticeSpec,
+  merge,
   specFromWire,
   toWire,
 } from '../storage/index.js';
@@ -233,6 +234,39 @@ export class Cluster {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The merge of every live owner's copy of a key (and of its owners in the views kept from
+   * before the last ring changes, which may still hold it during a hand-off). A write
+   * acknowledged by every live owner (`ack: 'all'`) is in it as long as one of them lives:
+   * causal mode reads this way. UnavailableError when no owner answered.
+   */
+  async readAll(key: string): Promise<Lattice | undefined> {
+    const groups = [this.owners(key), ...this.#previousViews.map((view) => ownersIn(view, key))];
+    const owners = [...new Set(groups.flat())].filter(
+      (id) => id === this.selfId || this.isAlive(id),
+    );
+    let answered = 0;
+    const values = await Promise.all(
+      owners
+        .map(async (owner) => {
+          const value =
+            owner === this.selfId
+              ? this.#o.store.lattice(key)
+              : await this.#remoteGet(owner, key, false);
+          answered += 1;
+          return value;
+        })
+        .map((p) => p.catch(() => undefined)),
+    );
+    if (answered === 0)
+      throw new UnavailableError(`no owner of ${JSON.stringify(key)} could be reached`);
+    let merged: Lattice | undefined;
+    for (const value of values) {
+      if (value !== undefined) merged = merged === undefined ? value : merge(merged, value);
+    }
+    return merged;
   }
 
   /** Writes at an owner and resolves to the merged value once acknowledged. */

@@ -46,8 +46,11 @@ export interface DagPlan {
   coordinator: string;
   outputKey?: string;
   timeoutMs: number;
-  /** Repeatable read: the versions read so far travel with each result (read_snapshot.ts). */
-  consistency?: 'repeatable-read';
+  /**
+   * Repeatable read: the versions read so far travel with each result (read_snapshot.ts).
+   * Causal: every function reads at the keys' live owners and writes to all of them.
+   */
+  consistency?: 'repeatable-read' | 'causal';
   /** The client request this call answers: a sink on another node may answer it directly. */
   reply?: DagReply;
 }
@@ -86,6 +89,8 @@ export interface RunOptions {
   /** Repeatable read: the versions read upstream; `onReads` hears the ones read here. */
   snapshot?: SnapshotEntry[];
   onReads?: (reads: SnapshotEntry[]) => void;
+  /** Causal mode (docs/ARCHITECTURE.md, "Consistency"). */
+  consistency?: 'causal';
 }
 
 export interface DagRunnerDeps {
@@ -445,6 +450,7 @@ export class DagRunner {
         // Only an answer given from here is followed soon by this node's next call.
         awaitNext: last === plan.dag.sink && plan.coordinator === this.#deps.nodeId,
       };
+      if (plan.consistency === 'causal') options.consistency = 'causal';
       if (snapshot !== undefined) {
         options.snapshot = snapshot;
         options.onReads = (fresh) => {

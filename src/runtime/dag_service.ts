@@ -151,12 +151,10 @@ export class DagService {
     if (dag === undefined)
       return Promise.reject(new NotFoundError(`DAG ${name} is not registered`));
     const consistency = options.consistency ?? 'lww';
-    if (consistency !== 'lww' && consistency !== 'repeatable-read') {
+    if (consistency !== 'lww' && consistency !== 'repeatable-read' && consistency !== 'causal') {
       return Promise.reject(
         new ValidationError(
-          consistency === 'causal'
-            ? "consistency 'causal' is not available yet; use 'lww' or 'repeatable-read'"
-            : `consistency ${JSON.stringify(consistency)} is not one of 'lww', 'repeatable-read', 'causal'`,
+          `consistency ${JSON.stringify(consistency)} is not one of 'lww', 'repeatable-read', 'causal'`,
         ),
       );
     }
@@ -171,7 +169,7 @@ export class DagService {
       timeoutMs: options.timeoutMs,
     };
     if (options.outputKey !== undefined) base.outputKey = options.outputKey;
-    if (consistency === 'repeatable-read') base.consistency = consistency;
+    if (consistency !== 'lww') base.consistency = consistency;
     if (options.reply !== undefined) base.reply = options.reply;
     const pins = this.pins.get(name);
     if (base.consistency === undefined && this.#wholeHere(dag, fixed, pins, refs))
@@ -425,7 +423,8 @@ function parsePlan(payload: Record<string, unknown>, dag: DagGraph): DagPlan {
   };
   if (typeof payload.outputKey === 'string') plan.outputKey = requireKey(payload.outputKey);
   if (payload.reply !== undefined) plan.reply = parseReply(payload.reply);
-  if (payload.consistency === 'repeatable-read') plan.consistency = 'repeatable-read';
+  if (payload.consistency === 'repeatable-read' || payload.consistency === 'causal')
+    plan.consistency = payload.consistency;
   return plan;
 }
 

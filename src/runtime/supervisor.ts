@@ -64,6 +64,8 @@ export interface CallOptions {
   /** Repeatable read: the versions upstream functions read, and where new reads go. */
   snapshot?: SnapshotEntry[];
   onReads?: (reads: SnapshotEntry[]) => void;
+  /** Causal mode: reads at every live owner, writes acknowledged by all of them. */
+  consistency?: 'causal';
 }
 
 export class Supervisor {
@@ -246,6 +248,7 @@ export class Supervisor {
   /** Runs one function here and resolves to its encoded result (see `CallOptions`). */
   call(name: string, args: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
     const { timeoutMs, inputs, chain = [], awaitNext = true, snapshot, onReads } = options;
+    const { consistency } = options;
     const def = this.registry.get(requireName(name, 'function name'));
     if (def === undefined) {
       return Promise.reject(new NotFoundError(`function ${name} is not registered`));
@@ -277,6 +280,7 @@ export class Supervisor {
       ...(awaitNext ? {} : { awaitNext }),
       ...(snapshot === undefined ? {} : { snapshot }),
       ...(onReads === undefined ? {} : { onReads }),
+      ...(consistency === undefined ? {} : { consistency }),
       timeoutMs: timeoutMs ?? this.options.callTimeoutMs,
       ...(def.kind === 'class' ? { executorIndex: this.#classHome(name) } : {}),
     });
@@ -386,6 +390,12 @@ export class Supervisor {
     return value === undefined ? undefined : this.store.fillCache(key, value);
   }
 
+  /** For a causal call's read: the merge of every live owner's copy, not the cache. */
+  async #readFresh(key: string): Promise<Uint8Array | undefined> {
+    const value = await this.cluster.readAll(key);
+    return value === undefined ? undefined : encodeOwned(reveal(value));
+  }
+
   status(): NodeStatus {
     return nodeStatus(this);
   }
@@ -421,10 +431,26 @@ export class Supervisor {
   #serveExecutor(request: ExecutorRequest): unknown {
     switch (request.op) {
       case 'get':
-        return Promise.all(request.keys.map((key) => this.#readForExecutor(requireKey(key))));
+        return Promise.all(
+          request.keys.map((key) =>
+            request.fresh
+              ? this.#readFresh(requireKey(key))
+              : this.#readForExecutor(requireKey(key)),
+          ),
+        );
       case 'put':
-        return this.put(requireKey(request.key), request.value);
+        return this.put(
+          requireKey(request.key),
+          request.value,
+          request.ack === 'all' ? 'all' : 'one',
+        );
       case 'call':
+        // A nested call of a causal call runs here in causal mode too.
+        if (request.consistency === 'causal')
+          return this.call(request.name, request.args, {
+            timeoutMs: request.timeoutMs,
+            consistency: 'causal',
+          });
         return this.callAnywhere(request.name, request.args, request.timeoutMs);
       case 'send':
         return this.messaging.send(request.from, request.to, request.message);

@@ -95,6 +95,21 @@ test('DAG functions run on different nodes and results flow between them', async
       })) as [string, string];
       t.is(second, first);
     }
+    // Causal: a function on node 2 reads, at the key's owners, what one on node 0 just wrote,
+    // even after node 2's cache holds an older version of the key.
+    await cloud.register('cWrite', async (ctx: Context, key: string, value: string) => {
+      await ctx.put(key, value);
+      return key;
+    });
+    await cloud.register('cRead', async (ctx: Context, key: string) => ctx.get(key));
+    await cloud.registerDag('causal3', ['cWrite', 'cRead'], [['cWrite', 'cRead']]);
+    await cloud.registerDag('lwwRead', ['cRead'], []);
+    const causalPlacement = { cWrite: ids[0]!, cRead: ids[2]! };
+    for (let i = 0; i < 5; i++) {
+      await cloud.callDag('lwwRead', { cRead: ['c/k'] }, { placement: { cRead: ids[2]! } });
+      const options = { consistency: 'causal', placement: causalPlacement } as const;
+      t.is(await cloud.callDag('causal3', { cWrite: ['c/k', `v${i}`] }, options), `v${i}`);
+    }
   } finally {
     for (const c of clouds) c.close();
     await Promise.all(nodes.map((n) => n.stop()));
