@@ -127,6 +127,12 @@ test('dag create, call, list and delete from the command line', async (t) => {
   const called = await runCli(['dag', 'call', 'cliDag', '--args', '{"add":[2,3]}'], env);
   t.is(called.code, 0, called.stderr);
   t.is(JSON.parse(called.stdout), 'Hello, world!');
+  for (const consistency of ['repeatable-read', 'causal']) {
+    const args = ['dag', 'call', 'cliDag', '--args', '{"add":[2,3]}', '--consistency', consistency];
+    const again = await runCli(args, env);
+    t.is(again.code, 0, again.stderr);
+    t.is(JSON.parse(again.stdout), 'Hello, world!');
+  }
   const listed = await runCli(['dag', 'list'], env);
   t.true((JSON.parse(listed.stdout) as string[]).includes('cliDag'));
   const cycle = await runCli(

@@ -47,6 +47,22 @@ test('call a function over HTTP', async (t) => {
   t.deepEqual(await big.json(), { result: '1180591620717411303424' });
 });
 
+test('call a DAG over HTTP, in each consistency mode', async (t) => {
+  await t.context.cloud.registerDag('httpDag', ['hypot'], []);
+  for (const consistency of [undefined, 'lww', 'repeatable-read', 'causal']) {
+    const response = await request(t, '/v1/dags/httpDag/call', {
+      method: 'POST',
+      body: JSON.stringify({ args: { hypot: [6, 8] }, consistency }),
+    });
+    t.deepEqual(await response.json(), { result: 10 }, String(consistency));
+  }
+  const bad = await request(t, '/v1/dags/httpDag/call', {
+    method: 'POST',
+    body: JSON.stringify({ args: { hypot: [6, 8] }, consistency: 'eventual-ish' }),
+  });
+  t.is(bad.status, 400);
+});
+
 test('errors carry code and message with the mapped status', async (t) => {
   const missing = await request(t, '/v1/functions/nope/call', { method: 'POST', body: '{}' });
   t.is(missing.status, 404);
