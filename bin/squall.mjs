@@ -38,6 +38,10 @@ function rerunWithMallocSettings() {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => child.kill(signal));
   }
+  child.on('error', (error) => {
+    process.stderr.write(`error UNAVAILABLE: cannot start the node process: ${error.message}\n`);
+    process.exit(1);
+  });
   child.on('exit', (code, signal) => {
     process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
   });

@@ -7,13 +7,11 @@
  * UnavailableError (the SDK never re-sends a request on its own, since a call may have
  * run). Every request has a deadline.
  *
- * Reply channels: once it calls a DAG (or after its first READS_BEFORE_CHANNELS reads), a
- * client also holds a connection to each other live node (up to REPLY_CHANNELS_MAX),
- * saying hello with its client id there, so that a DAG's sink on another node answers it
- * directly instead of through the node it asked — one hop less — and so that it can read
- * a key straight from its owner (the hello describes the ring). Answers are matched by id
- * whichever connection brings them; a channel that fails is dropped, and answers and reads
- * then go the usual way.
+ * Reply channels: once it calls a DAG, a client also holds a connection to each other
+ * live node (up to REPLY_CHANNELS_MAX), saying hello with its client id there, so that a
+ * DAG's sink on another node answers it directly instead of through the node it asked —
+ * one hop less. Answers are matched by id whichever connection brings them; a channel that
+ * fails is dropped, and the answer then comes the usual way.
  */
 import { connect as netConnect } from 'node:net';
 import { nanoid } from 'nanoid';
@@ -26,12 +24,8 @@ import {
   UnavailableError,
   ValidationError,
 } from '../errors.js';
-import {
-  Connection,
-  DEFAULT_CONNECTION_LIMITS,
-  HashRing,
-  PROTOCOL_VERSION,
-} from '../runtime/index.js';
+import { Connection, DEFAULT_CONNECTION_LIMITS, PROTOCOL_VERSION } from '../runtime/index.js';
+import { endsWithLargeByteString } from '../storage/index.js';
 
 export interface Answer {
   value?: unknown;
@@ -53,23 +47,15 @@ const ADDRESSES_MAX = 64;
 /** How often deadlines are checked: one timer for all requests, not one per request. */
 const DEADLINE_CHECK_MS = 20;
 
+/** An answer's fields before its payload: `{id, ok, value|bytes}` stays well within this. */
+const ANSWER_PREFIX_BYTES_MAX = 64;
+
 /** Most reply channels a client keeps (connections to nodes other than its own). */
 const REPLY_CHANNELS_MAX = 8;
 /** How long a node whose reply channel failed is left alone before the next try. */
 const REPLY_CHANNEL_RETRY_MS = 5000;
 /** How often a client that calls DAGs asks its node for the live members again. */
 const MEMBERS_REFRESH_MS = 5000;
-/** Reads before a client opens reply channels to read keys straight from their owners. */
-const READS_BEFORE_CHANNELS = 64;
-/** Largest ring a client builds to route its reads (nodes × virtual nodes). */
-const CLIENT_RING_TOKENS_MAX = 64 * 1024;
-
-/** The ring as the node last described it: where each key lives. */
-interface RingInfo {
-  ring: HashRing;
-  replication: number;
-  addressOf: Map<string, string>;
-}
 
 export function parseAddress(address: string): { host: string; port: number } {
   const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address.trim());
@@ -97,12 +83,6 @@ export class ClientConnection {
   readonly clientId = nanoid(16);
   /** Reply channels by address: open, or opening. */
   readonly #channels = new Map<string, Promise<Connection | undefined>>();
-  /** The ring from the last hello, and this connection's node id. */
-  #ring: RingInfo | undefined;
-  #nodeId: string | undefined;
-  #reads = 0;
-  /** Reply channels whose hello succeeded, by address. */
-  readonly #openChannels = new Map<string, Connection>();
   /** When the live members were last learned (from a hello). */
   #membersAtMs = 0;
   /** When each address whose channel failed may be tried again. */
@@ -218,7 +198,6 @@ export class ClientConnection {
       });
       await this.#send(connection, this.#helloFields(), timeoutMs);
       if (this.#closed) connection.close();
-      else this.#openChannels.set(address, connection);
       return connection;
     } catch {
       // No channel there: answers from that node come through this client's own node.
@@ -230,7 +209,6 @@ export class ClientConnection {
 
   #dropChannel(address: string): void {
     this.#channels.delete(address);
-    this.#openChannels.delete(address);
     if (this.#closed) return;
     this.#channelRetryAtMs.set(address, performance.now() + REPLY_CHANNEL_RETRY_MS);
     if (this.#channelRetryAtMs.size > ADDRESSES_MAX) this.#channelRetryAtMs.clear();
@@ -251,7 +229,6 @@ export class ClientConnection {
     void this.#connection?.then((c) => c.close()).catch(() => undefined);
     for (const channel of this.#channels.values()) void channel.then((c) => c?.close());
     this.#channels.clear();
-    this.#openChannels.clear();
     this.#failAll(new UnavailableError('the client was closed'));
   }
 
@@ -298,81 +275,10 @@ export class ClientConnection {
 
   /** Keeps the live members a node listed, after the addresses given at connect. */
   #learnMembers(hello: unknown): void {
-    this.#learnRing(hello);
     const members = (hello as { members?: unknown } | undefined)?.members;
     if (!Array.isArray(members)) return;
     const valid = members.filter((m): m is string => typeof m === 'string' && m.length < 300);
     this.#addresses = [...new Set([...this.#addresses, ...valid])].slice(0, ADDRESSES_MAX);
-  }
-
-  /** Keeps the ring a hello described (validated; rebuilt only when it changed). */
-  #learnRing(hello: unknown): void {
-    const { nodeId, ring } = (hello ?? {}) as { nodeId?: unknown; ring?: unknown };
-    this.#nodeId = typeof nodeId === 'string' ? nodeId : undefined;
-    const { vnodes, replication, nodes } = (ring ?? {}) as Record<string, unknown>;
-    const pairs = Array.isArray(nodes)
-      ? nodes.filter(
-          (n): n is [string, string] =>
-            Array.isArray(n) && typeof n[0] === 'string' && typeof n[1] === 'string',
-        )
-      : [];
-    if (
-      !Number.isInteger(vnodes) ||
-      !Number.isInteger(replication) ||
-      (replication as number) < 1 ||
-      pairs.length === 0 ||
-      pairs.length * (vnodes as number) > CLIENT_RING_TOKENS_MAX
-    ) {
-      this.#ring = undefined;
-      return;
-    }
-    const addressOf = new Map(pairs);
-    const ids = [...addressOf.keys()].sort();
-    const known = this.#ring?.ring.describe();
-    const same =
-      known !== undefined &&
-      known.vnodes === vnodes &&
-      known.nodes.length === ids.length &&
-      [...known.nodes].sort().every((id, i) => id === ids[i]);
-    try {
-      const built = same ? this.#ring!.ring : HashRing.of(ids, vnodes as number);
-      this.#ring = { ring: built, replication: replication as number, addressOf };
-    } catch {
-      this.#ring = undefined;
-    }
-  }
-
-  /**
-   * A read, sent straight to the key's primary owner when this client holds a reply
-   * channel there and its own node is not an owner (then that node reads locally, and it
-   * is where this client's writes of the key were merged). Otherwise, or when that channel
-   * drops under the read, through this client's own node, which forwards it.
-   */
-  read(fields: Record<string, unknown> & { key: string }, timeoutMs: number): Promise<Answer> {
-    this.#reads += 1;
-    if (this.#reads % 256 === READS_BEFORE_CHANNELS) this.openReplyChannels(timeoutMs);
-    const channel = this.#ownerChannel(fields.key);
-    if (channel === undefined) return this.request(fields, timeoutMs);
-    return this.#send(channel, fields, timeoutMs).catch((error: unknown) => {
-      if (error instanceof UnavailableError && channel.closed)
-        return this.request(fields, timeoutMs);
-      throw error;
-    });
-  }
-
-  #ownerChannel(key: string): Connection | undefined {
-    const info = this.#ring;
-    if (info === undefined || this.#closed) return undefined;
-    let owners: string[];
-    try {
-      owners = info.ring.owners(key, info.replication);
-    } catch {
-      return undefined;
-    }
-    if (this.#nodeId === undefined || owners.includes(this.#nodeId)) return undefined;
-    const address = owners[0] === undefined ? undefined : info.addressOf.get(owners[0]);
-    const channel = address === undefined ? undefined : this.#openChannels.get(address);
-    return channel !== undefined && !channel.closed ? channel : undefined;
   }
 
   #open(
@@ -401,7 +307,7 @@ export class ClientConnection {
             onMessage: (frame) => this.#onAnswer(frame),
             onClose: (error) => onClose(connection, error),
           },
-          { decodeInPlace: () => true },
+          { decodeInPlace: (frame) => endsWithLargeByteString(frame, ANSWER_PREFIX_BYTES_MAX) },
         );
         resolve(connection);
       });

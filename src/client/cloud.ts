@@ -156,9 +156,7 @@ export class Cloud {
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    return (await this.#connection.read({ op: 'get', key }, this.#timeoutMs)).value as
-      | T
-      | undefined;
+    return (await this.#request({ op: 'get', key })).value as T | undefined;
   }
 
   /**

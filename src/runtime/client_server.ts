@@ -47,7 +47,8 @@ export class ClientServer {
   #answer(reply: DagReply, bytes: Uint8Array): boolean {
     const session = this.#byClient.get(reply.client);
     if (session === undefined || session.connection.closed) return false;
-    this.#reply(session, reply.id, undefined, { bytes });
+    // Not handed over (a full backlog, a result too large): the coordinator answers instead.
+    if (!this.#reply(session, reply.id, undefined, { bytes })) return false;
     this.#supervisor.counters.dagAnswersDirect += 1;
     return true;
   }
@@ -164,6 +165,9 @@ export class ClientServer {
       }
       session.authed = true;
       if (request.client !== undefined && request.peer === undefined) {
+        const previous = session.clientId;
+        if (previous !== undefined && this.#byClient.get(previous) === session)
+          this.#byClient.delete(previous);
         session.clientId = request.client;
         this.#byClient.set(request.client, session);
       }
@@ -199,17 +203,7 @@ export class ClientServer {
           .liveNodes()
           .map((id) => (id === s.nodeId ? s.address : s.cluster.membership.addressOf(id)))
           .filter((address) => address !== undefined);
-        // The ring, so that a client can read a key straight from its owner.
-        const view = s.cluster.view;
-        const ring = {
-          vnodes: view.ring.describe().vnodes,
-          replication: view.replication,
-          nodes: view.ring.nodes.flatMap((id) => {
-            const address = id === s.nodeId ? s.address : view.addressOf(id);
-            return address === undefined ? [] : [[id, address]];
-          }),
-        };
-        return { value: { nodeId: s.nodeId, address: s.address, members, ring } };
+        return { value: { nodeId: s.nodeId, address: s.address, members } };
       }
       case 'register': {
         const def = await s.register(request.name, request.source, request.init);
@@ -267,20 +261,24 @@ export class ClientServer {
     return { value: { key: s.runAsync(() => s.dags.call(request.name, request.args, options)) } };
   }
 
-  #reply(session: Session, id: number, error: unknown, result?: Reply): void {
-    if (session.connection.closed || (error === undefined && result?.answered)) return;
+  /** Answers request `id`; false when the answer could not be handed to the connection. */
+  #reply(session: Session, id: number, error: unknown, result?: Reply): boolean {
+    if (error === undefined && result?.answered) return true;
+    if (session.connection.closed) return false;
     try {
       if (error !== undefined) {
         session.connection.send({ id, ok: false, error: errorToWire(error) });
       } else {
         session.connection.send({ id, ok: true, ...result });
       }
+      return true;
     } catch (sendError) {
       if (sendError instanceof ValidationError && error === undefined) {
         this.#reply(session, id, sendError);
       } else {
         session.connection.close(sendError as Error);
       }
+      return false;
     }
   }
 }

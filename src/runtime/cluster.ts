@@ -17,7 +17,7 @@
  * the node that ran it, so a Future is answered where it was created.
  */
 import type pino from 'pino';
-import { UnavailableError } from '../errors.js';
+import { TimeoutError, UnavailableError } from '../errors.js';
 import {
   fromWire,
   type Lattice,
@@ -243,27 +243,30 @@ export class Cluster {
    * causal mode reads this way. UnavailableError when no owner answered.
    */
   async readAll(key: string): Promise<Lattice | undefined> {
-    const groups = [this.owners(key), ...this.#previousViews.map((view) => ownersIn(view, key))];
-    const owners = [...new Set(groups.flat())].filter(
+    const current = this.owners(key);
+    const earlier = this.#previousViews.flatMap((view) => ownersIn(view, key));
+    const owners = [...new Set([...current, ...earlier])].filter(
       (id) => id === this.selfId || this.isAlive(id),
     );
-    let answered = 0;
-    const values = await Promise.all(
-      owners
-        .map(async (owner) => {
-          const value =
-            owner === this.selfId
-              ? this.#o.store.lattice(key)
-              : await this.#remoteGet(owner, key, false);
-          answered += 1;
-          return value;
-        })
-        .map((p) => p.catch(() => undefined)),
-    );
-    if (answered === 0)
+    const read = async (owner: string): Promise<{ value: Lattice | undefined } | undefined> => {
+      try {
+        const value =
+          owner === this.selfId
+            ? this.#o.store.lattice(key)
+            : await this.#remoteGet(owner, key, false);
+        return { value };
+      } catch {
+        return undefined;
+      }
+    };
+    const answers = await Promise.all(owners.map(read));
+    // Only an owner in the current ring vouches for the key: a node that handed it off may
+    // hold nothing (or an old copy) and is merged in only as an extra.
+    if (!owners.some((owner, i) => current.includes(owner) && answers[i] !== undefined))
       throw new UnavailableError(`no owner of ${JSON.stringify(key)} could be reached`);
     let merged: Lattice | undefined;
-    for (const value of values) {
+    for (const answer of answers) {
+      const value = answer?.value;
       if (value !== undefined) merged = merged === undefined ? value : merge(merged, value);
     }
     return merged;
@@ -340,13 +343,21 @@ export class Cluster {
     if (ack === 'all') {
       const wire = toWire(value);
       const others = this.owners(key).filter((id) => id !== this.selfId);
-      await Promise.all(
-        others.map((id) => {
-          const address = this.#view.addressOf(id);
-          if (address === undefined) return undefined;
-          return this.peers.request(address, 'merge', { key, wire }, this.#o.requestTimeoutMs);
-        }),
-      );
+      try {
+        await Promise.all(
+          others.map((id) => {
+            const address = this.#view.addressOf(id);
+            if (address === undefined) return undefined;
+            return this.peers.request(address, 'merge', { key, wire }, this.#o.requestTimeoutMs);
+          }),
+        );
+      } catch (error) {
+        // Merged here already: an UnavailableError would send the writer on to the next
+        // owner, applying the write twice (a counter increment counted twice).
+        throw new TimeoutError(
+          `write of ${JSON.stringify(key)} merged at one owner, not yet acknowledged by all: ${(error as Error).message}`,
+        );
+      }
     }
     return value;
   }

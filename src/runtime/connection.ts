@@ -10,7 +10,7 @@
  */
 import type { Socket } from 'node:net';
 import { UnavailableError, ValidationError } from '../errors.js';
-import { decode, decodeLarge, encode } from '../storage/index.js';
+import { decode, decodeInPlace, encode } from '../storage/index.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, frameHeader } from './frame_decoder.js';
 
 export interface ConnectionLimits {
@@ -25,10 +25,10 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
 
 export interface ConnectionOptions {
   /**
-   * Which large frames to decode in place (codec.ts `decodeLarge`): their byte strings
-   * stay views of the frame, which nothing else holds. The client takes all of them, since
-   * its answers go to the caller; a node only answers to its own requests (one value each),
-   * since it stores what it decodes, and a view would keep a whole batch frame alive.
+   * Which frames to decode in place (codec.ts `decodeInPlace`): their byte strings stay
+   * views of the frame, which nothing else holds. Only frames that are nearly all one large
+   * byte string (`endsWithLargeByteString`): a small byte array must not keep a large frame
+   * alive, and a node stores what it decodes.
    */
   decodeInPlace?: (frame: Buffer) => boolean;
 }
@@ -160,7 +160,7 @@ export class Connection {
       try {
         // A frame that has its buffer to itself (FrameDecoder joined it) may be decoded in place.
         const own = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
-        message = own && this.decodeInPlace(frame) ? decodeLarge(frame) : decode(frame);
+        message = own && this.decodeInPlace(frame) ? decodeInPlace(frame) : decode(frame);
       } catch {
         this.close(new Error('malformed frame: not CBOR'));
         return;

@@ -113,8 +113,8 @@ export class HttpGateway {
     const [, kind, name, action] = parts;
     if (method === 'GET' && kind === 'status' && parts.length === 2) return json(s.status());
     // A key may hold slashes (`visits/home`): everything after /v1/kv/ is the key.
-    if (kind === 'kv' && name !== undefined)
-      return this.#kv(method, decodePart(url.pathname.slice('/v1/kv/'.length)), req);
+    if (kind === 'kv' && name !== undefined && url.pathname.startsWith(KV_PREFIX))
+      return this.#kv(method, decodePart(url.pathname.slice(KV_PREFIX.length)), req);
     if (method === 'POST' && kind === 'functions' && name !== undefined && action === 'call') {
       const body = await readJson(req, s.options.frameBytesMax);
       const args = body.args ?? [];
@@ -159,6 +159,8 @@ export class HttpGateway {
 function json(value: unknown): Answer {
   return { status: 200, body: toJsonText(value) };
 }
+
+const KV_PREFIX = '/v1/kv/';
 
 /** A path segment, percent-decoded; bad escapes are the client's error. */
 function decodePart(part: string): string {

@@ -19,7 +19,7 @@ import {
   UnavailableError,
   type WireError,
 } from '../errors.js';
-import { encode } from '../storage/index.js';
+import { encode, endsWithLargeByteString } from '../storage/index.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { isRecord } from './validate.js';
@@ -125,7 +125,7 @@ export class PeerLinks {
       return;
     }
     const link = this.#link(peer.address);
-    connection.decodeInPlace = isReplyFrame;
+    connection.decodeInPlace = isLargeReplyFrame;
     connection.setHandlers({
       onMessage: (frame) => this.#onFrame(peer.address, connection, frame),
       onClose: () => {
@@ -200,7 +200,7 @@ export class PeerLinks {
     socket.once('connect', () => {
       socket.off('error', fail);
       const connection = new Connection(socket, this.#limits, undefined, {
-        decodeInPlace: isReplyFrame,
+        decodeInPlace: isLargeReplyFrame,
       });
       connection.setHandlers({
         onMessage: (frame) => this.#onFrame(address, connection, frame),
@@ -318,4 +318,12 @@ export function isReplyFrame(frame: Buffer): boolean {
     frame.length > REPLY_PREFIX.length &&
     frame.subarray(0, REPLY_PREFIX.length).equals(REPLY_PREFIX)
   );
+}
+
+/** An answer's fields and the lattice's before its payload stay well within this. */
+const REPLY_PREFIX_BYTES_MAX = 160;
+
+/** A reply that is nearly all one large byte string: decoded in place (connection.ts). */
+function isLargeReplyFrame(frame: Buffer): boolean {
+  return isReplyFrame(frame) && endsWithLargeByteString(frame, REPLY_PREFIX_BYTES_MAX);
 }

@@ -38,8 +38,6 @@ export interface NodeStatus {
   dagFunctionsRun: Record<string, number>;
   /** DAG calls coordinated elsewhere whose sink here answered the client directly. */
   dagAnswersDirect: number;
-  /** Client reads of keys this node does not hold, which it asked an owner for. */
-  readsForwarded: number;
 }
 
 export const SQUALL_VERSION = '0.1.0';
@@ -106,6 +104,5 @@ export function nodeStatus(supervisor: Supervisor): NodeStatus {
       .map((name) => ({ name, pins: supervisor.dags.pins.get(name) ?? {} })),
     dagFunctionsRun: Object.fromEntries(supervisor.dags.runner.functionsRun),
     dagAnswersDirect: supervisor.counters.dagAnswersDirect,
-    readsForwarded: supervisor.counters.readsForwarded,
   };
 }

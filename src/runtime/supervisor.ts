@@ -92,7 +92,7 @@ export class Supervisor {
   #loadTimer: NodeJS.Timeout | undefined;
   readonly #classHomes = new Map<string, number>();
   readonly #sweeper: NodeJS.Timeout;
-  readonly counters = { calls: 0, failed: 0, dagAnswersDirect: 0, readsForwarded: 0 };
+  readonly counters = { calls: 0, failed: 0, dagAnswersDirect: 0 };
 
   /** This node's part in the cluster; set by `startCluster` once the node has an address. */
   #cluster: Cluster | undefined;
@@ -350,9 +350,7 @@ export class Supervisor {
   }
 
   /** Reads a key wherever it lives; the plain value, or undefined. */
-  /** A client's read this node could not answer alone (`getHere` first): it asks an owner. */
   async get(key: string): Promise<unknown> {
-    this.counters.readsForwarded += 1;
     const value = await this.cluster.read(key);
     return value === undefined ? undefined : reveal(value);
   }

@@ -81,14 +81,37 @@ const inPlaceDecoder = new Encoder({
 export const IN_PLACE_BYTES_MIN = 64 * 1024;
 
 /**
- * Decodes bytes the caller owns for good and that no one will write again (a frame just
- * read from a socket, say). From IN_PLACE_BYTES_MIN up, every byte string in the value is a
- * view of `bytes` rather than a copy: for a large value that saves one copy of it and the
- * garbage collection the copy brings on. Smaller inputs are copied as `decode` does, so a
- * small value never keeps a larger buffer alive.
+ * Decodes bytes the caller owns for good and that no one will write again (bytes posted to
+ * this thread, say). A value that is one large Uint8Array (IN_PLACE_BYTES_MIN or more) is
+ * a view of `bytes` rather than a copy, which saves copying it and the garbage collection
+ * the copy brings on; it keeps nothing alive but its own bytes and a few header bytes.
+ * Anything else is copied out as `decode` does, so that a small byte array inside a larger
+ * value never keeps the whole buffer alive.
  */
 export function decodeLarge(bytes: Uint8Array): unknown {
   if (bytes.length < IN_PLACE_BYTES_MIN) return decode(bytes);
+  return decodeByteArray(bytes, false) ?? decode(bytes);
+}
+
+/**
+ * Whether `frame` ends with one byte string of IN_PLACE_BYTES_MIN or more that starts
+ * within its first `prefixMax` bytes: then it is nearly all of the frame, and decoding the
+ * frame in place (`decodeInPlace`) keeps no more alive than that byte string needs anyway.
+ */
+export function endsWithLargeByteString(frame: Uint8Array, prefixMax: number): boolean {
+  const last = Math.min(prefixMax, frame.length - 5);
+  for (let at = 0; at <= last; at++) {
+    if (frame[at] !== 0x5a) continue;
+    const length =
+      ((frame[at + 1]! << 24) >>> 0) +
+      ((frame[at + 2]! << 16) | (frame[at + 3]! << 8) | frame[at + 4]!);
+    if (length >= IN_PLACE_BYTES_MIN && at + 5 + length === frame.length) return true;
+  }
+  return false;
+}
+
+/** Decodes bytes nobody else holds with every byte string a view of them (see above). */
+export function decodeInPlace(bytes: Uint8Array): unknown {
   return decodeByteArray(bytes, false) ?? inPlaceDecoder.decode(bytes);
 }
 

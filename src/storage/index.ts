@@ -4,7 +4,14 @@
  */
 
 export { CacheReader, CacheWriter, createCacheBuffer, MISS } from './cache_segment.js';
-export { decode, decodeLarge, encode, encodeOwned } from './codec.js';
+export {
+  decode,
+  decodeInPlace,
+  decodeLarge,
+  encode,
+  encodeOwned,
+  endsWithLargeByteString,
+} from './codec.js';
 export {
   CorruptLogError,
   DurableLog,

@@ -7,9 +7,11 @@ import { Encoder } from 'cbor-x';
 import fc from 'fast-check';
 import {
   decode,
+  decodeInPlace,
   decodeLarge,
   encode,
   encodeOwned,
+  endsWithLargeByteString,
   FutureRef,
   Ref,
 } from '../../src/storage/index.js';
@@ -108,14 +110,30 @@ test('byte arrays encode for the cache exactly as the general encoder does', (t)
   }
 });
 
-test('large answers decode in place: byte strings are views of the input', (t) => {
+test('only a value that is one large byte array is decoded as a view of its input', (t) => {
   const big = new Uint8Array(100_000).fill(9);
-  const frame = new Uint8Array(encodeOwned({ id: 1, value: big }));
-  const message = decodeLarge(frame) as { value: Uint8Array };
-  t.is(message.value.buffer, frame.buffer);
-  t.deepEqual(message.value, big);
-  const small = new Uint8Array(encodeOwned({ value: new Uint8Array(10).fill(1) }));
-  t.not((decodeLarge(small) as { value: Uint8Array }).value.buffer, small.buffer);
+  const alone = new Uint8Array(encodeOwned(big));
+  t.is((decodeLarge(alone) as Uint8Array).buffer, alone.buffer);
+  // Inside an object a small byte array would keep the whole buffer alive: copied.
+  const mixed = new Uint8Array(encodeOwned({ tag: new Uint8Array(4), body: big }));
+  const decoded = decodeLarge(mixed) as { tag: Uint8Array; body: Uint8Array };
+  t.not(decoded.tag.buffer, mixed.buffer);
+  t.deepEqual(decoded.body, big);
+});
+
+test('a frame is decoded in place only when it is nearly all one large byte string', (t) => {
+  const big = new Uint8Array(100_000).fill(3);
+  const answer = new Uint8Array(encodeOwned({ id: 7, ok: true, value: big }));
+  t.true(endsWithLargeByteString(answer, 64));
+  const decoded = decodeInPlace(answer) as { value: Uint8Array };
+  t.is(decoded.value.buffer, answer.buffer);
+  t.deepEqual(decoded.value, big);
+  const notLast = new Uint8Array(encodeOwned({ value: big, more: 'after the bytes' }));
+  t.false(endsWithLargeByteString(notLast, 64));
+  const small = new Uint8Array(encodeOwned({ id: 1, value: new Uint8Array(1000) }));
+  t.false(endsWithLargeByteString(small, 64));
+  const text = new Uint8Array(encodeOwned({ id: 1, value: 'x'.repeat(100_000) }));
+  t.false(endsWithLargeByteString(text, 64));
 });
 
 test('values structured cloning refuses are refused, not written as empty objects', (t) => {
