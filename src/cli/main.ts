@@ -201,13 +201,10 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (
-      code === 'commander.helpDisplayed' ||
-      code === 'commander.version' ||
-      code === 'commander.help'
-    ) {
-      return;
-    }
+    // Help asked for (--help), or the version: success. Help shown because a command was
+    // missing (`squall`, `squall dag`) is 'commander.help' with exit code 1: a usage error.
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') return;
+    if (code === 'commander.help') process.exit((error as { exitCode?: number }).exitCode ?? 0);
     if (typeof code === 'string' && code.startsWith('commander.')) {
       process.exit((error as { exitCode?: number }).exitCode ?? 1);
     }

@@ -353,6 +353,10 @@ export class DagService {
 
   #checkPlacement(dag: DagGraph, placement: Record<string, string>): Record<string, string> {
     const cluster = this.#deps.cluster();
+    for (const fn of Object.keys(placement)) {
+      if (!dag.functions.includes(fn))
+        throw new ValidationError(`placement names ${fn}, which DAG ${dag.name} does not have`);
+    }
     const fixed: Record<string, string> = {};
     for (const fn of dag.functions) {
       const node = placement[fn] ?? this.#deps.nodeId;

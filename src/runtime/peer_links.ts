@@ -66,7 +66,13 @@ export class PeerLinks {
   readonly #links = new Map<string, Link>();
   readonly #pending = new Map<
     number,
-    { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }
+    {
+      resolve(v: unknown): void;
+      reject(e: Error): void;
+      timer: NodeJS.Timeout;
+      /** The connection the request went out on (once sent): it fails if that one closes. */
+      sentOn?: Connection;
+    }
   >();
   #onCore: CoreHandler = () => undefined;
   #onRpc: RpcHandler = () => undefined;
@@ -130,6 +136,7 @@ export class PeerLinks {
       onMessage: (frame) => this.#onFrame(peer.address, connection, frame),
       onClose: () => {
         if (link.connection === connection) link.connection = undefined;
+        this.#failSentOn(connection, peer.address);
       },
     });
     if (link.connection === undefined || link.connection.closed) {
@@ -155,6 +162,7 @@ export class PeerLinks {
     if (link.connection !== undefined && !link.connection.closed) {
       try {
         link.connection.send(frame);
+        this.#sentOn(frame, link.connection);
         return true;
       } catch {
         return false;
@@ -206,6 +214,7 @@ export class PeerLinks {
         onMessage: (frame) => this.#onFrame(address, connection, frame),
         onClose: () => {
           if (link.connection === connection) link.connection = undefined;
+          this.#failSentOn(connection, address);
         },
       });
       const hello: Record<string, unknown> = {
@@ -229,6 +238,7 @@ export class PeerLinks {
     for (const frame of queue) {
       try {
         link.connection?.send(frame);
+        if (link.connection !== undefined) this.#sentOn(frame, link.connection);
       } catch {
         // a frame too large for the link: dropped like any lost message
       }
@@ -265,6 +275,25 @@ export class PeerLinks {
       connection.send(reply);
     } catch (error) {
       connection.send({ p: 'reply', id, ok: false, e: errorToWire(error) });
+    }
+  }
+
+  #sentOn(frame: PeerFrame, connection: Connection): void {
+    if (frame.p !== 'rpc') return;
+    const pending = this.#pending.get(frame.id);
+    if (pending !== undefined) pending.sentOn = connection;
+  }
+
+  /**
+   * Fails at once the requests sent on a connection that closed (a peer killed under them)
+   * instead of letting each wait for its timeout, so a read can go to another owner now.
+   * As a timeout: the peer may have applied the request, so a write is not sent elsewhere.
+   */
+  #failSentOn(connection: Connection, address: string): void {
+    for (const [id, pending] of this.#pending) {
+      if (pending.sentOn !== connection) continue;
+      const message = `the connection to peer ${address} closed before it answered`;
+      this.#fail(id, new TimeoutError(`${message} (the request may have been applied)`));
     }
   }
 

@@ -326,5 +326,10 @@ test('values the wire cannot carry, malformed addresses and unknown nodes get ty
   await t.throwsAsync(cloud.callDag('placedDag', { placed: [1] }, { placement } as never), {
     instanceOf: NotFoundError,
   });
+  const stray = { placed: (await cloud.status()).node.id, notInTheDag: 'x' };
+  await t.throwsAsync(cloud.callDag('placedDag', { placed: [1] }, { placement: stray }), {
+    instanceOf: ValidationError,
+    message: /notInTheDag/,
+  });
   t.is(await cloud.callDag('placedDag', { placed: [21] }), 42);
 });

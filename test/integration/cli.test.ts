@@ -80,6 +80,11 @@ test('errors are one line on stderr with the code, and a non-zero exit', async (
   t.is(missing.code, 1);
   t.is(missing.stdout, '');
   t.regex(missing.stderr, /^error NOT_FOUND: function no-such-fn is not registered\n$/);
+  for (const missing of [[], ['dag']]) {
+    const help = await runCli(missing, env);
+    t.is(help.code, 1, `squall ${missing.join(' ')}`);
+    t.regex(help.stderr, /Usage: squall/);
+  }
   for (const usage of [['put', 'k'], ['no-such-command'], ['get', 'k', '--no-such-flag']]) {
     const wrong = await runCli(usage, env);
     t.is(wrong.code, 1, usage.join(' '));
