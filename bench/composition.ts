@@ -8,6 +8,7 @@
  * while they spin after a call, which nodes on separate machines would not.
  *
  * Baselines, same run, same machine: (c) the same chain as plain in-process async calls;
+ * (c') a plain `call` of one function on the 1-node cluster (what a DAG adds to a call);
  * (d) "standard FaaS" (bench/faas_baseline.ts): a gateway process with a piscina pool of
  * stateless workers, each function reading its input from and writing its result to
  * redis-server, as Lambda functions compose through a store. The gateway has as many
@@ -86,6 +87,8 @@ async function roundRobin(cloud: Cloud, n: number): Promise<Record<string, strin
 interface Target {
   call(n: number): Promise<unknown>;
   close(): Promise<void>;
+  /** squall only: a plain call of `step1` on the same cluster, resolving to `n` too. */
+  plain?(n: number): Promise<unknown>;
 }
 
 async function squallTarget(size: number, extra: string[] = []): Promise<Target> {
@@ -99,7 +102,11 @@ async function squallTarget(size: number, extra: string[] = []): Promise<Target>
     const options = new Map<number, { placement?: Record<string, string> }>();
     for (const n of CHAINS)
       options.set(n, size === 1 ? {} : { placement: await roundRobin(cloud, n) });
-    return { call: (n) => cloud.callDag(`chain${n}`, { step1: [0] }, options.get(n)), close };
+    return {
+      call: (n) => cloud.callDag(`chain${n}`, { step1: [0] }, options.get(n)),
+      plain: (n) => cloud.call('step1', [n - 1]),
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -165,7 +172,14 @@ export async function interleave(
   );
 }
 
-const TARGETS = ['one_node', 'three_nodes', 'three_nodes_spin0', 'in_process', 'faas'] as const;
+const TARGETS = [
+  'one_node',
+  'one_node_call',
+  'three_nodes',
+  'three_nodes_spin0',
+  'in_process',
+  'faas',
+] as const;
 type Results = Record<(typeof TARGETS)[number], Figures>;
 
 async function measureAll(
@@ -175,6 +189,7 @@ async function measureAll(
 ): Promise<Results> {
   const results: Results = {
     one_node: {},
+    one_node_call: {},
     three_nodes: {},
     three_nodes_spin0: {},
     in_process: {},
@@ -199,7 +214,10 @@ async function measureAll(
 
 async function startTargets(targets: Record<string, Target>): Promise<void> {
   targets.faas = await faasTarget();
-  targets.one_node = await squallTarget(1);
+  const one = await squallTarget(1);
+  targets.one_node = one;
+  // The DAG's own baseline: a plain call of one function on the same node, same interleaving.
+  targets.one_node_call = { call: (n) => one.plain!(n), close: async () => undefined };
   targets.three_nodes = await squallTarget(3);
   // The same 3 nodes without their 100 µs spin after a lone call: on one 2-vCPU machine
   // three spinning nodes take the cores the next hop needs, which separate machines would not.
@@ -233,6 +251,7 @@ function summary(results: Results): Record<string, unknown> {
     ratio(`${c}_faas_over_three_nodes`, faas[c]!, three[c]!);
     ratio(`${c}_faas_over_three_nodes_spin0`, faas[c]!, spin0[c]!);
     ratio(`${c}_three_nodes_over_one_node`, three[c]!, one[c]!);
+    ratio(`${c}_one_node_over_plain_call`, one[c]!, results.one_node_call[c]!);
   }
   return {
     bench: 'composition',
@@ -246,7 +265,11 @@ function summary(results: Results): Record<string, unknown> {
       chain2_faas_over_one_node_p50_ge_10: (ratios.chain2_faas_over_one_node_p50 ?? 0) >= 10,
     },
     ratios,
-    baselines: { in_process: results.in_process, standard_faas_redis: faas },
+    baselines: {
+      in_process: results.in_process,
+      standard_faas_redis: faas,
+      plain_call_one_node: results.one_node_call,
+    },
   };
 }
 
@@ -261,6 +284,7 @@ function report(results: Results): void {
       return {
         functions: n,
         'squall 1 node': cell(one[c]),
+        'plain call, 1 node': cell(results.one_node_call[c]),
         'squall 3 nodes': cell(three[c]),
         '3 nodes, spin 0': cell(spin0[c]),
         'in-process calls': cell(results.in_process[c]),
