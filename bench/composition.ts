@@ -144,7 +144,9 @@ function inProcessTarget(): Target {
 
 /**
  * Times `count` calls of each op, taken in `rounds` interleaved blocks (op A, op B, …, op A,
- * …) so that this VM's slow drifts in wake-up latency fall on every op alike.
+ * …) so that this VM's slow drifts in wake-up latency fall on every op alike. Each round
+ * starts one op later than the last, so no op always runs first, on threads the op before
+ * it (another process, perhaps) left cold.
  */
 export async function interleave(
   ops: Record<string, () => Promise<unknown>>,
@@ -154,8 +156,10 @@ export async function interleave(
   const samples: Record<string, number[]> = {};
   const elapsed: Record<string, number> = {};
   const block = Math.max(1, Math.ceil(count / rounds));
+  const entries = Object.entries(ops);
   for (let r = 0; r < rounds; r++) {
-    for (const [name, op] of Object.entries(ops)) {
+    const order = [...entries.slice(r % entries.length), ...entries.slice(0, r % entries.length)];
+    for (const [name, op] of order) {
       const list = samples[name] ?? [];
       samples[name] = list;
       const started = performance.now();
