@@ -194,7 +194,7 @@ export class ClientConnection {
     try {
       connection = await this.#open(address, timeoutMs, (c, error) => {
         this.#dropChannel(address);
-        this.#failSentOn(c, error);
+        this.#failSentOn(c, address, error);
       });
       await this.#send(connection, this.#helloFields(), timeoutMs);
       if (this.#closed) connection.close();
@@ -343,13 +343,13 @@ export class ClientConnection {
       this.#connection = undefined;
       this.#live = undefined;
     }
-    this.#failSentOn(connection, error);
+    this.#failSentOn(connection, this.address, error);
   }
 
   /** Fails the requests sent on a connection that dropped (answers elsewhere still count). */
-  #failSentOn(connection: Connection, error: Error | undefined): void {
+  #failSentOn(connection: Connection, address: string, error: Error | undefined): void {
     const reason = error === undefined ? 'connection closed' : error.message;
-    const failure = new UnavailableError(`lost the connection to ${this.address}: ${reason}`);
+    const failure = new UnavailableError(`lost the connection to ${address}: ${reason}`);
     for (const [id, pending] of this.#pending) {
       if (pending.connection !== connection) continue;
       this.#pending.delete(id);

@@ -27,7 +27,8 @@ export interface DagCallOptions {
   /**
    * 'lww' (default): each read sees the latest version it can; 'repeatable-read': every
    * function of the call sees the version of a key first read in the call (unless the call
-   * wrote it); 'causal' is refused with ValidationError for now.
+   * wrote it); 'causal': reads go to the keys' live owners, never the cache, and writes wait
+   * for all of them (docs/ARCHITECTURE.md, "Consistency").
    */
   consistency?: 'lww' | 'repeatable-read' | 'causal';
   /** A client session id, for causal mode across calls. */

@@ -231,7 +231,7 @@ export class DagRunner {
     const [first, ...rest] = base.dag.order;
     assert(first !== undefined && base.dag.linear, 'runHere needs a linear DAG');
     const fns = base.dag.order;
-    for (const fn of fns) this.functionsRun.set(fn, (this.functionsRun.get(fn) ?? 0) + 1);
+    this.#countRuns(fns);
     const startMs = this.#deps.nowMs();
     const bytes = await this.#deps.run(first, base.args[first]!, {
       inputs: [],
@@ -434,10 +434,8 @@ export class DagRunner {
     const { plan } = run;
     const chain = this.#chainAfter(run, fn);
     const last = chain.at(-1) ?? fn;
-    for (const f of [fn, ...chain]) {
-      run.started.add(f);
-      this.functionsRun.set(f, (this.functionsRun.get(f) ?? 0) + 1);
-    }
+    for (const f of [fn, ...chain]) run.started.add(f);
+    this.#countRuns([fn, ...chain]);
     const steps = chain.map((f) => ({ name: f, args: plan.args[f]! }));
     let bytes: Uint8Array;
     let reads: SnapshotEntry[] = [];
@@ -480,7 +478,11 @@ export class DagRunner {
     for (const next of plan.dag.successors[last] ?? []) this.#forward(run, next, last, output);
   }
 
-  #countBusy(fns: string[], ms: number): void {
+  #countRuns(fns: readonly string[]): void {
+    for (const fn of fns) this.functionsRun.set(fn, (this.functionsRun.get(fn) ?? 0) + 1);
+  }
+
+  #countBusy(fns: readonly string[], ms: number): void {
     for (const fn of fns) this.#busyMs.set(fn, (this.#busyMs.get(fn) ?? 0) + ms / fns.length);
   }
 

@@ -136,10 +136,7 @@ export class DagService {
     args: Uint8Array,
     options: Omit<DagCallOptions, 'reply'>,
   ): Promise<Uint8Array> {
-    return this.answer(name, args, options).then((bytes) => {
-      if (bytes === undefined) throw new Error('a DAG call without a client was answered directly');
-      return bytes;
-    });
+    return this.answer(name, args, options).then(requireBytes);
   }
 
   /**
@@ -235,10 +232,7 @@ export class DagService {
       });
     };
     const base = { dag, args: Object.fromEntries([[name, args]]), timeoutMs };
-    return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then((bytes) => {
-      if (bytes === undefined) throw new Error('a single call was answered directly');
-      return bytes;
-    });
+    return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then(requireBytes);
   }
 
   #singleGraph(name: string): DagGraph {
@@ -441,6 +435,13 @@ function parseSnapshot(wire: unknown): SnapshotEntry[] {
       throw new ValidationError('malformed DAG snapshot');
     return [requireKey(key), bytes];
   });
+}
+
+/** A result for a call that named no client to answer: the sink cannot have answered it. */
+function requireBytes(bytes: Uint8Array | undefined): Uint8Array {
+  if (bytes === undefined)
+    throw new Error('a call without a client to answer was answered directly');
+  return bytes;
 }
 
 function parseReply(wire: unknown): DagReply {

@@ -247,8 +247,8 @@ export class Supervisor {
 
   /** Runs one function here and resolves to its encoded result (see `CallOptions`). */
   call(name: string, args: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
-    const { timeoutMs, inputs, chain = [], awaitNext = true, snapshot, onReads } = options;
-    const { consistency } = options;
+    const { timeoutMs, inputs, chain = [], awaitNext = true } = options;
+    const { snapshot, onReads, consistency } = options;
     const def = this.registry.get(requireName(name, 'function name'));
     if (def === undefined) {
       return Promise.reject(new NotFoundError(`function ${name} is not registered`));

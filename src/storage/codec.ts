@@ -89,8 +89,7 @@ export const IN_PLACE_BYTES_MIN = 64 * 1024;
  * value never keeps the whole buffer alive.
  */
 export function decodeLarge(bytes: Uint8Array): unknown {
-  if (bytes.length < IN_PLACE_BYTES_MIN) return decode(bytes);
-  return decodeByteArray(bytes, false) ?? decode(bytes);
+  return bytes.length < IN_PLACE_BYTES_MIN ? decode(bytes) : decodeOwned(bytes);
 }
 
 /**
@@ -102,9 +101,7 @@ export function endsWithLargeByteString(frame: Uint8Array, prefixMax: number): b
   const last = Math.min(prefixMax, frame.length - 5);
   for (let at = 0; at <= last; at++) {
     if (frame[at] !== 0x5a) continue;
-    const length =
-      ((frame[at + 1]! << 24) >>> 0) +
-      ((frame[at + 2]! << 16) | (frame[at + 3]! << 8) | frame[at + 4]!);
+    const length = uint32At(frame, at + 1);
     if (length >= IN_PLACE_BYTES_MIN && at + 5 + length === frame.length) return true;
   }
   return false;
@@ -113,6 +110,13 @@ export function endsWithLargeByteString(frame: Uint8Array, prefixMax: number): b
 /** Decodes bytes nobody else holds with every byte string a view of them (see above). */
 export function decodeInPlace(bytes: Uint8Array): unknown {
   return decodeByteArray(bytes, false) ?? inPlaceDecoder.decode(bytes);
+}
+
+/** The big-endian 32-bit integer at `at` (a CBOR length). */
+function uint32At(bytes: Uint8Array, at: number): number {
+  return (
+    ((bytes[at]! << 24) >>> 0) + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!)
+  );
 }
 
 /** CBOR tag 64 (a Uint8Array under structured cloning), as its two header bytes. */
@@ -140,7 +144,7 @@ function decodeByteArray(bytes: Uint8Array, copy: boolean): Uint8Array | undefin
     length = (bytes[3]! << 8) | bytes[4]!;
   } else if (head === 0x5a && bytes.length >= 7) {
     start = 7;
-    length = ((bytes[3]! << 24) >>> 0) + ((bytes[4]! << 16) | (bytes[5]! << 8) | bytes[6]!);
+    length = uint32At(bytes, 3);
   } else {
     return undefined;
   }
