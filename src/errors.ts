@@ -65,7 +65,8 @@ export class AuthError extends SquallError {
 
 /**
  * The user function threw. `remoteName`, `message` and `remoteStack` are the thrown
- * error's own; `name` stays `FunctionError` so `instanceof` and logs read naturally.
+ * error's own; `name` stays `FunctionError` so `instanceof` and logs read naturally, and
+ * `stack` ends with the remote stack, so a printed error shows where the function failed.
  */
 export class FunctionError extends SquallError {
   readonly remoteName: string;
@@ -74,6 +75,8 @@ export class FunctionError extends SquallError {
     super('FUNCTION_FAILED', message);
     this.remoteName = remoteName;
     this.remoteStack = remoteStack;
+    if (remoteStack !== '' && this.stack !== undefined)
+      this.stack = `${this.stack}\nthrown in the function as ${remoteStack}`;
   }
 }
 

@@ -52,8 +52,16 @@ export class Executor {
   readonly #modules = new Map<string, Record<string, unknown>>();
   readonly #instances = new Map<string, Instance>();
 
-  constructor(deps: ContextDeps) {
+  /**
+   * Two words the pool reads when it has to stop this thread: the tag of the call whose
+   * step last entered user code, and that step's index in its chain, so a timeout names
+   * the function that overran rather than the first of its chain.
+   */
+  readonly #progress: Int32Array | undefined;
+
+  constructor(deps: ContextDeps, progress?: Int32Array) {
     this.#deps = deps;
+    this.#progress = progress;
     this.#causalDeps = { ...deps, causal: true };
   }
 
@@ -78,9 +86,12 @@ export class Executor {
     const snapshot =
       message.snapshot === undefined ? undefined : new ReadSnapshot(message.snapshot);
     const deps = message.consistency === 'causal' ? this.#causalDeps : this.#deps;
-    let bytes = await this.#runStep(message, compiled[0]!, message.inputs, snapshot, deps);
-    for (let i = 1; i < steps.length; i++)
-      bytes = await this.#runStep(steps[i]!, compiled[i]!, [bytes], snapshot, deps);
+    const at = { tag: message.tag, step: 0 };
+    let bytes = await this.#runStep(message, compiled[0]!, message.inputs, snapshot, deps, at);
+    for (let i = 1; i < steps.length; i++) {
+      at.step = i;
+      bytes = await this.#runStep(steps[i]!, compiled[i]!, [bytes], snapshot, deps, at);
+    }
     return snapshot === undefined ? { bytes } : { bytes, reads: snapshot.fresh };
   }
 
@@ -90,6 +101,7 @@ export class Executor {
     inputs: Uint8Array[] | undefined,
     snapshot: ReadSnapshot | undefined,
     deps: ContextDeps,
+    at: { tag: number; step: number },
   ): Promise<Uint8Array<ArrayBuffer>> {
     let args: unknown[];
     try {
@@ -99,6 +111,11 @@ export class Executor {
     }
     const info = { actorId: message.actorId, name: message.name, callId: message.callId };
     const ctx = createContext(deps, info, snapshot);
+    const progress = this.#progress;
+    if (progress !== undefined) {
+      Atomics.store(progress, 0, at.tag);
+      Atomics.store(progress, 1, at.step);
+    }
     const result =
       compiled.def.kind === 'class'
         ? await this.#runInstance(compiled, ctx, args)
@@ -154,7 +171,7 @@ export class Executor {
   #install(def: FunctionDef): void {
     let target: unknown;
     if (def.source !== undefined) {
-      target = compileFunction(def.source);
+      target = compileFunction(def.source, def.name);
     } else {
       const exports = def.module === undefined ? undefined : this.#modules.get(def.module.id);
       if (exports === undefined || def.exportName === undefined) {

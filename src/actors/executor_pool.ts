@@ -98,9 +98,17 @@ const MODULES_HELD_MAX = 256;
 /** Attempts a bystander call gets when its thread dies under it. */
 const ATTEMPTS_MAX = 2;
 
+/**
+ * How long a deployed module's top-level code may run when it is first loaded; past it the
+ * thread is stopped and the deploy fails (module code runs once, and should be quick).
+ */
+export const MODULE_LOAD_TIMEOUT_MS = 10_000;
+
 interface Pending {
   call: PoolCall;
   attempts: number;
+  /** This dispatch's name in the thread's progress words (Executor's `progress`). */
+  tag: number;
   timer: NodeJS.Timeout;
   resolve(bytes: Uint8Array): void;
   reject(error: Error): void;
@@ -108,6 +116,7 @@ interface Pending {
 
 interface Inspection {
   executorIndex: number;
+  timer: NodeJS.Timeout;
   resolve(exports: ExportInfo[]): void;
   reject(error: Error): void;
 }
@@ -130,9 +139,16 @@ interface Slot {
   busySinceMs: number;
   /** When this thread last took a call (performance.now), for warm-first picking. */
   lastCallMs: number;
-  /** Set when we terminate the thread ourselves, with the call that caused it. */
+  /** The tag and chain step of the call that last entered user code (written by the thread). */
+  progress: Int32Array;
+  /**
+   * Set when we terminate the thread ourselves: the call that overran (its id), or a
+   * module load that did (INSPECTION_CULPRIT); the thread's other calls are bystanders.
+   */
   killedFor?: string;
 }
+
+const INSPECTION_CULPRIT = '(module load)';
 
 function slotLoad(slot: Slot): number {
   return slot.inFlight.size + (slot.state === 'ready' ? 0 : 0.5);
@@ -160,6 +176,7 @@ export class ExecutorPool {
   #spinScheduled = false;
   readonly #spins = new SpinBackoff();
   #nextTaskId = 1;
+  #nextTag = 1;
   #stopping = false;
 
   constructor(options: ExecutorPoolOptions) {
@@ -203,16 +220,31 @@ export class ExecutorPool {
   run(call: PoolCall): Promise<Uint8Array> {
     if (this.#stopping) return Promise.reject(new UnavailableError('node is stopping'));
     return new Promise((resolve, reject) => {
-      this.#dispatch({ call, attempts: 0, timer: undefined!, resolve, reject });
+      this.#dispatch({ call, attempts: 0, tag: 0, timer: undefined!, resolve, reject });
     });
   }
 
-  /** Loads a module on one executor and lists its exported functions and classes. */
-  inspect(module: ModuleCode): Promise<ExportInfo[]> {
+  /**
+   * Loads a module on one executor and lists its exported functions and classes. Top-level
+   * code that runs past `timeoutMs` gets the thread stopped and replaced (its calls are
+   * re-run elsewhere), and the load fails with TimeoutError.
+   */
+  inspect(module: ModuleCode, timeoutMs = MODULE_LOAD_TIMEOUT_MS): Promise<ExportInfo[]> {
     const taskId = this.#nextTaskId++;
     const slot = this.#slots[this.pick()]!;
     return new Promise((resolve, reject) => {
-      this.#inspections.set(taskId, { executorIndex: slot.index, resolve, reject });
+      const timer = setTimeout(() => {
+        if (!this.#inspections.delete(taskId)) return;
+        reject(
+          new TimeoutError(
+            `its top-level code ran past ${timeoutMs} ms; the thread running it was stopped`,
+          ),
+        );
+        if (this.#slots[slot.index] !== slot || slot.killedFor !== undefined) return;
+        slot.killedFor = INSPECTION_CULPRIT;
+        void slot.worker.terminate();
+      }, timeoutMs);
+      this.#inspections.set(taskId, { executorIndex: slot.index, timer, resolve, reject });
       slot.port.postMessage({ t: 'inspect', taskId, module } satisfies ToExecutor);
     });
   }
@@ -262,8 +294,14 @@ export class ExecutorPool {
     slot.lastCallMs = performance.now();
     this.#running += 1;
     slot.calls += 1;
+    pending.tag = this.#nextTag;
+    this.#nextTag = this.#nextTag >= 0x7fffffff ? 1 : this.#nextTag + 1;
     pending.timer = setTimeout(() => this.#onTimeout(slot, call.callId), call.timeoutMs);
-    const message: Extract<ToExecutor, { t: 'call' }> = { t: 'call', ...this.#step(slot, call) };
+    const message: Extract<ToExecutor, { t: 'call' }> = {
+      t: 'call',
+      ...this.#step(slot, call),
+      tag: pending.tag,
+    };
     if (call.inputs !== undefined) message.inputs = call.inputs;
     if (call.chain !== undefined) message.chain = call.chain.map((step) => this.#step(slot, step));
     if (call.snapshot !== undefined) message.snapshot = call.snapshot;
@@ -383,6 +421,7 @@ export class ExecutorPool {
         const waiter = this.#inspections.get(message.taskId);
         this.#inspections.delete(message.taskId);
         if (waiter === undefined) break;
+        clearTimeout(waiter.timer);
         if (message.ok) waiter.resolve(message.exports);
         else waiter.reject(errorFromWire(message.error));
         break;
@@ -411,10 +450,12 @@ export class ExecutorPool {
 
   #spawn(index: number, restarts: number): Slot {
     const entry = executorEntry();
+    const progress = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
     const data: Omit<ExecutorThreadData, 'port'> & { port?: MessagePort; entryUrl?: string } = {
       cacheBuffer: this.#options.cacheBuffer,
       executorIndex: index,
       nodeId: this.#options.nodeId,
+      progress,
     };
     if (entry.entryUrl !== undefined) data.entryUrl = entry.entryUrl;
     const channel = new MessageChannel();
@@ -439,6 +480,7 @@ export class ExecutorPool {
       busyMs: 0,
       busySinceMs: 0,
       lastCallMs: 0,
+      progress,
     };
     let failure: Error | undefined;
     channel.port1.on('message', (message: FromExecutor) => this.#onMessage(slot, message));
@@ -472,16 +514,18 @@ export class ExecutorPool {
     const replacement = this.#spawn(slot.index, slot.restarts + 1);
     this.#slots[slot.index] = replacement;
     const orphans = [...slot.inFlight.keys()];
+    // A lone call on a thread that died by itself is taken to be what killed it.
+    const culpritKnown = slot.killedFor !== undefined || orphans.length > 1;
     for (const callId of orphans) {
       const pending = this.#settle(slot, callId)!;
       slot.failures += 1;
       if (callId === slot.killedFor) {
         pending.reject(
           new TimeoutError(
-            `${pending.call.def.name} ran past its timeout of ${pending.call.timeoutMs} ms and was stopped`,
+            `${overran(pending, slot.progress)} ran past its timeout of ${pending.call.timeoutMs} ms and was stopped`,
           ),
         );
-      } else if (orphans.length > 1 && pending.attempts < ATTEMPTS_MAX) {
+      } else if (culpritKnown && pending.attempts < ATTEMPTS_MAX) {
         this.#dispatch(pending);
       } else {
         pending.reject(new FunctionError(`${pending.call.def.name}: ${reason}`, 'ExecutorFailure'));
@@ -490,9 +534,18 @@ export class ExecutorPool {
     for (const [taskId, waiter] of this.#inspections) {
       if (waiter.executorIndex !== slot.index) continue;
       this.#inspections.delete(taskId);
+      clearTimeout(waiter.timer);
       waiter.reject(new UnavailableError(reason));
     }
   }
+}
+
+/** The function of a call (or of its chain) that was running user code when it timed out. */
+function overran(pending: Pending, progress: Int32Array): string {
+  const { call } = pending;
+  if (call.chain === undefined || Atomics.load(progress, 0) !== pending.tag) return call.def.name;
+  const step = Atomics.load(progress, 1);
+  return step === 0 ? call.def.name : (call.chain[step - 1]?.def.name ?? call.def.name);
 }
 
 function describeExit(code: number, failure: Error | undefined, memoryMb: number): string {

@@ -19,6 +19,8 @@ export interface ExecutorThreadData {
   nodeId: string;
   /** This thread's end of its channel to the supervisor. */
   port: MessagePort;
+  /** Written as calls enter user code; read by the pool when it stops this thread. */
+  progress: Int32Array;
 }
 
 const data = workerData as ExecutorThreadData;
@@ -29,60 +31,76 @@ const root = pino(
   pino.destination({ dest: 2, sync: true }),
 );
 const link = new SupervisorLink(port);
-const executor = new Executor({
-  link,
-  cache: new CacheReader(data.cacheBuffer, data.executorIndex),
-  logger: (info): Logger => {
-    const child = root.child({ fn: info.name, call: info.callId });
-    return {
-      info: (message, fields) => child.info(fields ?? {}, message),
-      warn: (message, fields) => child.warn(fields ?? {}, message),
-      error: (message, fields) => child.error(fields ?? {}, message),
-    };
+const executor = new Executor(
+  {
+    link,
+    cache: new CacheReader(data.cacheBuffer, data.executorIndex),
+    logger: (info): Logger => {
+      const child = root.child({ fn: info.name, call: info.callId });
+      return {
+        info: (message, fields) => child.info(fields ?? {}, message),
+        warn: (message, fields) => child.warn(fields ?? {}, message),
+        error: (message, fields) => child.error(fields ?? {}, message),
+      };
+    },
   },
-});
+  data.progress,
+);
 
 function post(message: FromExecutor, transfer?: ArrayBuffer[]): void {
   link.post(message, transfer);
 }
 
-let running = 0;
+/** Calls in flight on this thread, by id; a call leaves it when it is answered. */
+const inFlight = new Set<string>();
+
 async function runCall(message: Extract<ToExecutor, { t: 'call' }>): Promise<void> {
-  running += 1;
+  inFlight.add(message.callId);
+  let done: FromExecutor;
+  let transfer: ArrayBuffer[] | undefined;
   try {
     const { bytes, reads } = await executor.run(message);
-    post(
-      {
-        t: 'done',
-        callId: message.callId,
-        ok: true,
-        bytes,
-        ...(reads === undefined ? {} : { reads }),
-      },
-      [bytes.buffer],
-    );
+    done = { t: 'done', callId: message.callId, ok: true, bytes, ...(reads && { reads }) };
+    transfer = [bytes.buffer];
   } catch (error) {
-    const wire = Executor.describeFailure(error);
     // Code that failed to load is not kept, so the supervisor sends it again next time.
     const resend = Executor.isSetupFailure(error) ? true : undefined;
-    post({
-      t: 'done',
-      callId: message.callId,
-      ok: false,
-      error: wire,
-      ...(resend ? { resend } : {}),
-    });
+    const wire = Executor.describeFailure(error);
+    done = { t: 'done', callId: message.callId, ok: false, error: wire, ...(resend && { resend }) };
   }
-  running -= 1;
-  if (running === 0 && message.spinUs !== undefined) {
+  // Already answered when a stray error was pinned on it (onStrayError).
+  if (!inFlight.delete(message.callId)) return;
+  post(done, transfer);
+  if (inFlight.size === 0 && message.spinUs !== undefined) {
     const spinUs = message.spinUs;
     setImmediate(() => idleSpin(spinUs));
   }
 }
 
+/*
+ * An error nothing awaited — a throw in a timer, a promise no one handles — would by Node's
+ * default end the thread, and with it every class instance living here. Instead: when one
+ * call is in flight it is the likely cause (a call that returned earlier may have left a
+ * timer behind, which is why this is a guess) and fails with the error, so its caller learns
+ * of it; with none in flight or several (no telling whose), the error is only logged. Either
+ * way the thread serves on and its actors keep their state.
+ */
+function onStrayError(error: unknown, kind: string): void {
+  if (inFlight.size === 1) {
+    const callId = inFlight.values().next().value as string;
+    inFlight.delete(callId);
+    root.warn({ err: error, call: callId }, `${kind}: failed the one call in flight`);
+    post({ t: 'done', callId, ok: false, error: Executor.describeFailure(error) });
+    return;
+  }
+  root.error({ err: error, callsInFlight: inFlight.size }, `${kind}: logged; the thread serves on`);
+}
+process.on('uncaughtException', (error) => onStrayError(error, 'uncaught error outside a call'));
+process.on('unhandledRejection', (reason) => onStrayError(reason, 'unhandled rejection'));
+
 function idleSpin(spinUs: number): void {
   const deadline = performance.now() + spinUs / 1000;
-  while (running === 0 && performance.now() < deadline) {
+  while (inFlight.size === 0 && performance.now() < deadline) {
     const received = receiveMessageOnPort(port);
     if (received !== undefined) {
       onMessage(received.message as ToExecutor);

@@ -9,7 +9,13 @@ export type {
   SquallClass,
   SquallFunction,
 } from './context_types.js';
-export { ExecutorPool, type ExecutorStats, type PoolCall, type PoolStep } from './executor_pool.js';
+export {
+  ExecutorPool,
+  type ExecutorStats,
+  MODULE_LOAD_TIMEOUT_MS,
+  type PoolCall,
+  type PoolStep,
+} from './executor_pool.js';
 export { analyzeFunctionSource, closureError } from './function_source.js';
 export { DEFAULT_MAILBOX_LIMITS, Mailboxes, type MailboxLimits } from './mailboxes.js';
 export type {

@@ -59,6 +59,8 @@ export type ToExecutor =
       snapshot?: SnapshotEntry[];
       /** Causal mode: see ContextDeps.causal. */
       consistency?: 'causal';
+      /** Names this dispatch in the thread's progress words (executor_pool.ts). */
+      tag: number;
     } & CallStep)
   | { t: 'inspect'; taskId: number; module: ModuleCode }
   | { t: 'forget'; moduleId: string }

@@ -41,8 +41,14 @@ const NAME_HELPER =
   "Object.defineProperty(target, 'name', { value, configurable: true });";
 
 const SOURCE_MAP_MARKER = '//# sourceMappingURL=data:';
+const FUNCTION_FILE_PREFIX = 'squall:function/';
 
-export function compileFunction(source: string, filename = 'squall-function.js'): unknown {
+/**
+ * `name` becomes the file name in stack traces: `squall:function/NAME`, which no file on
+ * the node's disk could be mistaken for.
+ */
+export function compileFunction(source: string, name = 'function'): unknown {
+  const filename = `${FUNCTION_FILE_PREFIX}${name}`;
   const expression = functionExpressionSource(source);
   const code = `'use strict'; ${NAME_HELPER} module.exports = ${expression};`;
   const value = evaluate(code, filename);
@@ -69,8 +75,9 @@ export function isClass(value: unknown): boolean {
 
 /** Compiles `code` as a CommonJS module named `filename` and returns its `module.exports`. */
 function evaluate(code: string, filename: string): unknown {
-  // Absolute, because Node resolves a source map's `sources` against the module's path.
-  const absolute = path.resolve(filename);
+  // Absolute, because Node resolves a source map's `sources` against the module's path
+  // (a registered function has no source map, and keeps its own name).
+  const absolute = filename.startsWith(FUNCTION_FILE_PREFIX) ? filename : path.resolve(filename);
   const module = new Module(absolute);
   module.filename = absolute;
   module.paths = searchPaths();

@@ -6,7 +6,7 @@
  */
 
 import { toPutValue } from '../actors/index.js';
-import { ValidationError } from '../errors.js';
+import { describeValue, ValidationError } from '../errors.js';
 import type { NodeStatus } from '../runtime/index.js';
 import { decodeLarge, encode } from '../storage/index.js';
 import { bundleModule } from './bundle.js';
@@ -96,6 +96,7 @@ export class Cloud {
     options: RegisterOptions = {},
   ): Promise<FunctionHandle<R>> {
     if (typeof fn !== 'function') throw new ValidationError('register needs a function or a class');
+    checkOptions(options, 'register');
     const init = options.init ?? [];
     if (!Array.isArray(init)) throw new ValidationError('options.init must be an array');
     const answer = await this.#request({
@@ -116,6 +117,12 @@ export class Cloud {
   /** Registers every exported function and class of a TypeScript or JavaScript module. */
   async deploy(source: string, options: DeployOptions = {}): Promise<string[]> {
     if (typeof source !== 'string') throw new ValidationError('deploy needs module source text');
+    checkOptions(options, 'deploy');
+    for (const field of ['filename', 'resolveDir'] as const) {
+      const value = options[field];
+      if (value !== undefined && (typeof value !== 'string' || value === ''))
+        throw new ValidationError(`deploy options.${field} must be a non-empty string`);
+    }
     const input: { source: string; filename?: string; resolveDir?: string } = { source };
     if (options.filename !== undefined) input.filename = options.filename;
     if (options.resolveDir !== undefined) input.resolveDir = options.resolveDir;
@@ -124,6 +131,8 @@ export class Cloud {
 
   /** Like `deploy`, for a file on disk (its relative imports resolve from its folder). */
   async deployFile(path: string): Promise<string[]> {
+    if (typeof path !== 'string' || path === '')
+      throw new ValidationError('deployFile needs the path of a module file');
     return this.#deployBundle(await bundleModule({ file: path }));
   }
 
@@ -132,7 +141,7 @@ export class Cloud {
     args: unknown[] = [],
     options: CallOptions = {},
   ): Promise<R> {
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timeoutMs = timeoutOf(options, this.#timeoutMs);
     const answer = await this.#connection.request(
       { op: 'call', name, args: encodeArgs(args), timeoutMs },
       timeoutMs + ANSWER_GRACE_MS,
@@ -145,7 +154,7 @@ export class Cloud {
     args: unknown[] = [],
     options: CallOptions = {},
   ): Promise<Future<R>> {
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timeoutMs = timeoutOf(options, this.#timeoutMs);
     const answer = await this.#request({
       op: 'callAsync',
       name,
@@ -204,7 +213,7 @@ export class Cloud {
     args: Record<string, unknown[]> = {},
     options: DagCallOptions = {},
   ): Promise<R | Future<R>> {
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timeoutMs = timeoutOf(options, this.#timeoutMs);
     if (typeof args !== 'object' || args === null || Array.isArray(args)) {
       throw new ValidationError('callDag args must be an object { function: [args] }');
     }
@@ -271,6 +280,27 @@ export class Cloud {
   }
 }
 
+/** A request's deadline: its own `timeoutMs` (checked here, so a typo fails at once) or the client's. */
+function timeoutOf(options: { timeoutMs?: number }, fallbackMs: number): number {
+  checkOptions(options, 'call');
+  return options.timeoutMs === undefined ? fallbackMs : checkTimeoutMs(options.timeoutMs);
+}
+
+const TIMEOUT_MS_MAX = 24 * 60 * 60 * 1000;
+
+function checkTimeoutMs(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > TIMEOUT_MS_MAX)
+    throw new ValidationError(
+      `timeoutMs must be an integer from 1 to ${TIMEOUT_MS_MAX}, got ${describeValue(value)}`,
+    );
+  return value;
+}
+
+function checkOptions(options: unknown, what: string): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ValidationError(`${what} options must be an object, got ${describeValue(options)}`);
+}
+
 function encodeArgs(args: unknown[], record = false): Uint8Array {
   if (!record && !Array.isArray(args)) throw new ValidationError('args must be an array');
   try {
@@ -290,11 +320,19 @@ export async function connect(
   options: ConnectOptions = {},
 ): Promise<Cloud> {
   const given = address ?? process.env.SQUALL_ADDRESS ?? '127.0.0.1:7700';
-  const targets = (typeof given === 'string' ? [given] : [...given])
+  const listed = typeof given === 'string' ? [given] : given;
+  if (!Array.isArray(listed) || !listed.every((a) => typeof a === 'string'))
+    throw new ValidationError(
+      `connect needs an address "host:port" or a list of them, got ${describeValue(address)}`,
+    );
+  checkOptions(options, 'connect');
+  if (options.token !== undefined && typeof options.token !== 'string')
+    throw new ValidationError('connect options.token must be a string');
+  const targets = listed
     .flatMap((a) => a.split(','))
     .map((a) => a.trim())
     .filter((a) => a !== '');
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = options.timeoutMs === undefined ? 30_000 : checkTimeoutMs(options.timeoutMs);
   const connection = new ClientConnection(targets, options.token);
   await connection.open(timeoutMs);
   return new Cloud(connection, timeoutMs);

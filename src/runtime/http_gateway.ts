@@ -77,7 +77,7 @@ export class HttpGateway {
       this.#checkToken(req);
       answer = await this.#route(req);
     } catch (error) {
-      const wire = errorToWire(error);
+      const wire = errorToWire(tooDeep(error) ? new ValidationError(DEEP_MESSAGE) : error);
       answer = {
         status: STATUS_BY_CODE[wire.code],
         body: JSON.stringify({ error: { code: wire.code, message: wire.message } }),
@@ -154,6 +154,13 @@ export class HttpGateway {
     }
     throw new NotFoundError(`no route ${method} /v1/kv/${key}`);
   }
+}
+
+const DEEP_MESSAGE = 'the request nests its values too deeply to be stored or passed on';
+
+/** V8's stack overflow: a JSON body nested thousands deep overflows the encoder's recursion. */
+function tooDeep(error: unknown): boolean {
+  return error instanceof RangeError && error.message.includes('call stack');
 }
 
 function json(value: unknown): Answer {

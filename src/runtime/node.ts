@@ -8,7 +8,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { nanoid } from 'nanoid';
-import { UnavailableError } from '../errors.js';
+import { UnavailableError, ValidationError } from '../errors.js';
 import { CorruptLogError, DurableLog, loadIdentity } from '../storage/index.js';
 import { ClientServer } from './client_server.js';
 import { DEFAULT_CONNECTION_LIMITS } from './connection.js';
@@ -24,6 +24,9 @@ export interface NodeHandle {
   readonly httpAddress: string | undefined;
   stop(): Promise<void>;
 }
+
+/** File system errors that say the data dir given cannot be used (not that the disk failed). */
+const UNUSABLE_DIR_CODES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EISDIR']);
 
 /** The node's identity and, with a data dir, its recovered store. */
 async function openStorage(options: ResolvedOptions) {
@@ -41,6 +44,9 @@ async function openStorage(options: ResolvedOptions) {
   } catch (error) {
     if (error instanceof CorruptLogError)
       throw new UnavailableError(`cannot start: ${error.message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && UNUSABLE_DIR_CODES.has(code))
+      throw new ValidationError(`cannot use ${dir} as the data dir: ${(error as Error).message}`);
     throw error;
   }
 }

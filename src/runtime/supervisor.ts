@@ -12,6 +12,7 @@ import {
   ExecutorPool,
   type ExecutorRequest,
   type FunctionDef,
+  MODULE_LOAD_TIMEOUT_MS,
   type PoolStep,
   type PutValue,
   type SnapshotEntry,
@@ -236,9 +237,16 @@ export class Supervisor {
     const probe = { id: `probe-${nanoid(8)}`, filename, code };
     let exports: Awaited<ReturnType<ExecutorPool['inspect']>>;
     try {
-      exports = await this.pool.inspect(probe);
+      // A node whose calls get less time gives a module's top-level code no more.
+      exports = await this.pool.inspect(
+        probe,
+        Math.min(MODULE_LOAD_TIMEOUT_MS, this.options.callTimeoutMs),
+      );
     } catch (error) {
-      throw new ValidationError(`${filename} failed to load: ${(error as Error).message}`);
+      const message = `${filename} failed to load: ${(error as Error).message}`;
+      throw error instanceof TimeoutError
+        ? new TimeoutError(message)
+        : new ValidationError(message);
     }
     const defs = await this.registry.registerModule(code, filename, exports);
     this.log.info({ file: filename, functions: defs.map((d) => d.name) }, 'deployed');

@@ -5,6 +5,8 @@
  * executor, and a user value can never be mistaken for one.
  */
 
+import { describeValue, ValidationError } from '../errors.js';
+
 /** `ref(key)`: replaced by the value at `key`, read through the node's cache. */
 export class Ref {
   readonly key: string;
@@ -23,7 +25,7 @@ export class FutureRef {
 
 export function ref(key: string): Ref {
   if (typeof key !== 'string' || key.length === 0) {
-    throw new TypeError('ref(key) needs a non-empty string key');
+    throw new ValidationError(`ref(key) needs a non-empty string key, got ${describeValue(key)}`);
   }
   return new Ref(key);
 }

@@ -12,6 +12,7 @@ import {
   FunctionError,
   lattice,
   NotFoundError,
+  ref,
   TimeoutError,
   ValidationError,
 } from '../../src/index.js';
@@ -62,8 +63,111 @@ test('a throwing function is FunctionError with the remote name, message and sta
   t.is(error.code, 'FUNCTION_FAILED');
   t.is(error.remoteName, 'RangeError');
   t.is(error.message, 'n is too big: 5');
-  t.regex(error.remoteStack, /thrower/);
+  t.regex(error.remoteStack, /squall:function\/thrower/);
+  t.regex(error.stack ?? '', /thrown in the function as RangeError: n is too big: 5/);
   t.is(await t.context.cloud.call('thrower', [1]), 1);
+});
+
+test('an error no call awaits is logged, and the thread keeps its actors', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register(
+    'Litterer',
+    class {
+      n = 0;
+      run(_ctx: Context, litter: boolean) {
+        if (litter) {
+          void Promise.reject(new Error('a rejection nobody handles'));
+          setTimeout(() => {
+            throw new Error('a throw after the call returned');
+          }, 1);
+        }
+        this.n += 1;
+        return this.n;
+      }
+    },
+  );
+  t.is(await cloud.call('Litterer', [true]), 1);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.is(await cloud.call('Litterer', [false]), 2, 'the instance lived through both errors');
+  t.regex(t.context.node.stderr(), /a throw after the call returned/);
+  t.regex(t.context.node.stderr(), /a rejection nobody handles/);
+});
+
+test('a DAG that runs past its timeout names the function that overran', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('quick', (_ctx: Context, x: number) => x * x);
+  await cloud.register('endless', (_ctx: Context, _x: number) => {
+    for (;;) {
+      // runaway on purpose
+    }
+  });
+  await cloud.registerDag('runaway', ['quick', 'endless'], [['quick', 'endless']]);
+  const error = await t.throwsAsync(cloud.callDag('runaway', { quick: [2] }, { timeoutMs: 800 }), {
+    instanceOf: TimeoutError,
+  });
+  t.regex(error.message, /^endless ran past its timeout of 800 ms/);
+});
+
+test('a module whose top-level code never ends fails to deploy, and its thread is replaced', async (t) => {
+  const node = await startNodeProcess([
+    '--executors',
+    '2',
+    '--call-timeout-ms',
+    '1500',
+    '--http-port',
+    'off',
+  ]);
+  const cloud = await connect(node.address);
+  try {
+    await cloud.register('add', (_ctx: Context, a: number, b: number) => a + b);
+    const error = await t.throwsAsync(
+      cloud.deploy('while (true) {}\nexport function never() { return 1; }', {
+        filename: 'forever.ts',
+      }),
+      { instanceOf: TimeoutError },
+    );
+    t.regex(error.message, /forever\.ts failed to load: its top-level code ran past 1500 ms/);
+    await t.throwsAsync(cloud.call('never'), { instanceOf: NotFoundError });
+    // Were the looping thread left running, a call that lands on it would never answer.
+    const sums = await Promise.all(
+      Array.from({ length: 6 }, () => cloud.call('add', [1, 2], { timeoutMs: 10_000 })),
+    );
+    t.deepEqual(sums, [3, 3, 3, 3, 3, 3]);
+    const executors = (await cloud.status()).executors;
+    t.is(
+      executors.reduce((sum, e) => sum + e.restarts, 0),
+      1,
+    );
+  } finally {
+    cloud.close();
+    await node.stop();
+  }
+});
+
+test('SDK arguments of the wrong type are ValidationError', async (t) => {
+  const { cloud, node } = t.context;
+  await t.throwsAsync(connect(5 as never), { instanceOf: ValidationError });
+  await t.throwsAsync(connect(node.address, { timeoutMs: -1 }), { instanceOf: ValidationError });
+  await t.throwsAsync(connect(node.address, { timeoutMs: 'soon' as never }), {
+    instanceOf: ValidationError,
+  });
+  await t.throwsAsync(connect(node.address, { token: 7 as never }), {
+    instanceOf: ValidationError,
+  });
+  t.throws(() => ref(5 as never), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.deploy('export function f() {}', { filename: 5 as never }), {
+    instanceOf: ValidationError,
+  });
+  await t.throwsAsync(
+    cloud.register('x', () => 1, 5 as never),
+    { instanceOf: ValidationError },
+  );
+  await t.throwsAsync(cloud.call('thrower', [1], { timeoutMs: 0 }), {
+    instanceOf: ValidationError,
+  });
+  await t.throwsAsync(cloud.callDag('runaway', {}, { timeoutMs: 1.5 }), {
+    instanceOf: ValidationError,
+  });
 });
 
 test('an infinite loop times out, is stopped, and a bystander call still completes', async (t) => {

@@ -122,6 +122,16 @@ test('start refuses bad flags with a clear error', async (t) => {
   t.regex(busy.stderr, /^error UNAVAILABLE: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
 });
 
+test('start refuses a data dir it cannot use with INVALID', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'squall-cli-')), 'a-file');
+  writeFileSync(file, 'not a directory');
+  for (const dir of [file, join(file, 'sub')]) {
+    const result = await runCli(['start', '--port', '0', '--http-port', 'off', '--data-dir', dir]);
+    t.is(result.code, 1);
+    t.regex(result.stderr, /^error INVALID: cannot use .* as the data dir: (EEXIST|ENOTDIR)/);
+  }
+});
+
 test('dag create, call, list and delete from the command line', async (t) => {
   const { env } = t.context;
   const created = await runCli(

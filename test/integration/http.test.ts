@@ -81,6 +81,18 @@ test('errors carry code and message with the mapped status', async (t) => {
   t.is(noDag.status, 404);
   const route = await request(t, '/v2/whatever');
   t.is(route.status, 404);
+  const deep = `{"value":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+  for (const [path, method] of [
+    ['/v1/kv/deep', 'PUT'],
+    ['/v1/functions/hypot/call', 'POST'],
+  ] as const) {
+    const tooDeep = await request(t, path, {
+      method,
+      body: method === 'PUT' ? deep : `{"args":[${deep}]}`,
+    });
+    t.is(tooDeep.status, 400, path);
+    t.is(((await tooDeep.json()) as { error: { code: string } }).error.code, 'INVALID');
+  }
 });
 
 test('read and write keys over HTTP', async (t) => {
