@@ -80,6 +80,18 @@ export class Mailboxes {
     return messages;
   }
 
+  has(actorId: string): boolean {
+    return this.#boxes.has(actorId);
+  }
+
+  /** Every mailbox that holds messages not yet received, with them (for a graceful stop). */
+  undelivered(): [string, MailMessage[]][] {
+    const out: [string, MailMessage[]][] = [];
+    for (const [actorId, box] of this.#boxes)
+      if (box.messages.length > 0) out.push([actorId, [...box.messages]]);
+    return out;
+  }
+
   /** Drops mailboxes untouched for longer than the ttl; returns how many. */
   sweep(): number {
     const oldestMs = this.#now() - this.#limits.ttlMs;

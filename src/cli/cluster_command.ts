@@ -5,6 +5,7 @@
  * gracefully (handing its keys over) and stops.
  */
 import { join } from 'node:path';
+import { isErrorCode } from '../errors.js';
 import { type NodeProcess, startNodeProcess } from '../sim/index.js';
 import { CliError } from './output.js';
 
@@ -43,27 +44,48 @@ function nodeArgs(
   return args;
 }
 
+/** A node that would not start, with the code its own `squall start` printed, if any. */
+function nodeFailure(index: number, port: number, error: unknown): CliError {
+  const text = error instanceof Error ? error.message : String(error);
+  const printed = /^error ([A-Z_]+): (.*)$/m.exec(text);
+  const code = printed !== null && isErrorCode(printed[1]) ? printed[1] : 'UNAVAILABLE';
+  return new CliError(code, `node ${index} (port ${port}) did not start: ${printed?.[2] ?? text}`);
+}
+
 export async function clusterUpCommand(flags: ClusterUpFlags): Promise<void> {
   const nodes = count('nodes', flags.nodes, 3, 64);
   const basePort = count('base-port', flags.basePort, 7700, 65_000 - 80 - nodes);
   const started: NodeProcess[] = [];
+  let stopping = false;
   const stopAll = async () => {
     await Promise.all(started.map((node) => node.stop('SIGTERM')));
   };
   try {
     for (let i = 0; i < nodes; i++) {
       const seed = started[0]?.address;
-      const node = await startNodeProcess(nodeArgs(flags, i, basePort, seed));
+      const node = await startNodeProcess(nodeArgs(flags, i, basePort, seed)).catch(
+        (error: unknown) => {
+          throw nodeFailure(i, basePort + i, error);
+        },
+      );
       started.push(node);
       const http = node.httpAddress === undefined ? '' : ` http ${node.httpAddress}`;
       process.stdout.write(`squall node ${node.id} serving on ${node.address}${http}\n`);
+      // A node that dies while the cluster is up (killed, crashed) is reported, not hidden.
+      node.child.once('exit', (code, signal) => {
+        if (stopping) return;
+        process.stderr.write(
+          `squall node ${node.id} on ${node.address} exited (${signal ?? `code ${code}`}); ` +
+            'the others serve on. Restart it with: squall start ' +
+            `${nodeArgs(flags, i, basePort, i === 0 ? started[1]?.address : seed).join(' ')}\n`,
+        );
+      });
     }
   } catch (error) {
     await stopAll();
     throw error;
   }
   process.stdout.write(`cluster of ${nodes} nodes up; Ctrl-C stops it\n`);
-  let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;

@@ -12,6 +12,11 @@ export function statusText(status: NodeStatus): string {
       (n) => `  ${n.id}  ${n.address}  ${n.state}${n.self ? '  (this node)' : ''}`,
     ),
     `ring: replication ${status.ring.replication}, members ${status.ring.members.join(', ')}`,
+    ...(status.seedsUnanswered === undefined
+      ? []
+      : [
+          `warning: no seed has answered yet (${status.seedsUnanswered.join(', ')}); serving alone, still trying`,
+        ]),
     `executors (${status.executors.length}):`,
     ...status.executors.map(
       (e) =>

@@ -39,6 +39,8 @@ interface Pending {
   connection: Connection;
   deadlineMs: number;
   timeoutMs: number;
+  /** The request, to send again elsewhere if its node refuses it unrun (it is stopping). */
+  fields: Record<string, unknown>;
 }
 
 /** Most addresses a client remembers (those given, then members it learned). */
@@ -119,7 +121,7 @@ export class ClientConnection {
     const id = this.#nextId++;
     return new Promise<Answer>((resolve, reject) => {
       const deadlineMs = performance.now() + timeoutMs;
-      this.#pending.set(id, { resolve, reject, deadlineMs, timeoutMs, connection });
+      this.#pending.set(id, { resolve, reject, deadlineMs, timeoutMs, connection, fields });
       this.#watchDeadlines();
       try {
         fields.id = id;
@@ -322,10 +324,15 @@ export class ClientConnection {
       value?: unknown;
       bytes?: unknown;
       error?: unknown;
+      notRun?: unknown;
     };
     const pending = typeof answer.id === 'number' ? this.#pending.get(answer.id) : undefined;
     if (pending === undefined) return;
     this.#pending.delete(answer.id as number);
+    if (answer.ok === false && answer.notRun === true && pending.fields.op !== 'hello') {
+      this.#resendElsewhere(pending);
+      return;
+    }
     if (answer.ok === true) {
       const out: Answer = { value: answer.value };
       if (answer.bytes instanceof Uint8Array) out.bytes = answer.bytes;
@@ -336,6 +343,24 @@ export class ClientConnection {
     pending.reject(
       wire === undefined ? new UnavailableError('malformed answer from node') : errorFromWire(wire),
     );
+  }
+
+  /**
+   * A node that is stopping refuses new requests without running them (and closes each
+   * connection once its requests in flight are answered): this one goes to the next node,
+   * within what is left of its deadline, and so do all later requests.
+   */
+  #resendElsewhere(pending: Pending): void {
+    if (this.#live === pending.connection) {
+      this.#live = undefined;
+      this.#connection = undefined;
+    }
+    const leftMs = pending.deadlineMs - performance.now();
+    if (leftMs <= 0) {
+      pending.reject(new TimeoutError(`no answer within ${pending.timeoutMs} ms`));
+      return;
+    }
+    this.request(pending.fields, leftMs).then(pending.resolve, pending.reject);
   }
 
   #onDrop(connection: Connection, error: Error | undefined): void {

@@ -17,11 +17,17 @@ import { isRecord } from './validate.js';
 const REQUESTS_IN_FLIGHT_MAX = 4096;
 /** Client connections open at once; more are refused by the kernel backlog. */
 const CONNECTIONS_MAX = 10_000;
+/** How often a draining server looks for sessions whose requests were all answered. */
+const DRAIN_POLL_MS = 20;
+/** How long a draining session must send nothing before it is closed. */
+const DRAIN_QUIET_MS = 100;
 
 interface Session {
   connection: Connection;
   authed: boolean;
   inFlight: number;
+  /** When the last request arrived (Date.now), for draining. */
+  lastFrameMs: number;
   /** The id the client gave in its hello (DAG sinks on this node may answer it here). */
   clientId?: string;
 }
@@ -35,6 +41,10 @@ export class ClientServer {
 
   /** Every socket accepted and still open (sessions, and peers adopted by the cluster). */
   readonly #sockets = new Set<Socket>();
+  /** Set once the listener was told to close; resolves when every accepted socket closed. */
+  #closed: Promise<void> | undefined;
+  /** Stopping: new requests are refused unrun (see `drain`). */
+  #draining = false;
 
   constructor(supervisor: Supervisor) {
     this.#supervisor = supervisor;
@@ -76,10 +86,38 @@ export class ClientServer {
    * peer that reconnected while this node was leaving would otherwise keep it from exiting.
    */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = this.#stopListening();
     for (const session of this.#sessions) session.connection.close();
     for (const socket of this.#sockets) socket.destroy();
     await closed;
+  }
+
+  /**
+   * The first step of a graceful stop. The listener stops taking connections; a request that
+   * arrives from now on is refused unrun (`notRun`: the SDK sends it to another node); each
+   * client session is closed once the requests it has in flight are answered and it has
+   * sent nothing for DRAIN_QUIET_MS (closing under a request just sent would fail it though
+   * it never ran), or at `drainMs`. Peer connections stay open: the node still hands its
+   * keys off over them.
+   */
+  async drain(drainMs: number): Promise<void> {
+    this.#draining = true;
+    void this.#stopListening();
+    const deadline = Date.now() + drainMs;
+    for (;;) {
+      const quietSinceMs = Date.now() - DRAIN_QUIET_MS;
+      for (const session of this.#sessions)
+        if (session.inFlight === 0 && session.lastFrameMs <= quietSinceMs)
+          session.connection.close();
+      if (this.#sessions.size === 0 || Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+    for (const session of this.#sessions) session.connection.close();
+  }
+
+  #stopListening(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    return this.#closed;
   }
 
   #accept(socket: Socket): void {
@@ -93,6 +131,7 @@ export class ClientServer {
       connection: new Connection(socket, limits),
       authed: false,
       inFlight: 0,
+      lastFrameMs: Date.now(),
     };
     this.#sessions.add(session);
     session.connection.setHandlers({
@@ -112,6 +151,7 @@ export class ClientServer {
   }
 
   #onFrame(session: Session, frame: unknown): void {
+    session.lastFrameMs = Date.now();
     const id = requestId(frame);
     if (id === undefined || !isRecord(frame)) {
       session.connection.close(new Error('malformed request: no id'));
@@ -132,6 +172,10 @@ export class ClientServer {
     } catch (error) {
       this.#reply(session, id, error);
       if (error instanceof AuthError) session.connection.close();
+      return;
+    }
+    if (this.#draining && request.op !== 'hello') {
+      this.#refuseUnrun(session, id);
       return;
     }
     let quick: Reply | undefined;
@@ -259,6 +303,12 @@ export class ClientServer {
       return bytes === undefined ? { answered: true } : { bytes };
     }
     return { value: { key: s.runAsync(() => s.dags.call(request.name, request.args, options)) } };
+  }
+
+  #refuseUnrun(session: Session, id: number): void {
+    if (session.connection.closed) return;
+    const error = errorToWire(new UnavailableError(`node ${this.#supervisor.nodeId} is stopping`));
+    session.connection.send({ id, ok: false, error, notRun: true });
   }
 
   /** Answers request `id`; false when the answer could not be handed to the connection. */

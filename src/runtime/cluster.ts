@@ -37,7 +37,7 @@ import {
 } from './membership.js';
 import type { NodeStore } from './node_store.js';
 import { type PeerIdentity, PeerLinks } from './peer_links.js';
-import { ringView } from './placement.js';
+import { MAILBOX_PREFIX, onEveryNode, ringView } from './placement.js';
 import { ownersIn, Replication, type ReplicationConfig, type RingView } from './replication.js';
 import { parseReplicaMessage, type ReplicaMessage } from './replication_messages.js';
 import { Subscriptions } from './subscriptions.js';
@@ -72,6 +72,9 @@ const PREVIOUS_VIEWS_MAX = 3;
 
 /** A peer that keeps refusing this node is reported at most this often. */
 const REFUSAL_REPORT_MS = 30_000;
+/** When a node that has not reached any seed first says so, then how often again. */
+const SEED_WARNING_FIRST_MS = 3_000;
+const SEED_WARNING_REPEAT_MS = 30_000;
 
 export class Cluster {
   readonly #o: ClusterOptions;
@@ -88,6 +91,7 @@ export class Cluster {
   #renewTimer: NodeJS.Timeout | undefined;
   /** Set by `leave`: the view without this node then stands, whatever membership says. */
   #leaving = false;
+  #seedTimer: NodeJS.Timeout | undefined;
   /** When each refusing peer was last reported. */
   readonly #refusalsReportedMs = new Map<string, number>();
 
@@ -143,6 +147,20 @@ export class Cluster {
     this.#refreshView();
     this.#renewTimer = setInterval(() => this.#renewSubscriptions(), this.#subscriptionTtlMs / 3);
     this.#renewTimer.unref();
+    if (this.#o.seeds.length > 0) this.#warnWhileAlone(SEED_WARNING_FIRST_MS);
+  }
+
+  /** Logs, until a seed answers, that none has: a mistyped seed would split the cluster. */
+  #warnWhileAlone(afterMs: number): void {
+    this.#seedTimer = setTimeout(() => {
+      if (this.membership.joined || this.#leaving) return;
+      this.#o.log.warn(
+        { seeds: this.#o.seeds },
+        'no seed has answered yet: serving as a cluster of one, still trying to join',
+      );
+      this.#warnWhileAlone(SEED_WARNING_REPEAT_MS);
+    }, afterMs);
+    this.#seedTimer.unref();
   }
 
   adoptPeer(connection: Connection, peer: PeerIdentity): void {
@@ -314,25 +332,41 @@ export class Cluster {
   async leave(timeoutMs = 30_000, stallMs = 3000): Promise<void> {
     this.#leaving = true;
     this.#membershipHost.apply(this.membership.leave(this.#membershipHost.now));
-    const others = this.membership.ringMembers().filter((id) => id !== this.selfId);
-    if (others.length > 0) {
-      this.#setView(this.#makeView(others));
+    const others = () => this.membership.ringMembers().filter((id) => id !== this.selfId);
+    let targets = others();
+    if (targets.length > 0) {
+      this.#setView(this.#makeView(targets));
       const deadline = Date.now() + timeoutMs;
       let pending = this.replication.pendingHandoff();
       let progressAt = Date.now();
       while (pending > 0 && Date.now() < deadline && Date.now() - progressAt < stallMs) {
         await new Promise((resolve) => setTimeout(resolve, 50));
-        const now = this.replication.pendingHandoff();
-        if (now < pending) progressAt = Date.now();
-        pending = now;
+        // Members that leave too (a whole cluster stopping) are no place for the keys:
+        // they go to those that stay, and when none does, there is no one to wait for.
+        const now = others();
+        if (now.length === 0) break;
+        if (now.length !== targets.length || now.some((id) => !targets.includes(id))) {
+          targets = now;
+          this.#setView(this.#makeView(targets));
+        }
+        const left = this.replication.pendingHandoff();
+        if (left < pending) progressAt = Date.now();
+        pending = left;
       }
-      if (pending > 0) this.#o.log.warn({ keys: pending }, 'left with keys not handed off');
+      if (pending > 0)
+        this.#o.log.warn(
+          { keys: pending, staying: targets.length },
+          others().length === 0
+            ? 'every other member is leaving too: keys stay on this node (and its disk, if any)'
+            : 'left with keys not handed off',
+        );
     }
     this.stop();
   }
 
   stop(): void {
     clearInterval(this.#renewTimer);
+    clearTimeout(this.#seedTimer);
     this.#membershipHost.stop();
     this.#replicationHost.stop();
     this.peers.close();
@@ -500,7 +534,13 @@ export class Cluster {
       get: (key: string) => store().lattice(key),
       merge: (key: string, value: Lattice) => store().mergeReplica(key, value),
       keys: () => store().keys(''),
-      delete: (key: string) => store().delete(key),
+      // A leaving node has handed these on, but keeps its own copy: the calls it still
+      // answers while it leaves must find their functions and DAGs, and a restart on the
+      // same data dir finds its actors' mailboxes at once.
+      delete: (key: string) => {
+        if (!(this.#leaving && (onEveryNode(key) || key.startsWith(MAILBOX_PREFIX))))
+          store().delete(key);
+      },
     };
   }
 }

@@ -64,10 +64,18 @@ export class HttpGateway {
     });
   }
 
-  close(): Promise<void> {
+  /**
+   * Stops taking connections and requests; requests in flight get up to `drainMs` to be
+   * answered before their connections are cut (idle keep-alive connections close at once).
+   */
+  close(drainMs = 0): Promise<void> {
     return new Promise((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
+      const timer = setTimeout(() => this.#server.closeAllConnections(), drainMs);
+      this.#server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.#server.closeIdleConnections();
     });
   }
 

@@ -8,6 +8,13 @@
  * Every message carries an id and a mailbox keeps each id once, so a message that arrived
  * both ways (a reply that was lost, then the fallback) is received once. A full mailbox is
  * an UnavailableError to the sender, never a fallback.
+ *
+ * Across a restart of the target's node (whose id, and so whose actor addresses, survive
+ * with its data dir): a graceful stop first writes every message not yet received to its
+ * fallback mailbox, so none is lost; and receiving a message that came through the fallback
+ * adds a "taken" marker for its id to the same set, so the restarted node — which has
+ * forgotten the ids it saw — does not hand it out again. (A crash loses what was only in
+ * memory: messages delivered directly and not yet received.)
  */
 import { nanoid } from 'nanoid';
 import { Mailboxes, type MailMessage } from '../actors/index.js';
@@ -33,10 +40,19 @@ interface Envelope {
   sentMs: number;
 }
 
+/** Says that the message `id` was received: it must not be handed out again. */
+interface TakenMarker {
+  id: string;
+  taken: true;
+  sentMs: number;
+}
+
 export class ActorMessaging {
   readonly #o: MessagingOptions;
   readonly #mailboxes: Mailboxes;
   readonly #waiters = new KeyedWaiters<true>(100_000);
+  /** Ids of messages each actor's mailbox got through the fallback, until they are taken. */
+  readonly #viaFallback = new Map<string, Set<string>>();
 
   constructor(options: MessagingOptions) {
     this.#o = options;
@@ -100,15 +116,39 @@ export class ActorMessaging {
   /** What arrived for `actorId`, waiting up to `timeoutMs` for something to arrive. */
   async recv(actorId: string, timeoutMs: number): Promise<MailMessage[]> {
     this.#collectFallback(actorId);
-    const mail = this.#mailboxes.take(actorId);
-    if (mail.length > 0 || timeoutMs === 0) return mail;
-    await this.#waiters.wait(actorId, timeoutMs);
-    this.#collectFallback(actorId);
-    return this.#mailboxes.take(actorId);
+    let mail = this.#mailboxes.take(actorId);
+    if (mail.length === 0 && timeoutMs > 0) {
+      await this.#waiters.wait(actorId, timeoutMs);
+      this.#collectFallback(actorId);
+      mail = this.#mailboxes.take(actorId);
+    }
+    await this.#markTaken(actorId, mail);
+    return mail;
+  }
+
+  /**
+   * A graceful stop: writes every message not yet received to its actor's fallback mailbox,
+   * which outlives this process (handed off, and in the data dir), so a restart finds it.
+   */
+  async saveUndelivered(): Promise<number> {
+    const cluster = this.#o.cluster();
+    const nowMs = Date.now();
+    let saved = 0;
+    await Promise.all(
+      this.#mailboxes.undelivered().map(async ([actorId, mail]) => {
+        // Spaced by a µs so that they are read back in the order they arrived.
+        const values = mail.map((m, i) => envelopeOf(m, nowMs + i / 1000));
+        await cluster.write(MAILBOX_PREFIX + actorId, { kind: 'set', values });
+        saved += values.length;
+      }),
+    );
+    return saved;
   }
 
   sweep(): void {
     this.#mailboxes.sweep();
+    for (const actorId of this.#viaFallback.keys())
+      if (!this.#mailboxes.has(actorId)) this.#viaFallback.delete(actorId);
   }
 
   close(): void {
@@ -116,13 +156,26 @@ export class ActorMessaging {
   }
 
   async #fallback(cluster: Cluster, to: string, mail: MailMessage): Promise<void> {
-    const envelope: Envelope = {
-      id: mail.id ?? nanoid(16),
-      from: mail.from,
-      message: mail.message,
-      sentMs: Date.now(),
-    };
-    await cluster.write(MAILBOX_PREFIX + to, { kind: 'set', values: [envelope] });
+    const values = [envelopeOf(mail, Date.now())];
+    await cluster.write(MAILBOX_PREFIX + to, { kind: 'set', values });
+  }
+
+  /** Marks the messages of `mail` that came through the fallback as taken, there. */
+  async #markTaken(actorId: string, mail: MailMessage[]): Promise<void> {
+    const pending = this.#viaFallback.get(actorId);
+    if (pending === undefined || mail.length === 0) return;
+    const nowMs = Date.now();
+    const values: TakenMarker[] = [];
+    for (const m of mail) {
+      if (m.id === undefined || !pending.delete(m.id)) continue;
+      values.push({ id: m.id, taken: true, sentMs: nowMs });
+    }
+    if (pending.size === 0) this.#viaFallback.delete(actorId);
+    if (values.length === 0) return;
+    await this.#o
+      .cluster()
+      .write(MAILBOX_PREFIX + actorId, { kind: 'set', values })
+      .catch(() => undefined); // The messages were received; at worst a restart repeats them.
   }
 
   /** Moves messages that reached this node through the KVS into the actor's mailbox. */
@@ -130,14 +183,30 @@ export class ActorMessaging {
     const stored = this.#o.cluster().readHere(MAILBOX_PREFIX + actorId)?.value;
     if (stored === undefined) return;
     const oldestMs = Date.now() - this.#o.messageTtlMs;
-    const envelopes = (reveal(stored) as Envelope[]).filter((e) => e.sentMs >= oldestMs);
+    const entries = reveal(stored) as (Envelope | TakenMarker)[];
+    const taken = new Set(entries.filter((e) => 'taken' in e).map((e) => e.id));
+    const envelopes = entries.filter(
+      (e): e is Envelope => !('taken' in e) && e.sentMs >= oldestMs && !taken.has(e.id),
+    );
     envelopes.sort((a, b) => a.sentMs - b.sentMs);
     for (const e of envelopes) {
+      let fresh: boolean;
       try {
-        this.#mailboxes.deliver(actorId, { from: e.from, message: e.message, id: e.id });
+        fresh = this.#mailboxes.deliver(actorId, { from: e.from, message: e.message, id: e.id });
       } catch {
         return;
       }
+      if (!fresh) continue;
+      let ids = this.#viaFallback.get(actorId);
+      if (ids === undefined) {
+        ids = new Set();
+        this.#viaFallback.set(actorId, ids);
+      }
+      ids.add(e.id);
     }
   }
+}
+
+function envelopeOf(mail: MailMessage, sentMs: number): Envelope {
+  return { id: mail.id ?? nanoid(16), from: mail.from, message: mail.message, sentMs };
 }

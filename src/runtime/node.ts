@@ -1,7 +1,8 @@
 /**
  * `startNode`: one squall node in this process — a supervisor with its executor threads,
  * the client and peer endpoint, its place in the cluster (joined through `join` seeds, or
- * alone) and, unless turned off, the HTTP gateway. `stop()` is graceful: it leaves the
+ * alone) and, unless turned off, the HTTP gateway. `stop()` is graceful: it answers the
+ * requests it already took (refusing new ones unrun, so clients go elsewhere), leaves the
  * cluster (handing its keys to their new owners), closes the endpoints, then stops the
  * executors.
  */
@@ -24,6 +25,9 @@ export interface NodeHandle {
   readonly httpAddress: string | undefined;
   stop(): Promise<void>;
 }
+
+/** The longest a graceful stop waits for the requests it already took to be answered. */
+const DRAIN_MS = 5_000;
 
 /** File system errors that say the data dir given cannot be used (not that the disk failed). */
 const UNUSABLE_DIR_CODES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EISDIR']);
@@ -82,7 +86,9 @@ export async function startNode(options: NodeOptions = {}): Promise<NodeHandle> 
     httpAddress: supervisor.httpAddress,
     stop() {
       stopping ??= (async () => {
-        await gateway?.close();
+        // Requests already taken are answered first (new ones are sent elsewhere), then
+        // the keys are handed off, then the peer connections close.
+        await Promise.all([gateway?.close(DRAIN_MS), server.drain(DRAIN_MS)]);
         await supervisor.leave();
         await server.close();
         await supervisor.stop();

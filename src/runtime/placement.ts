@@ -18,16 +18,19 @@ export const DAG_PREFIX = `${SYSTEM_PREFIX}dag/`;
 /** Where a DAG's functions are pinned (autoscaler.ts): `__squall/pins/DAG-NAME`. */
 export const PINS_PREFIX = `${SYSTEM_PREFIX}pins/`;
 
-export function placementOf(key: string, view: { ring: HashRing; replication: number }): string[] {
-  const { ring, replication } = view;
-  if (
+/** Whether a key lives on every node (the registry). */
+export function onEveryNode(key: string): boolean {
+  return (
     key.startsWith(FUNCTION_PREFIX) ||
     key.startsWith(MODULE_PREFIX) ||
     key.startsWith(DAG_PREFIX) ||
     key.startsWith(PINS_PREFIX)
-  ) {
-    return [...ring.nodes];
-  }
+  );
+}
+
+export function placementOf(key: string, view: { ring: HashRing; replication: number }): string[] {
+  const { ring, replication } = view;
+  if (onEveryNode(key)) return [...ring.nodes];
   const owners = ring.owners(key, replication);
   const prefix = key.startsWith(RESULT_PREFIX)
     ? RESULT_PREFIX

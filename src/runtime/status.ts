@@ -18,6 +18,11 @@ export interface NodeStatus {
   node: { id: string; address: string; httpAddress?: string; uptimeMs: number; version: string };
   nodes: MemberStatus[];
   ring: { replication: number; members: string[]; vnodes: number; pendingHandoff: number };
+  /**
+   * The seeds this node was told to join while none of them has answered yet: it serves
+   * as a cluster of its own meanwhile, and keeps trying (a mistyped seed shows here).
+   */
+  seedsUnanswered?: string[];
   executors: ExecutorStats[];
   cache: {
     entries: number;
@@ -42,10 +47,14 @@ export interface NodeStatus {
 
 export const SQUALL_VERSION = '0.1.0';
 
-function clusterStatus(supervisor: Supervisor): Pick<NodeStatus, 'nodes' | 'ring'> {
+function clusterStatus(
+  supervisor: Supervisor,
+): Pick<NodeStatus, 'nodes' | 'ring' | 'seedsUnanswered'> {
   const cluster = supervisor.cluster;
   const view = cluster.view;
+  const seeds = supervisor.options.join;
   return {
+    ...(cluster.membership.joined || seeds.length === 0 ? {} : { seedsUnanswered: [...seeds] }),
     nodes: cluster.membership.members().map((m) => ({
       id: m.id,
       address: m.address,

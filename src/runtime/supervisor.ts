@@ -212,6 +212,12 @@ export class Supervisor {
 
   /** Leaves the cluster gracefully: hands this node's keys to their new owners first. */
   async leave(): Promise<void> {
+    try {
+      const saved = await this.messaging.saveUndelivered();
+      if (saved > 0) this.log.info({ messages: saved }, 'saved messages not yet received');
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not save the messages not yet received');
+    }
     await this.#cluster?.leave();
   }
 

@@ -4,6 +4,7 @@
  * non-zero exit code.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
@@ -169,4 +170,22 @@ test('dag create, call, list and delete from the command line', async (t) => {
   t.is((await runCli(['dag', 'delete', 'cliDag'], env)).code, 0);
   const gone = await runCli(['dag', 'call', 'cliDag'], env);
   t.regex(gone.stderr, /^error NOT_FOUND: DAG cliDag is not registered/);
+});
+
+test('a node whose seeds never answer serves alone and says so in status', async (t) => {
+  const free = createServer();
+  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+  const seed = `127.0.0.1:${(free.address() as AddressInfo).port}`;
+  await new Promise((resolve) => free.close(resolve));
+  const node = await startNodeProcess(['--executors', '1', '--http-port', 'off', '--join', seed]);
+  try {
+    const status = await runCli(['status', '--json'], { SQUALL_ADDRESS: node.address });
+    t.deepEqual(JSON.parse(status.stdout).seedsUnanswered, [seed]);
+    const text = await runCli(['status'], { SQUALL_ADDRESS: node.address });
+    t.regex(text.stdout, /warning: no seed has answered yet \(127\.0\.0\.1:\d+\); serving alone/);
+    const put = await runCli(['put', 'alone', '1'], { SQUALL_ADDRESS: node.address });
+    t.is(put.code, 0, 'it serves meanwhile');
+  } finally {
+    await node.stop();
+  }
 });

@@ -207,6 +207,31 @@ test('actors on two nodes exchange messages, also while the receiver restarts', 
       return received.length >= 2;
     });
     t.deepEqual(received, ['while', 'down']);
+
+    // Messages waiting in memory survive a graceful restart, and none comes back twice.
+    await clouds[0]!.call('post', [address, ['waiting', 'in', 'memory']]);
+    clouds[2]!.close();
+    t.is(await nodes[2]!.stop(), 0);
+    nodes[2] = await startNodeProcess([
+      '--executors',
+      '1',
+      '--replication',
+      '2',
+      '--data-dir',
+      join(root, 'n2'),
+      '--port',
+      port,
+      '--join',
+      nodes[0]!.address,
+    ]);
+    clouds[2] = await connect(nodes[2].address);
+    const after: unknown[] = [];
+    await waitFor('the messages that waited in memory', async () => {
+      after.push(...((await clouds[2]!.call('inbox', ['read'])) as unknown[]));
+      return after.length >= 3;
+    });
+    t.deepEqual(after, ['waiting', 'in', 'memory']);
+    t.deepEqual(await clouds[2]!.call('inbox', ['read']), [], 'nothing is received twice');
   } finally {
     for (const c of clouds) c.close();
     await Promise.all(nodes.map((n) => n.stop()));
