@@ -12,6 +12,11 @@ export function statusText(status: NodeStatus): string {
       (n) => `  ${n.id}  ${n.address}  ${n.state}${n.self ? '  (this node)' : ''}`,
     ),
     `ring: replication ${status.ring.replication}, members ${status.ring.members.join(', ')}`,
+    ...(status.idAlsoUsedBy === undefined
+      ? []
+      : [
+          `warning: another process at ${status.idAlsoUsedBy} uses this node's id (started from a copy of its data dir?): give each node its own data dir`,
+        ]),
     ...(status.seedsUnanswered === undefined
       ? []
       : [

@@ -92,6 +92,7 @@ export class Cluster {
   /** Set by `leave`: the view without this node then stands, whatever membership says. */
   #leaving = false;
   #seedTimer: NodeJS.Timeout | undefined;
+  #conflictLogged: string | undefined;
   /** When each refusing peer was last reported. */
   readonly #refusalsReportedMs = new Map<string, number>();
 
@@ -484,6 +485,14 @@ export class Cluster {
 
   /** Recomputes the ring when the membership changed. */
   #refreshView(): void {
+    const conflict = this.membership.idClaimedFrom;
+    if (conflict !== undefined && conflict !== this.#conflictLogged) {
+      this.#conflictLogged = conflict;
+      this.#o.log.error(
+        { address: conflict },
+        "another process uses this node's id (started from a copy of its data dir?): give each node its own data dir",
+      );
+    }
     if (this.#leaving || this.membership.version === this.#membershipVersion) return;
     this.#membershipVersion = this.membership.version;
     const members = this.membership.ringMembers();

@@ -191,6 +191,7 @@ export class Membership implements ProtocolCore<MembershipMessage> {
   private suspicionArmedAtMs: number | undefined;
   private effects: CoreEffect<MembershipMessage>[] = [];
   private refutations = 0;
+  private idConflict: string | undefined;
   private relaysRefused = 0;
 
   constructor(
@@ -334,6 +335,11 @@ export class Membership implements ProtocolCore<MembershipMessage> {
     return this.self.incarnation;
   }
 
+  /** The address of another process seen claiming this node's id, if any (see learnAboutSelf). */
+  get idClaimedFrom(): string | undefined {
+    return this.idConflict;
+  }
+
   /** Whether a seed has answered (always true for a cluster of one). */
   get joined(): boolean {
     return this.phase === 'joined';
@@ -369,9 +375,16 @@ export class Membership implements ProtocolCore<MembershipMessage> {
     }
   }
 
-  /** Refutes any claim that this node is not alive, or is alive at a higher incarnation. */
+  /**
+   * Refutes any claim that this node is not alive, or is alive at a higher incarnation. An
+   * alive claim to this id, newer than this node's own, from another address means a second
+   * process runs with this id (started from a copy of this data dir, say): it is noted in
+   * `idClaimedFrom`, for the operator, since the two will keep overriding each other.
+   */
   private learnAboutSelf(claim: Member, nowMs: number): void {
     const mine = this.self.incarnation;
+    if (claim.state === 'alive' && claim.incarnation > mine && claim.address !== this.self.address)
+      this.idConflict = claim.address;
     const refute =
       claim.incarnation > mine || (claim.incarnation === mine && claim.state !== 'alive');
     if (!refute || claim.incarnation >= Number.MAX_SAFE_INTEGER) return;
@@ -481,7 +494,7 @@ export class Membership implements ProtocolCore<MembershipMessage> {
     const message = {
       ...body,
       sender: this.senderRecord(),
-      updates: this.piggyback(targetId),
+      updates: this.piggyback(targetId, to),
     } as MembershipMessage;
     this.effects.push({ t: 'send', to, message });
   }
@@ -493,13 +506,15 @@ export class Membership implements ProtocolCore<MembershipMessage> {
 
   /**
    * The claims for one message: first, what this node believes about the receiver if that
-   * is not `alive` (so a wrongly suspected node hears it at once and refutes), then the
+   * is not `alive` (so a wrongly suspected node hears it at once and refutes) or places it
+   * at another address (so a second process with the receiver's id is found out), then the
    * least-sent claims of the queue.
    */
-  private piggyback(targetId: string | undefined): Member[] {
+  private piggyback(targetId: string | undefined, to: string): Member[] {
     const claims: Member[] = [];
     const target = targetId === undefined ? undefined : this.table.get(targetId);
-    if (target !== undefined && target.state !== 'alive') claims.push(target);
+    if (target !== undefined && (target.state !== 'alive' || target.address !== to))
+      claims.push(target);
     const live = this.table.liveCount();
     const transmitLimit = this.config.retransmitMult * Math.max(1, Math.ceil(Math.log2(live + 1)));
     const room = this.config.updatesPerMessageMax - claims.length;

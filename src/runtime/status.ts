@@ -23,6 +23,8 @@ export interface NodeStatus {
    * as a cluster of its own meanwhile, and keeps trying (a mistyped seed shows here).
    */
   seedsUnanswered?: string[];
+  /** Another process was seen using this node's id, at this address (a copied data dir?). */
+  idAlsoUsedBy?: string;
   executors: ExecutorStats[];
   cache: {
     entries: number;
@@ -49,11 +51,13 @@ export const SQUALL_VERSION = '0.1.0';
 
 function clusterStatus(
   supervisor: Supervisor,
-): Pick<NodeStatus, 'nodes' | 'ring' | 'seedsUnanswered'> {
+): Pick<NodeStatus, 'nodes' | 'ring' | 'seedsUnanswered' | 'idAlsoUsedBy'> {
   const cluster = supervisor.cluster;
   const view = cluster.view;
   const seeds = supervisor.options.join;
+  const conflict = cluster.membership.idClaimedFrom;
   return {
+    ...(conflict === undefined ? {} : { idAlsoUsedBy: conflict }),
     ...(cluster.membership.joined || seeds.length === 0 ? {} : { seedsUnanswered: [...seeds] }),
     nodes: cluster.membership.members().map((m) => ({
       id: m.id,

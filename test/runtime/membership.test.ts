@@ -820,6 +820,37 @@ test('a node told it is suspect or dead refutes with a higher incarnation; claim
   t.is(core.stats().refutations, 2);
 });
 
+test('a newer alive claim to this id from another address is noted as a second process with the id', (t) => {
+  const { core, take } = manual();
+  take(core.start([], 5, 0));
+  const ping = (seq: number, updates: Member[]) =>
+    take(core.receive('b:1', { t: 'ping', seq, sender: sender('b'), updates }, seq));
+  ping(1, [claim('a', 'alive', 3, 'a:2')]);
+  t.is(core.idClaimedFrom, undefined, 'an older claim (a restart at a new address) is no conflict');
+  ping(2, [claim('a', 'alive', 9, 'a:1')]);
+  t.is(core.idClaimedFrom, undefined, 'a newer claim at this very address is no conflict');
+  ping(3, [claim('a', 'alive', 20, 'a:2')]);
+  t.is(core.idClaimedFrom, 'a:2');
+  t.true(core.incarnation > 20, 'and the node still refutes it');
+});
+
+test('a ping from a member known at another address is answered with that claim', (t) => {
+  const { core, sent, take } = manual();
+  take(core.start([], 0, 0));
+  take(core.receive('b:1', { t: 'ping', seq: 1, sender: sender('b', 7), updates: [] }, 1));
+  sent.length = 0;
+  const elsewhere = { ...sender('b', 2), address: 'b:9' };
+  take(core.receive('b:9', { t: 'ping', seq: 2, sender: elsewhere, updates: [] }, 2));
+  const ack = sent.find((s) => s.message.t === 'ack');
+  t.is(ack?.to, 'b:9');
+  const updates = ack?.message.t === 'ack' ? ack.message.updates : [];
+  t.deepEqual(
+    updates.find((m) => m.id === 'b'),
+    { id: 'b', address: 'b:1', state: 'alive', incarnation: 7 },
+    'the second process hears that its id is alive elsewhere with a newer incarnation',
+  );
+});
+
 test('a message to a member believed not alive carries that belief first', (t) => {
   const { core, sent, take } = manual({ updatesPerMessageMax: 1 });
   take(core.start([], 0, 0));
