@@ -54,8 +54,8 @@ export class Executor {
 
   /**
    * Two words the pool reads when it has to stop this thread: the tag of the call whose
-   * step last entered user code, and that step's index in its chain, so a timeout names
-   * the function that overran rather than the first of its chain.
+   * step started last (resolving its arguments, then running), and that step's index in
+   * its chain, so a timeout names the function that overran or waited, not the first.
    */
   readonly #progress: Int32Array | undefined;
 
@@ -103,6 +103,11 @@ export class Executor {
     deps: ContextDeps,
     at: { tag: number; step: number },
   ): Promise<Uint8Array<ArrayBuffer>> {
+    const progress = this.#progress;
+    if (progress !== undefined) {
+      Atomics.store(progress, 0, at.tag);
+      Atomics.store(progress, 1, at.step);
+    }
     let args: unknown[];
     try {
       args = await this.#resolveArgs(deps, message.args, inputs, snapshot);
@@ -111,11 +116,6 @@ export class Executor {
     }
     const info = { actorId: message.actorId, name: message.name, callId: message.callId };
     const ctx = createContext(deps, info, snapshot);
-    const progress = this.#progress;
-    if (progress !== undefined) {
-      Atomics.store(progress, 0, at.tag);
-      Atomics.store(progress, 1, at.step);
-    }
     const result =
       compiled.def.kind === 'class'
         ? await this.#runInstance(compiled, ctx, args)

@@ -82,8 +82,10 @@ export interface ExecutorStats {
   calls: number;
   failures: number;
   restarts: number;
-  /** Share of the time since start this executor had at least one call running. */
+  /** Share of the last UTILISATION_WINDOW_MS (or less, just after a start) that this thread had a call running. */
   utilisation: number;
+  /** Milliseconds this thread has had a call running, since it started. */
+  busyMs: number;
 }
 
 /**
@@ -139,6 +141,7 @@ interface Slot {
   busySinceMs: number;
   /** When this thread last took a call (performance.now), for warm-first picking. */
   lastCallMs: number;
+  startedMs: number;
   /** The tag and chain step of the call that last entered user code (written by the thread). */
   progress: Int32Array;
   /**
@@ -149,6 +152,18 @@ interface Slot {
 }
 
 const INSPECTION_CULPRIT = '(module load)';
+
+interface UtilisationSample {
+  atMs: number;
+  busy: Map<Slot, number>;
+}
+
+/** How far back `utilisation` in stats looks. */
+const UTILISATION_WINDOW_MS = 10_000;
+
+function busyMsOf(slot: Slot, now: number): number {
+  return slot.busyMs + (slot.inFlight.size > 0 ? now - slot.busySinceMs : 0);
+}
 
 function slotLoad(slot: Slot): number {
   return slot.inFlight.size + (slot.state === 'ready' ? 0 : 0.5);
@@ -177,6 +192,7 @@ export class ExecutorPool {
   readonly #spins = new SpinBackoff();
   #nextTaskId = 1;
   #nextTag = 1;
+  readonly #samples: UtilisationSample[] = [];
   #stopping = false;
 
   constructor(options: ExecutorPoolOptions) {
@@ -251,19 +267,37 @@ export class ExecutorPool {
 
   stats(): ExecutorStats[] {
     const now = performance.now();
-    const elapsedMs = Math.max(1, now - this.#startedMs);
-    return this.#slots.map((slot) => ({
-      index: slot.index,
-      state: slot.state,
-      inFlight: slot.inFlight.size,
-      calls: slot.calls,
-      failures: slot.failures,
-      restarts: slot.restarts,
-      utilisation: Math.min(
-        1,
-        (slot.busyMs + (slot.inFlight.size > 0 ? now - slot.busySinceMs : 0)) / elapsedMs,
-      ),
-    }));
+    const busy = new Map(this.#slots.map((slot) => [slot, busyMsOf(slot, now)]));
+    const since = this.#utilisationSince(now, busy);
+    return this.#slots.map((slot) => {
+      const busyMs = busy.get(slot) ?? 0;
+      const from = since.busy.get(slot) ?? 0;
+      const spanMs = Math.max(1, now - Math.max(since.atMs, slot.startedMs));
+      return {
+        index: slot.index,
+        state: slot.state,
+        inFlight: slot.inFlight.size,
+        calls: slot.calls,
+        failures: slot.failures,
+        restarts: slot.restarts,
+        utilisation: Math.min(1, Math.max(0, (busyMs - from) / spanMs)),
+        busyMs,
+      };
+    });
+  }
+
+  /**
+   * The busy time of each thread as it was about UTILISATION_WINDOW_MS ago, from samples
+   * taken (at most one a second) whenever stats are asked for — the supervisor asks every
+   * second for its load report, so the window slides without a timer of its own.
+   */
+  #utilisationSince(now: number, busy: Map<Slot, number>): UtilisationSample {
+    const samples = this.#samples;
+    if (samples.length === 0 || now - samples[samples.length - 1]!.atMs >= 1000)
+      samples.push({ atMs: now, busy });
+    while (samples.length > 1 && now - samples[1]!.atMs >= UTILISATION_WINDOW_MS) samples.shift();
+    const oldest = samples[0]!;
+    return oldest.atMs < now ? oldest : { atMs: this.#startedMs, busy: new Map() };
   }
 
   async stop(): Promise<void> {
@@ -480,6 +514,7 @@ export class ExecutorPool {
       busyMs: 0,
       busySinceMs: 0,
       lastCallMs: 0,
+      startedMs: performance.now(),
       progress,
     };
     let failure: Error | undefined;

@@ -26,4 +26,5 @@ export type {
   ModuleCode,
   SnapshotEntry,
 } from './messages.js';
+export { WROTE } from './messages.js';
 export { type PutValue, toPutValue } from './put_value.js';

@@ -29,7 +29,13 @@ export interface ModuleCode {
 }
 
 /** A key and the encoded version a repeatable-read DAG call read (null: absent). */
-export type SnapshotEntry = [string, Uint8Array | null];
+/**
+ * A repeatable-read call's record of one key: the encoded version it pinned, null for a key
+ * that was absent, or WROTE — the call wrote the key, so its later functions read it as
+ * usual (read-your-writes beats the snapshot), on whichever node they run.
+ */
+export type SnapshotEntry = [string, Uint8Array | null | typeof WROTE];
+export const WROTE = false;
 
 /** One function of a call, as an executor runs it. */
 export interface CallStep {

@@ -35,7 +35,7 @@ import {
   type MembershipMessage,
   parseMembershipMessage,
 } from './membership.js';
-import type { NodeStore } from './node_store.js';
+import { type NodeStore, specHasCounter } from './node_store.js';
 import { type PeerIdentity, PeerLinks } from './peer_links.js';
 import { MAILBOX_PREFIX, onEveryNode, ringView } from './placement.js';
 import { ownersIn, Replication, type ReplicationConfig, type RingView } from './replication.js';
@@ -291,10 +291,16 @@ export class Cluster {
     return merged;
   }
 
-  /** Writes at an owner and resolves to the merged value once acknowledged. */
+  /**
+   * Writes at an owner and resolves to the merged value once acknowledged. An owner that
+   * cannot be reached is passed over for the next; so is one whose connection closed before
+   * it answered (the outcome unknown: TimeoutError) when merging the write twice changes
+   * nothing — anything but a counter increment, which counts again at every owner it reaches.
+   */
   async write(key: string, spec: LatticeSpec, ack: Ack = 'one'): Promise<Lattice> {
     const owners = this.owners(key);
     if (owners.includes(this.selfId)) return this.#writeHere(key, spec, ack);
+    let lastTimeout: TimeoutError | undefined;
     for (const owner of owners) {
       const address = this.#view.addressOf(owner);
       if (address === undefined) continue;
@@ -309,10 +315,17 @@ export class Cluster {
         this.#o.store.refreshCached(key, value);
         return value;
       } catch (error) {
-        if (!(error instanceof UnavailableError)) throw error;
+        const retry =
+          error instanceof UnavailableError ||
+          (error instanceof TimeoutError && !specHasCounter(spec));
+        if (!retry) throw error;
+        lastTimeout = error instanceof TimeoutError ? error : lastTimeout;
       }
     }
-    throw new UnavailableError(`no owner of ${JSON.stringify(key)} could be reached`);
+    // Where the outcome at some owner is unknown, say so rather than "not applied".
+    throw (
+      lastTimeout ?? new UnavailableError(`no owner of ${JSON.stringify(key)} could be reached`)
+    );
   }
 
   /** Called for every change merged into the local shard. */

@@ -27,12 +27,13 @@
  */
 
 import assert from 'node:assert/strict';
-import type { SnapshotEntry } from '../actors/index.js';
+import { type SnapshotEntry, WROTE } from '../actors/index.js';
 import {
   errorFromWire,
   errorToWire,
   TimeoutError,
   UnavailableError,
+  ValidationError,
   type WireError,
 } from '../errors.js';
 import type { DagGraph } from './dag_graph.js';
@@ -107,6 +108,8 @@ export interface DagRunnerDeps {
   writeOutput(key: string, bytes: Uint8Array): Promise<void>;
   /** Answers a client connected to this node; false when it is not connected here. */
   answer(reply: DagReply, bytes: Uint8Array): boolean;
+  /** The largest result that can be passed to a function on another node. */
+  inputBytesMax: number;
   alive(nodeId: string): boolean;
   nowMs(): number;
 }
@@ -512,6 +515,16 @@ export class DagRunner {
       this.onInput(plan.runId, fn, from, output);
       return;
     }
+    if (output.bytes.length > this.#deps.inputBytesMax) {
+      // Too large for one frame between nodes: a clear failure now, not a lost message.
+      const error = new ValidationError(
+        `the result of ${from} (${output.bytes.length} bytes) is too large to pass to ${fn} on ` +
+          `another node (at most ${this.#deps.inputBytesMax} bytes): place both on one node, ` +
+          'or pass a key (ref) to the data instead',
+      );
+      this.#report(plan, { ok: false, error: errorToWire(error) });
+      return;
+    }
     const message: DagMessage = { op: 'dag-input', runId: plan.runId, fn, from, ...output };
     if (!run.planSentTo.has(node)) {
       message.plan = plan;
@@ -546,20 +559,33 @@ export class DagRunner {
   }
 
   #report(plan: DagPlan, outcome: DagOutcome): void {
-    if (plan.coordinator === this.#deps.nodeId) this.onDone(plan.runId, outcome);
-    else this.#deps.send(plan.coordinator, { op: 'dag-done', runId: plan.runId, outcome });
+    if (plan.coordinator === this.#deps.nodeId) {
+      this.onDone(plan.runId, outcome);
+      return;
+    }
+    let sent = outcome;
+    if ('bytes' in sent && sent.bytes.length > this.#deps.inputBytesMax) {
+      const error = new ValidationError(
+        `the result of DAG ${plan.dag.name} (${sent.bytes.length} bytes) is too large to send ` +
+          `from its sink's node to the node that took the call (at most ${this.#deps.inputBytesMax} bytes)`,
+      );
+      sent = { ok: false, error: errorToWire(error) };
+    }
+    this.#deps.send(plan.coordinator, { op: 'dag-done', runId: plan.runId, outcome: sent });
   }
 }
 
 /**
  * The versions a function with several inputs reads: each key as its first predecessor (in
- * edge order) that read it saw it, so the choice never depends on arrival order.
+ * edge order) that read it saw it, so the choice never depends on arrival order — unless a
+ * predecessor wrote the key, which then reads as stored.
  */
 function mergeSnapshots(lists: (SnapshotEntry[] | undefined)[]): SnapshotEntry[] {
   if (lists.length === 1) return lists[0] ?? [];
-  const merged = new Map<string, Uint8Array | null>();
+  const merged = new Map<string, SnapshotEntry[1]>();
   for (const list of lists) {
-    for (const [key, bytes] of list ?? []) if (!merged.has(key)) merged.set(key, bytes);
+    for (const [key, bytes] of list ?? [])
+      if (bytes === WROTE || !merged.has(key)) merged.set(key, bytes);
   }
   return [...merged];
 }

@@ -6,7 +6,7 @@
  * run, each validated before use. The run itself is DagRunner's.
  */
 
-import type { SnapshotEntry } from '../actors/index.js';
+import { type SnapshotEntry, WROTE } from '../actors/index.js';
 import { NotFoundError, parseWireError, ValidationError } from '../errors.js';
 import { decode, encodeOwned, Ref } from '../storage/index.js';
 import type { Pins } from './autoscaler.js';
@@ -49,6 +49,8 @@ export interface DagServiceDeps {
   chainable: DagRunnerDeps['chainable'];
   answer: DagRunnerDeps['answer'];
   isClass(fn: string): boolean;
+  /** The largest frame between nodes (`frameBytesMax`). */
+  frameBytesMax: number;
   /** This node's executors, their recent utilisation (0..1) and the keys its cache holds. */
   load(): {
     utilisation: number;
@@ -60,6 +62,8 @@ export interface DagServiceDeps {
 }
 
 const RECEIVED_GRAPHS_MAX = 1024;
+/** Room left in a frame beside a result passed to another node (the plan, the snapshot). */
+const FRAME_HEADROOM_BYTES = 1024 * 1024;
 
 /** The arguments of a function the caller passed none: shared, as nothing writes or transfers them. */
 const NO_ARGS = encodeOwned([]);
@@ -92,6 +96,7 @@ export class DagService {
         await deps.cluster().write(key, { kind: 'lww', value: decode(bytes) });
       },
       answer: deps.answer,
+      inputBytesMax: deps.frameBytesMax - FRAME_HEADROOM_BYTES,
       alive: (node) => deps.cluster().isAlive(node),
       nowMs: Date.now,
     });
@@ -426,12 +431,15 @@ function parsePlan(payload: Record<string, unknown>, dag: DagGraph): DagPlan {
   return plan;
 }
 
-/** The versions a repeatable-read run read so far: [key, encoded value or null] pairs. */
+/** What a repeatable-read run read (or wrote) so far: [key, encoded value, null or WROTE]. */
 function parseSnapshot(wire: unknown): SnapshotEntry[] {
   if (!Array.isArray(wire)) throw new ValidationError('malformed DAG snapshot');
   return wire.map((entry: unknown): SnapshotEntry => {
     const [key, bytes] = Array.isArray(entry) ? entry : [];
-    if (typeof key !== 'string' || !(bytes === null || bytes instanceof Uint8Array))
+    if (
+      typeof key !== 'string' ||
+      !(bytes === null || bytes === WROTE || bytes instanceof Uint8Array)
+    )
       throw new ValidationError('malformed DAG snapshot');
     return [requireKey(key), bytes];
   });

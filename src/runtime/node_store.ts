@@ -37,7 +37,7 @@ export interface NodeStoreOptions {
 }
 
 /** Whether a write increments a counter (directly or inside a map). */
-function specHasCounter(spec: LatticeSpec): boolean {
+export function specHasCounter(spec: LatticeSpec): boolean {
   if (spec.kind === 'counter') return true;
   return spec.kind === 'map' && Object.values(spec.entries).some(specHasCounter);
 }

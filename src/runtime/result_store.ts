@@ -7,15 +7,35 @@
  * fill the store.
  */
 import { nanoid } from 'nanoid';
-import type { WireError } from '../errors.js';
+import { parseWireError, type WireError } from '../errors.js';
 import type { NodeStore } from './node_store.js';
 import { RESULT_PREFIX } from './placement.js';
 import { KeyedWaiters } from './waiters.js';
 
-const ERROR_SUFFIX = '.error';
+/** A failed call's error is stored beside where its result would be, under KEY + this. */
+export const RESULT_ERROR_SUFFIX = '.error';
+const ERROR_SUFFIX = RESULT_ERROR_SUFFIX;
 const RESULTS_MAX = 100_000;
 
 export type Outcome = { value: unknown } | { error: WireError };
+
+/** The node that ran the call whose result is stored at `key`; undefined for other keys. */
+export function resultProducer(key: string): string | undefined {
+  if (!key.startsWith(RESULT_PREFIX)) return undefined;
+  const node = key.slice(RESULT_PREFIX.length).split('/', 1)[0];
+  return node === undefined || node === '' ? undefined : node;
+}
+
+/** An Outcome from another node (a peer's answer to `await`), checked; undefined if none. */
+export function parseOutcome(wire: unknown): Outcome | undefined {
+  if (typeof wire !== 'object' || wire === null) return undefined;
+  if ('value' in wire) return { value: wire.value };
+  if ('error' in wire) {
+    const error = parseWireError(wire.error);
+    if (error !== undefined) return { error };
+  }
+  return undefined;
+}
 
 export class ResultStore {
   readonly #ttlMs: number;

@@ -45,11 +45,28 @@ import { ActorMessaging } from './messaging.js';
 import { checkUserKey, NodeStore, SYSTEM_PREFIX } from './node_store.js';
 import type { ResolvedOptions } from './options.js';
 import { Registry } from './registry.js';
-import { ResultStore } from './result_store.js';
+import {
+  type Outcome,
+  parseOutcome,
+  RESULT_ERROR_SUFFIX,
+  ResultStore,
+  resultProducer,
+} from './result_store.js';
 import { type NodeStatus, nodeStatus } from './status.js';
-import { requireKey, requireName } from './validate.js';
+import {
+  isRecord,
+  optionalTimeoutMs,
+  requireKey,
+  requireName,
+  TIMEOUT_QUERY_MS_MAX,
+} from './validate.js';
 
 const SWEEP_INTERVAL_MS = 5_000;
+/** Extra time a long-poll `await` at another node gets for its answer to travel back. */
+const AWAIT_GRACE_MS = 1_000;
+/** Polling a result's replicas (its producer gone): first pause, and the longest. */
+const AWAIT_POLL_MS_MIN = 10;
+const AWAIT_POLL_MS_MAX = 250;
 /** How often a node tells the others its load and cached keys (for the scheduler). */
 const LOAD_REPORT_INTERVAL_MS = 1_000;
 
@@ -88,7 +105,6 @@ export class Supervisor {
   readonly #results: ResultStore;
   readonly messaging: ActorMessaging;
   readonly dags: DagService;
-  readonly #startedPerfMs = performance.now();
   #lastLoad = { atMs: performance.now(), busyMs: 0 };
   #loadTimer: NodeJS.Timeout | undefined;
   readonly #classHomes = new Map<string, number>();
@@ -144,6 +160,7 @@ export class Supervisor {
       chainable: (fn) => this.chainable(fn),
       answer: (reply, bytes) => this.answerClient(reply, bytes),
       isClass: (fn) => this.registry.get(fn)?.kind === 'class',
+      frameBytesMax: options.frameBytesMax,
       log: this.log,
       load: () => ({
         utilisation: this.#recentUtilisation(),
@@ -353,14 +370,58 @@ export class Supervisor {
 
   /** Waits for a call result (or any key) to exist; resolves to its encoded value. */
   async awaitResult(key: string, timeoutMs?: number): Promise<Uint8Array> {
-    const outcome = await this.#results.wait(
-      this.store,
-      key,
-      timeoutMs ?? this.options.callTimeoutMs,
-    );
+    const outcome = await this.#awaitOutcome(key, timeoutMs ?? this.options.callTimeoutMs);
     if (outcome === undefined) throw new TimeoutError(`no result at ${key} yet`);
     if ('error' in outcome) throw errorFromWire(outcome.error as WireError);
     return encodeOwned(outcome.value);
+  }
+
+  /**
+   * A result lives on the node that ran the call and on its replicas, and that node learns
+   * first when it is written: so a result made elsewhere is waited for there (one long-poll
+   * peer request), and, should that node be gone, read from the replicas until it appears.
+   * Anything else is waited for here, where every write to this node's keys lands.
+   */
+  async #awaitOutcome(key: string, timeoutMs: number): Promise<Outcome | undefined> {
+    const here = this.#results.read(this.store, key);
+    if (here !== undefined) return here;
+    const producer = resultProducer(key);
+    const owned = this.cluster.owners(key).includes(this.nodeId);
+    if (
+      producer === undefined ||
+      producer === this.nodeId ||
+      (owned && !this.cluster.isAlive(producer))
+    )
+      return this.#results.wait(this.store, key, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    if (this.cluster.isAlive(producer)) {
+      try {
+        const wire = await this.cluster.requestNode(
+          producer,
+          'await',
+          { key, timeoutMs },
+          timeoutMs + AWAIT_GRACE_MS,
+        );
+        const outcome = parseOutcome(wire);
+        if (outcome !== undefined || Date.now() >= deadline) return outcome;
+      } catch {
+        // The producer died or cannot be reached: its replicas hold what it wrote.
+      }
+    }
+    return this.#pollReplicas(key, deadline);
+  }
+
+  /** Reads a result (or its error) from the cluster until it exists or the deadline passes. */
+  async #pollReplicas(key: string, deadline: number): Promise<Outcome | undefined> {
+    for (let pauseMs = AWAIT_POLL_MS_MIN; ; pauseMs = Math.min(2 * pauseMs, AWAIT_POLL_MS_MAX)) {
+      const value = await this.cluster.read(key).catch(() => undefined);
+      if (value !== undefined) return { value: reveal(value) };
+      const error = await this.cluster.read(key + RESULT_ERROR_SUFFIX).catch(() => undefined);
+      if (error !== undefined) return { error: reveal(error) as WireError };
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pauseMs, leftMs)));
+    }
   }
 
   /** Reads a key wherever it lives; the plain value, or undefined. */
@@ -415,6 +476,14 @@ export class Supervisor {
   /** Serves requests from other supervisors beyond reads and writes. */
   #servePeer(op: string, args: unknown): unknown {
     if (op === 'deliver') return this.messaging.deliverFromPeer(args);
+    if (op === 'await') {
+      const timeoutMs = isRecord(args)
+        ? optionalTimeoutMs(args, 'timeoutMs', TIMEOUT_QUERY_MS_MAX)
+        : undefined;
+      if (!isRecord(args) || typeof args.key !== 'string' || timeoutMs === undefined)
+        throw new ValidationError('await needs {key, timeoutMs}');
+      return this.#results.wait(this.store, args.key, timeoutMs).then((outcome) => outcome ?? null);
+    }
     throw new UnavailableError(`unknown peer operation ${op}`);
   }
 
@@ -433,7 +502,7 @@ export class Supervisor {
   #recentUtilisation(): number {
     const stats = this.pool.stats();
     const nowMs = performance.now();
-    const busyMs = stats.reduce((sum, e) => sum + e.utilisation, 0) * (nowMs - this.#startedPerfMs);
+    const busyMs = stats.reduce((sum, e) => sum + e.busyMs, 0);
     const windowMs = Math.max(1, nowMs - this.#lastLoad.atMs);
     const recent = (busyMs - this.#lastLoad.busyMs) / (windowMs * Math.max(1, stats.length));
     this.#lastLoad = { atMs: nowMs, busyMs };

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { type Cloud, type Context, connect, lattice } from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
-import { waitFor } from './node_fixture.js';
+import { startCluster, waitFor } from './node_fixture.js';
 
 const aliveCount = async (cloud: Cloud) =>
   (await cloud.status()).nodes.filter((n) => n.state === 'alive').length;
@@ -94,5 +94,53 @@ test('a key cached on one node is refreshed when written through another', async
     ca.close();
     cb.close();
     await Promise.all([a.stop(), b.stop()]);
+  }
+});
+
+test('writes forwarded to an owner killed under them go to the other owner, not to an error', async (t) => {
+  t.timeout(120_000);
+  const { nodes, clouds } = await startCluster(3, () => [
+    '--executors',
+    '1',
+    '--http-port',
+    'off',
+    '--replication',
+    '2',
+  ]);
+  for (const c of clouds.slice(1)) c.close();
+  const cloud = clouds[0]!;
+  try {
+    // Keys node 0 does not own, one of whose owners is node 2: node 0 forwards every write.
+    const keys: string[] = [];
+    for (let i = 0; keys.length < 50; i++) {
+      const owners = (await cloud.owners(`fwd/${i}`)).map((o) => o.id);
+      if (!owners.includes(nodes[0]!.id) && owners.includes(nodes[2]!.id)) keys.push(`fwd/${i}`);
+    }
+    let running = true;
+    const failures: string[] = [];
+    const written = new Map<string, number>();
+    const writer = async (w: number) => {
+      for (let n = 0; running; n++) {
+        const key = keys[(n * 4 + w) % keys.length]!;
+        try {
+          await cloud.put(key, n);
+          await cloud.put(`${key}/set`, lattice.set([`${w}:${n}`]));
+          written.set(key, (written.get(key) ?? 0) + 1);
+        } catch (error) {
+          failures.push(`${(error as Error).name}: ${(error as Error).message}`);
+        }
+      }
+    };
+    const writers = [0, 1, 2, 3].map(writer);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await nodes[2]!.stop('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    running = false;
+    await Promise.all(writers);
+    t.deepEqual(failures, [], 'no write failed: each went on to the surviving owner');
+    t.true(written.size > 0);
+  } finally {
+    for (const c of clouds) c.close();
+    await Promise.all(nodes.map((n) => n.stop()));
   }
 });

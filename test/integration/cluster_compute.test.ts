@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type Cloud, type Context, connect } from '../../src/index.js';
+import { type Cloud, type Context, connect, FunctionError } from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
 import { startCluster, waitFor } from './node_fixture.js';
 
@@ -234,6 +234,103 @@ test('actors on two nodes exchange messages, also while the receiver restarts', 
     t.deepEqual(await clouds[2]!.call('inbox', ['read']), [], 'nothing is received twice');
   } finally {
     for (const c of clouds) c.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('a Future made on one node resolves as an argument on any other, done, running or failed', async (t) => {
+  t.timeout(120_000);
+  const { nodes, clouds } = await startCluster(3, () => ['--executors', '1', '--http-port', 'off']);
+  try {
+    const [a, , c] = clouds as [Cloud, Cloud, Cloud];
+    await a.register('square', (_ctx: Context, x: number) => x * x);
+    await a.register('echo', (_ctx: Context, v: unknown) => v);
+    await a.register('later', async (_ctx: Context, x: number) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return x;
+    });
+    await a.register('boom', () => {
+      throw new RangeError('no result');
+    });
+    await a.registerDag('echoDag', ['echo'], []);
+    // Made on node 2; passed to functions on node 0, whether or not node 0 holds the key.
+    let elsewhere = 0;
+    for (let i = 0; i < 8; i++) {
+      const future = await c.callAsync('square', [i]);
+      if (!(await a.owners(future.key)).some((o) => o.id === nodes[0]!.id)) elsewhere += 1;
+      t.is(await a.call('echo', [future], { timeoutMs: 10_000 }), i * i);
+      t.is(await a.callDag('echoDag', { echo: [future] }, { timeoutMs: 10_000 }), i * i);
+    }
+    t.true(elsewhere > 0, 'some results lived on nodes other than the one that used them');
+    const running = await c.callAsync('later', [42]);
+    t.is(await a.call('echo', [running], { timeoutMs: 10_000 }), 42, 'a pending one is waited for');
+    const failing = await c.callAsync('boom');
+    const error = await t.throwsAsync(a.call('echo', [failing], { timeoutMs: 10_000 }), {
+      instanceOf: FunctionError,
+    });
+    t.is(error.remoteName, 'RangeError');
+  } finally {
+    for (const cloud of clouds) cloud.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('repeatable read: what a DAG call wrote is what its functions on other nodes read', async (t) => {
+  t.timeout(120_000);
+  const { nodes, clouds } = await startCluster(3, () => ['--executors', '1', '--http-port', 'off']);
+  try {
+    const cloud = clouds[0]!;
+    const [a, b, c] = nodes.map((n) => n.id) as [string, string, string];
+    await cloud.register('readThenWrite', async (ctx: Context, key: string) => {
+      const before = await ctx.get(key);
+      await ctx.put(key, `${String(before)}+mine`);
+      return key;
+    });
+    await cloud.register('readOnly', async (ctx: Context, key: string) => ctx.get(key));
+    await cloud.registerDag('rw', ['readThenWrite', 'readOnly'], [['readThenWrite', 'readOnly']]);
+    for (const [i, placement] of [
+      { readThenWrite: b, readOnly: c },
+      { readThenWrite: a, readOnly: a },
+    ].entries()) {
+      await cloud.put(`rr/${i}`, 'old');
+      const read = await cloud.callDag(
+        'rw',
+        { readThenWrite: [`rr/${i}`] },
+        { consistency: 'repeatable-read', placement },
+      );
+      t.is(read, 'old+mine', JSON.stringify(placement));
+    }
+    // A key the call only read stays pinned downstream, though another call changed it.
+    await cloud.register('readAndChange', async (ctx: Context, key: string) => {
+      const value = await ctx.get(key);
+      await ctx.call('overwrite', [key]);
+      return value;
+    });
+    await cloud.register('overwrite', async (ctx: Context, key: string) => {
+      await ctx.put(key, 'second');
+    });
+    await cloud.register('readAgain', async (ctx: Context, upstream: unknown, key: string) => [
+      upstream,
+      await ctx.get(key),
+    ]);
+    await cloud.registerDag(
+      'pin',
+      ['readAndChange', 'readAgain'],
+      [['readAndChange', 'readAgain']],
+    );
+    await cloud.put('rr/pinned', 'first');
+    const seen = await cloud.callDag(
+      'pin',
+      { readAndChange: ['rr/pinned'], readAgain: ['rr/pinned'] },
+      { consistency: 'repeatable-read', placement: { readAndChange: b, readAgain: c } },
+    );
+    t.deepEqual(seen, ['first', 'first']);
+    await waitFor(
+      "the other call's write to reach every replica",
+      async () => (await cloud.get('rr/pinned')) === 'second',
+    );
+  } finally {
+    for (const cloud of clouds) cloud.close();
     await Promise.all(nodes.map((n) => n.stop()));
   }
 });

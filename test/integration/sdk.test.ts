@@ -2,7 +2,8 @@
  * What a user does with the SDK against a real node process: register and call functions
  * and classes, deploy modules, futures and refs, plain and lattice state, status.
  */
-import { type Context, lattice, ref } from '../../src/index.js';
+import { type Context, connect, lattice, ref } from '../../src/index.js';
+import { startNodeProcess } from '../../src/sim/index.js';
 import { testWithNode } from './node_fixture.js';
 
 const test = testWithNode(['--executors', '2']);
@@ -198,4 +199,31 @@ test('status reports the node, executors, cache and functions', async (t) => {
   t.true(status.cache.hits >= 1);
   t.true(status.cache.hitRatio > 0 && status.cache.hitRatio <= 1);
   t.true(status.functions.some((f) => f.name === 'statusProbe'));
+});
+
+test('status shows each executor busy as it is now, not on average since the start', async (t) => {
+  t.timeout(60_000);
+  const node = await startNodeProcess(['--executors', '1', '--http-port', 'off']);
+  const cloud = await connect(node.address);
+  try {
+    await cloud.register('spin', (_ctx: Context, ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        // busy on purpose
+      }
+      return ms;
+    });
+    for (let i = 0; i < 3; i++) await cloud.call('spin', [1000]);
+    const busy = (await cloud.status()).executors[0]!;
+    t.true(busy.utilisation > 0.3, `busy: ${busy.utilisation}`);
+    t.true(busy.busyMs >= 3000);
+    // Idle past the window: the figure falls to nothing though the busy seconds remain.
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    const idle = (await cloud.status()).executors[0]!;
+    t.true(idle.utilisation < 0.05, `idle: ${idle.utilisation}`);
+    t.true(idle.busyMs >= 3000);
+  } finally {
+    cloud.close();
+    await node.stop();
+  }
 });

@@ -9,7 +9,7 @@
  */
 import test from 'ava';
 import type { SnapshotEntry } from '../../src/actors/index.js';
-import { errorToWire, FunctionError } from '../../src/errors.js';
+import { errorToWire, FunctionError, ValidationError } from '../../src/errors.js';
 import { buildDag, type DagGraph } from '../../src/runtime/dag_graph.js';
 import {
   type DagMessage,
@@ -20,6 +20,9 @@ import {
 import { decode, encodeOwned } from '../../src/storage/index.js';
 
 type Fn = (...args: unknown[]) => unknown;
+
+/** The largest result passed between nodes in these tests (small, to test the limit). */
+const INPUT_BYTES_MAX = 64 * 1024;
 
 interface Net {
   runners: Map<string, DagRunner>;
@@ -90,6 +93,7 @@ function network(nodes: string[], fns: Record<string, Fn>): Net {
         return true;
       },
       alive: (n) => !net.dead.has(n),
+      inputBytesMax: INPUT_BYTES_MAX,
       nowMs: Date.now,
     });
     net.runners.set(node, runner);
@@ -247,6 +251,35 @@ test('a function that throws fails the call with its error and is not re-run', a
   // The failure cancels the run on every node it was placed on.
   await new Promise((r) => setImmediate(r));
   t.is(net.runners.get('b')!.runsInFlight, 0);
+});
+
+test('a result too large for a frame between nodes fails the call at once, not re-run', async (t) => {
+  const net = network(['a', 'b'], {
+    big: () => 'x'.repeat(INPUT_BYTES_MAX + 1),
+    len: (s) => (s as string).length,
+  });
+  const graph = dag(['big', 'len'], [['big', 'len']]);
+  let attempts = 0;
+  const place = () => {
+    attempts += 1;
+    return { big: 'a', len: 'b' };
+  };
+  const error = await t.throwsAsync(call(net, 'a', graph, {}, place), {
+    instanceOf: ValidationError,
+  });
+  t.regex(error.message, /result of big \(\d+ bytes\) is too large to pass to len/);
+  t.is(attempts, 1);
+  t.deepEqual(
+    net.sent.filter((s) => s.message.op === 'dag-input'),
+    [],
+    'nothing was sent that could not arrive',
+  );
+  // On one node the same result passes from function to function.
+  const oneNode = network(['a', 'b'], {
+    big: () => 'x'.repeat(INPUT_BYTES_MAX + 1),
+    len: (s) => (s as string).length,
+  });
+  t.is(await call(oneNode, 'a', graph, {}, () => ({ big: 'a', len: 'a' })), INPUT_BYTES_MAX + 1);
 });
 
 test('messages for an ended run do not revive it', async (t) => {

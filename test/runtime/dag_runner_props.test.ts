@@ -95,6 +95,7 @@ function cluster(c: Case) {
         chainable: (fn) => c.chainable.has(fn),
         // No client here: every answer goes through the coordinator.
         answer: () => false,
+        inputBytesMax: 1 << 20,
         send: (to, message) => {
           if (dead.has(to)) return false;
           pending += 1;
