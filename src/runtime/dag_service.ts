@@ -62,6 +62,9 @@ export interface DagServiceDeps {
 }
 
 const RECEIVED_GRAPHS_MAX = 1024;
+/** Not a stored key: a name hashed on the ring to find a class's home node. */
+const CLASS_HOME_PREFIX = '__squall/class-home/';
+const NONE: ReadonlySet<string> = new Set();
 /** Room left in a frame beside a result passed to another node (the plan, the snapshot). */
 const FRAME_HEADROOM_BYTES = 1024 * 1024;
 
@@ -199,6 +202,7 @@ export class DagService {
     const self = this.#deps.nodeId;
     const here = (fn: string) => {
       if (fixed !== undefined) return fixed[fn] === self;
+      if (this.#deps.isClass(fn)) return this.#homeOf(fn) === self;
       const pinned = pins !== undefined && Object.hasOwn(pins, fn) ? pins[fn] : undefined;
       return pinned?.length === 1 && pinned[0] === self && refs[fn]?.length === 0;
     };
@@ -220,15 +224,18 @@ export class DagService {
   ): Promise<Uint8Array> {
     const self = this.#deps.nodeId;
     const nowMs = Date.now();
-    // A class stays here: its instance, and so its state, lives on one of this node's executors.
-    if (!this.#scheduler.busy(self, nowMs) || !this.#deps.isRegistered(name)) return here();
-    if (this.#deps.isClass(name)) return here();
+    if (!this.#deps.isRegistered(name)) return here();
+    if (this.#deps.isClass(name)) {
+      // One instance per class in the cluster, on its home node: its state is there.
+      if (this.#homeOf(name) === self) return here();
+      const place = (excluded: Set<string>) => ({ [name]: this.#homeOf(name, excluded) });
+      return this.#runAlone(name, args, timeoutMs, place);
+    }
+    if (!this.#scheduler.busy(self, nowMs)) return here();
     const cluster = this.#deps.cluster();
     if (!cluster.liveNodes().some((n) => n !== self && !this.#scheduler.busy(n, nowMs)))
       return here();
     const dag = this.#singleGraph(name);
-    this.#calls += 1;
-    const callId = `${self}.${this.#calls}.${nowMs.toString(36)}`;
     const place = (excluded: Set<string>) => {
       const live = cluster.liveNodes().filter((n) => !excluded.has(n));
       const nodes = live.length > 0 ? live : [self];
@@ -236,8 +243,38 @@ export class DagService {
         randomShare: 0,
       });
     };
-    const base = { dag, args: Object.fromEntries([[name, args]]), timeoutMs };
+    return this.#runAlone(name, args, timeoutMs, place);
+  }
+
+  /** A single call as a one-function plan placed by `place`, re-run elsewhere if its node dies. */
+  #runAlone(
+    name: string,
+    args: Uint8Array,
+    timeoutMs: number,
+    place: (excluded: Set<string>) => Record<string, string>,
+  ): Promise<Uint8Array> {
+    const nowMs = Date.now();
+    this.#calls += 1;
+    const callId = `${this.#deps.nodeId}.${this.#calls}.${nowMs.toString(36)}`;
+    const base = {
+      dag: this.#singleGraph(name),
+      args: Object.fromEntries([[name, args]]),
+      timeoutMs,
+    };
     return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then(requireBytes);
+  }
+
+  /**
+   * The node where a class's instance lives: the first live owner, on the ring, of its
+   * name (outside `excluded`), so every node sends its calls — and its DAGs place it —
+   * to the same instance. With one node it is that node; a ring change may move it (the
+   * new home starts a new instance).
+   */
+  #homeOf(name: string, excluded: ReadonlySet<string> = NONE): string {
+    const cluster = this.#deps.cluster();
+    const candidates = [...cluster.owners(CLASS_HOME_PREFIX + name), ...cluster.liveNodes().sort()];
+    const home = candidates.find((n) => !excluded.has(n) && cluster.isAlive(n));
+    return home ?? this.#deps.nodeId;
   }
 
   #singleGraph(name: string): DagGraph {
@@ -344,10 +381,21 @@ export class DagService {
     const nodes = live.length > 0 ? live : [this.#deps.nodeId];
     const holds = (node: string, key: string) => cluster.owners(key).includes(node);
     const { pins, randomShare } = options;
-    return this.#scheduler.place(dag.order, dag.predecessors, refs, nodes, holds, Date.now(), {
-      ...(pins === undefined ? {} : { pins }),
-      ...(randomShare === undefined ? {} : { randomShare }),
-    });
+    const placement = this.#scheduler.place(
+      dag.order,
+      dag.predecessors,
+      refs,
+      nodes,
+      holds,
+      Date.now(),
+      {
+        ...(pins === undefined ? {} : { pins }),
+        ...(randomShare === undefined ? {} : { randomShare }),
+      },
+    );
+    for (const fn of dag.functions)
+      if (this.#deps.isClass(fn)) placement[fn] = this.#homeOf(fn, excluded);
+    return placement;
   }
 
   #checkPlacement(dag: DagGraph, placement: Record<string, string>): Record<string, string> {

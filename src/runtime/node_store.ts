@@ -10,6 +10,7 @@ import { ValidationError } from '../errors.js';
 import {
   type CacheWriter,
   encode,
+  encodeLattice,
   encodeOwned,
   type HybridClock,
   type Lattice,
@@ -21,6 +22,26 @@ import {
 } from '../storage/index.js';
 
 export const SYSTEM_PREFIX = '__squall/';
+
+/** A fixed order of lattice kinds, for conflicts between owners (NodeStore#resolveConflict). */
+const KIND_ORDER: readonly Lattice['kind'][] = [
+  'lww',
+  'max',
+  'counter',
+  'set',
+  'orderedSet',
+  'map',
+  'vclock',
+  'causal',
+  'multiCausal',
+];
+
+/** A total order on lattice values that cannot be merged: by kind, then by wire bytes. */
+function conflictOrder(a: Lattice, b: Lattice): number {
+  const byKind = KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind);
+  if (byKind !== 0) return byKind;
+  return Buffer.compare(encodeLattice(a), encodeLattice(b));
+}
 
 export interface NodeStoreOptions {
   store: StoreShard;
@@ -34,6 +55,8 @@ export interface NodeStoreOptions {
   onDelete?: (key: string) => void;
   /** Makes a changed value durable (the data dir's log); absent: memory only. */
   persist?: (key: string, value: Lattice) => Promise<void>;
+  /** Told when owners held values of different kinds for a key, and which one stays. */
+  onConflict?: (key: string, kept: string, dropped: string) => void;
 }
 
 /** Whether a write increments a counter (directly or inside a map). */
@@ -136,11 +159,39 @@ export class NodeStore {
    * ValidationError on a lattice kind mismatch (the caller skips that entry).
    */
   mergeReplica(key: string, incoming: Lattice): boolean {
-    const { value, changed } = this.#o.store.merge(key, incoming);
+    let merged: { value: Lattice; changed: boolean };
+    try {
+      merged = this.#o.store.merge(key, incoming);
+    } catch (error) {
+      const current = this.#o.store.get(key);
+      if (!(error instanceof ValidationError) || current === undefined) throw error;
+      merged = this.#resolveConflict(key, current, incoming);
+    }
+    const { value, changed } = merged;
     if (!changed) return false;
     if (this.#o.cache.has(key)) this.#o.cache.put(key, encode(reveal(value)));
     this.#changed(key, value);
     return true;
+  }
+
+  /**
+   * Two owners each accepted a write of a different lattice kind to one key (each refuses
+   * the other kind only once it has a value; two first writes can cross). Merging cannot
+   * join them, so every owner keeps the same one of the two, by a fixed order: the kind
+   * first, then the bytes of the value — the replicas converge instead of staying apart.
+   * The losing write is dropped and logged.
+   */
+  #resolveConflict(
+    key: string,
+    current: Lattice,
+    incoming: Lattice,
+  ): { value: Lattice; changed: boolean } {
+    const keepIncoming = conflictOrder(incoming, current) > 0;
+    const [kept, dropped] = keepIncoming ? [incoming, current] : [current, incoming];
+    this.#o.onConflict?.(key, kept.kind, dropped.kind);
+    if (!keepIncoming) return { value: current, changed: false };
+    this.#o.store.delete(key);
+    return this.#o.store.merge(key, incoming);
   }
 
   /** Refreshes the cached copy of a key this node does not own (an owner's push). */

@@ -130,21 +130,7 @@ export class Supervisor {
     const cacheBuffer = createCacheBuffer({ bytes: options.cacheBytes });
     this.cache = new CacheWriter(cacheBuffer);
     this.#results = new ResultStore(options.resultTtlMs, () => Date.now());
-    this.store = new NodeStore({
-      store: new StoreShard(),
-      cache: this.cache,
-      clock: new HybridClock(() => Date.now()),
-      nodeId: this.nodeId,
-      valueBytesMax: options.valueBytesMax,
-      onChange: (key, value) => {
-        this.#results.changed(key);
-        this.#cluster?.onLocalChange(key, value);
-      },
-      onDelete: (key) => this.#cluster?.replication.deleted(key),
-      ...(durable === undefined
-        ? {}
-        : { persist: (key, value) => this.#persist(durable, key, value) }),
-    });
+    this.store = this.#nodeStore(durable);
     this.registry = new Registry(
       this.store,
       (key, spec) => this.cluster.write(key, spec, 'all'),
@@ -467,6 +453,29 @@ export class Supervisor {
   async #readFresh(key: string): Promise<Uint8Array | undefined> {
     const value = await this.cluster.readAll(key);
     return value === undefined ? undefined : encodeOwned(reveal(value));
+  }
+
+  #nodeStore(durable: DurableLog | undefined): NodeStore {
+    return new NodeStore({
+      store: new StoreShard(),
+      cache: this.cache,
+      clock: new HybridClock(() => Date.now()),
+      nodeId: this.nodeId,
+      valueBytesMax: this.options.valueBytesMax,
+      onChange: (key, value) => {
+        this.#results.changed(key);
+        this.#cluster?.onLocalChange(key, value);
+      },
+      onDelete: (key) => this.#cluster?.replication.deleted(key),
+      onConflict: (key, kept, dropped) =>
+        this.log.warn(
+          { key, kept, dropped },
+          'owners held values of different lattice kinds for one key (two first writes crossed): every owner keeps the same one',
+        ),
+      ...(durable === undefined
+        ? {}
+        : { persist: (key, value) => this.#persist(durable, key, value) }),
+    });
   }
 
   status(): NodeStatus {

@@ -144,3 +144,40 @@ test('writes forwarded to an owner killed under them go to the other owner, not 
     await Promise.all(nodes.map((n) => n.stop()));
   }
 });
+
+test('writes of different lattice kinds that cross between owners end the same on every node', async (t) => {
+  t.timeout(120_000);
+  const { nodes, clouds } = await startCluster(3, () => [
+    '--executors',
+    '1',
+    '--http-port',
+    'off',
+    '--replication',
+    '2',
+  ]);
+  try {
+    const [c0, c1, c2] = clouds as [Cloud, Cloud, Cloud];
+    const keys = Array.from({ length: 10 }, (_, i) => `kinds/${i}`);
+    // Each first write may reach an owner the other has not heard from yet: both accepted.
+    await Promise.all(
+      keys.map(async (key) => {
+        await Promise.allSettled([
+          c0.put(key, lattice.set([1])),
+          c1.put(key, lattice.counter(1)),
+          c2.put(key, 'plain'),
+        ]);
+      }),
+    );
+    await waitFor('every node to read the same value of every key', async () => {
+      for (const key of keys) {
+        const seen = await Promise.all(clouds.map((c) => c.get(key)));
+        if (new Set(seen.map((v) => JSON.stringify(v))).size !== 1) return false;
+      }
+      return true;
+    });
+    t.pass();
+  } finally {
+    for (const c of clouds) c.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});

@@ -174,64 +174,67 @@ test('actors on two nodes exchange messages, also while the receiver restarts', 
       for (const message of messages) await ctx.send(to, message);
       return ctx.id;
     });
-    const address = (await clouds[2]!.call('inbox', ['address'])) as string;
-    t.true(address.startsWith(`${nodes[2]!.id}/`), 'the actor lives on node 2');
-    const sender = (await clouds[0]!.call('post', [address, ['hello', 'world']])) as string;
-    t.true(sender.startsWith(`${nodes[0]!.id}/`), 'the sender lives on node 0');
-    t.deepEqual(await clouds[2]!.call('inbox', ['read']), ['hello', 'world']);
+    // The class lives on its home node (r); its messages come from a function on another (s).
+    const address = (await clouds[0]!.call('inbox', ['address'])) as string;
+    const r = nodes.findIndex((n) => address.startsWith(`${n.id}/`));
+    t.true(r >= 0, 'the actor lives on one of the nodes');
+    const s = (r + 1) % 3;
+    const sender = (await clouds[s]!.call('post', [address, ['hello', 'world']])) as string;
+    t.true(sender.startsWith(`${nodes[s]!.id}/`), 'the sender lives on another node');
+    t.deepEqual(await clouds[r]!.call('inbox', ['read']), ['hello', 'world']);
 
-    const port = nodes[2]!.address.split(':')[1]!;
-    nodes[2]!.child.kill('SIGKILL');
-    clouds[2]!.close();
+    const port = nodes[r]!.address.split(':')[1]!;
+    nodes[r]!.child.kill('SIGKILL');
+    clouds[r]!.close();
     await waitFor('node 2 declared dead', async () => {
-      const status = await clouds[0]!.status();
-      return status.nodes.find((n) => n.id === nodes[2]!.id)?.state === 'dead';
+      const status = await clouds[s]!.status();
+      return status.nodes.find((n) => n.id === nodes[r]!.id)?.state === 'dead';
     });
-    await clouds[0]!.call('post', [address, ['while', 'down']]);
-    nodes[2] = await startNodeProcess([
+    await clouds[s]!.call('post', [address, ['while', 'down']]);
+    nodes[r] = await startNodeProcess([
       '--executors',
       '1',
       '--replication',
       '2',
       '--data-dir',
-      join(root, 'n2'),
+      join(root, `n${r}`),
       '--port',
       port,
       '--join',
-      nodes[0]!.address,
+      nodes[s]!.address,
     ]);
-    clouds[2] = await connect(nodes[2].address);
+    clouds[r] = await connect(nodes[r].address);
     const received: unknown[] = [];
     await waitFor('the messages sent while it was down', async () => {
-      received.push(...((await clouds[2]!.call('inbox', ['read'])) as unknown[]));
+      received.push(...((await clouds[r]!.call('inbox', ['read'])) as unknown[]));
       return received.length >= 2;
     });
     t.deepEqual(received, ['while', 'down']);
 
     // Messages waiting in memory survive a graceful restart, and none comes back twice.
-    await clouds[0]!.call('post', [address, ['waiting', 'in', 'memory']]);
-    clouds[2]!.close();
-    t.is(await nodes[2]!.stop(), 0);
-    nodes[2] = await startNodeProcess([
+    await clouds[s]!.call('post', [address, ['waiting', 'in', 'memory']]);
+    clouds[r]!.close();
+    t.is(await nodes[r]!.stop(), 0);
+    nodes[r] = await startNodeProcess([
       '--executors',
       '1',
       '--replication',
       '2',
       '--data-dir',
-      join(root, 'n2'),
+      join(root, `n${r}`),
       '--port',
       port,
       '--join',
-      nodes[0]!.address,
+      nodes[s]!.address,
     ]);
-    clouds[2] = await connect(nodes[2].address);
+    clouds[r] = await connect(nodes[r].address);
     const after: unknown[] = [];
     await waitFor('the messages that waited in memory', async () => {
-      after.push(...((await clouds[2]!.call('inbox', ['read'])) as unknown[]));
+      after.push(...((await clouds[r]!.call('inbox', ['read'])) as unknown[]));
       return after.length >= 3;
     });
     t.deepEqual(after, ['waiting', 'in', 'memory']);
-    t.deepEqual(await clouds[2]!.call('inbox', ['read']), [], 'nothing is received twice');
+    t.deepEqual(await clouds[r]!.call('inbox', ['read']), [], 'nothing is received twice');
   } finally {
     for (const c of clouds) c.close();
     await Promise.all(nodes.map((n) => n.stop()));
@@ -329,6 +332,45 @@ test('repeatable read: what a DAG call wrote is what its functions on other node
       "the other call's write to reach every replica",
       async () => (await cloud.get('rr/pinned')) === 'second',
     );
+  } finally {
+    for (const cloud of clouds) cloud.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('a class has one instance in the cluster, whichever node a call comes through', async (t) => {
+  t.timeout(120_000);
+  const { nodes, clouds } = await startCluster(3, () => ['--executors', '1', '--http-port', 'off']);
+  try {
+    await clouds[0]!.register(
+      'Tally',
+      class {
+        n = 0;
+        run(ctx: Context) {
+          this.n += 1;
+          return [ctx.id, this.n];
+        }
+      },
+    );
+    await clouds[0]!.register('viaCall', async (ctx: Context) => ctx.call('Tally'));
+    await clouds[0]!.registerDag('tallyDag', ['Tally'], []);
+    const seen: [string, number][] = [];
+    for (let i = 0; i < 9; i++) {
+      const cloud = clouds[i % 3]!;
+      const how = i % 3;
+      const result =
+        how === 0
+          ? await cloud.call('Tally')
+          : how === 1
+            ? await cloud.callDag('tallyDag', {})
+            : await cloud.call('viaCall');
+      seen.push(result as [string, number]);
+    }
+    t.deepEqual(
+      seen.map(([, n]) => n),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    t.is(new Set(seen.map(([id]) => id)).size, 1, 'one address: one instance');
   } finally {
     for (const cloud of clouds) cloud.close();
     await Promise.all(nodes.map((n) => n.stop()));
