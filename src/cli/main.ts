@@ -108,6 +108,10 @@ function addStartCommand(program: Command): void {
     .command('start')
     .description('run a node in this process until SIGINT/SIGTERM')
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option(
+      '--advertise-host <host>',
+      'address other nodes and clients reach this node at (default: --host; for 0.0.0.0, the first external IPv4)',
+    )
     .option('--port <port>', 'client and peer port; 0 picks a free one (default 7700)')
     .option('--http-port <port|off>', 'HTTP gateway port, or off (default 7780)')
     .option('--join <host:port,...>', 'seed nodes of a cluster to join')

@@ -11,6 +11,7 @@ import { CliError } from './output.js';
 
 export interface StartFlags {
   host?: string;
+  advertiseHost?: string;
   port?: string;
   httpPort?: string;
   join?: string;
@@ -43,6 +44,7 @@ export function startOptions(flags: StartFlags): NodeOptions {
     if (value !== undefined) options[key] = value;
   };
   set('host', flags.host);
+  set('advertiseHost', flags.advertiseHost);
   set('port', int('port', flags.port));
   set('httpPort', flags.httpPort === 'off' ? false : int('http-port', flags.httpPort));
   set(
@@ -93,10 +95,6 @@ async function deployExamples(address: string, token: string | undefined): Promi
 
 export async function startCommand(flags: StartFlags): Promise<void> {
   const node = await startNode(startOptions(flags));
-  const examples = flags.examples ? await deployExamples(node.address, flags.token) : [];
-  const http = node.httpAddress === undefined ? '' : ` http ${node.httpAddress}`;
-  const deployed = examples.length === 0 ? '' : ` examples ${examples.join(',')}`;
-  process.stdout.write(`squall node ${node.id} serving on ${node.address}${http}${deployed}\n`);
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -106,9 +104,14 @@ export async function startCommand(flags: StartFlags): Promise<void> {
       () => process.exit(1),
     );
   };
+  // Before the line that says it serves: whoever reads it may signal at once.
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   stopWithParent(stop);
+  const examples = flags.examples ? await deployExamples(node.address, flags.token) : [];
+  const http = node.httpAddress === undefined ? '' : ` http ${node.httpAddress}`;
+  const deployed = examples.length === 0 ? '' : ` examples ${examples.join(',')}`;
+  process.stdout.write(`squall node ${node.id} serving on ${node.address}${http}${deployed}\n`);
   // A node serves many clients: a fault in one request's code path is logged, not fatal.
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(

@@ -63,7 +63,8 @@ export class ClientServer {
     return true;
   }
 
-  listen(host: string, port: number): Promise<string> {
+  /** Listens on `host`; resolves to the address to give out, `advertiseHost:port`. */
+  listen(host: string, port: number, advertiseHost = host): Promise<string> {
     return new Promise((resolve, reject) => {
       const fail = (error: Error) =>
         reject(new UnavailableError(`cannot listen on ${host}:${port}: ${error.message}`));
@@ -75,7 +76,8 @@ export class ClientServer {
           reject(new Error('server has no TCP address'));
           return;
         }
-        resolve(`${host.includes(':') ? `[${host}]` : host}:${address.port}`);
+        const shown = advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost;
+        resolve(`${shown}:${address.port}`);
       });
     });
   }

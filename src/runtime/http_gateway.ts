@@ -17,7 +17,7 @@ import {
 } from '../errors.js';
 import { decode, encode, encodeOwned, reveal } from '../storage/index.js';
 import type { DagCallOptions } from './dag_service.js';
-import { toJsonText } from './json_value.js';
+import { fromJsonValue, toJsonText } from './json_value.js';
 import { createMetrics } from './metrics.js';
 import { statusPage } from './status_page.js';
 import type { Supervisor } from './supervisor.js';
@@ -51,7 +51,7 @@ export class HttpGateway {
     });
   }
 
-  listen(host: string, port: number): Promise<string> {
+  listen(host: string, port: number, advertiseHost = host): Promise<string> {
     return new Promise((resolve, reject) => {
       const fail = (error: Error) =>
         reject(new UnavailableError(`cannot listen on ${host}:${port}: ${error.message}`));
@@ -59,7 +59,8 @@ export class HttpGateway {
       this.#server.listen(port, host, () => {
         this.#server.off('error', fail);
         const address = this.#server.address();
-        resolve(typeof address === 'object' && address !== null ? `${host}:${address.port}` : '');
+        const shown = advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost;
+        resolve(typeof address === 'object' && address !== null ? `${shown}:${address.port}` : '');
       });
     });
   }
@@ -217,5 +218,5 @@ async function readJson(req: IncomingMessage, bytesMax: number): Promise<Record<
     throw new ValidationError('request body is not valid JSON');
   }
   if (!isRecord(body)) throw new ValidationError('request body must be a JSON object');
-  return body;
+  return fromJsonValue(body) as Record<string, unknown>;
 }

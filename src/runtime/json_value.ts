@@ -36,6 +36,25 @@ export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
   }
 }
 
+/**
+ * The way back for what `toJsonValue` gives out, for values coming in as JSON (HTTP): an
+ * object whose only field is `$bytes` (a base64 string) becomes a Uint8Array, so a byte
+ * array read over HTTP can be written back as one. Everything else is left as it is.
+ */
+export function fromJsonValue(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = fromJsonValue(value[i]);
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length === 1 && keys[0] === '$bytes' && typeof record.$bytes === 'string')
+    return new Uint8Array(Buffer.from(record.$bytes, 'base64'));
+  for (const key of keys) record[key] = fromJsonValue(record[key]);
+  return record;
+}
+
 /** Sets an own property, even one named `__proto__`. */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, {

@@ -10,7 +10,13 @@
 import { mkdir } from 'node:fs/promises';
 import { nanoid } from 'nanoid';
 import { UnavailableError, ValidationError } from '../errors.js';
-import { CorruptLogError, DurableLog, loadIdentity } from '../storage/index.js';
+import {
+  CorruptLogError,
+  type DirLock,
+  DurableLog,
+  loadIdentity,
+  lockDataDir,
+} from '../storage/index.js';
 import { ClientServer } from './client_server.js';
 import { DEFAULT_CONNECTION_LIMITS } from './connection.js';
 import { HttpGateway } from './http_gateway.js';
@@ -35,17 +41,20 @@ const UNUSABLE_DIR_CODES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'ERO
 /** The node's identity and, with a data dir, its recovered store. */
 async function openStorage(options: ResolvedOptions) {
   const dir = options.dataDir;
-  if (dir === undefined) return { id: nanoid(12), durable: undefined };
+  if (dir === undefined) return { id: nanoid(12), durable: undefined, lock: undefined };
+  let lock: DirLock | undefined;
   try {
     await mkdir(dir, { recursive: true });
+    lock = await lockDataDir(dir);
     const identity = await loadIdentity(dir, () => nanoid(12));
     const durable = await DurableLog.open({
       dir,
       fsync: options.fsync,
       fsyncIntervalMs: options.fsyncIntervalMs,
     });
-    return { id: identity.id, durable };
+    return { id: identity.id, durable, lock };
   } catch (error) {
+    await lock?.release();
     if (error instanceof CorruptLogError)
       throw new UnavailableError(`cannot start: ${error.message}`);
     const code = (error as NodeJS.ErrnoException).code;
@@ -57,7 +66,7 @@ async function openStorage(options: ResolvedOptions) {
 
 export async function startNode(options: NodeOptions = {}): Promise<NodeHandle> {
   const resolved = resolveOptions(options);
-  const { id, durable } = await openStorage(resolved);
+  const { id, durable, lock } = await openStorage(resolved);
   // A restart must come back with a higher incarnation than any before: the clock gives one.
   const supervisor = new Supervisor(resolved, { id, incarnation: Date.now() }, durable?.log);
   if (durable !== undefined) supervisor.store.load(durable.entries);
@@ -65,18 +74,23 @@ export async function startNode(options: NodeOptions = {}): Promise<NodeHandle> 
   let gateway: HttpGateway | undefined;
   try {
     await supervisor.start();
-    const address = await server.listen(resolved.host, resolved.port);
+    const address = await server.listen(resolved.host, resolved.port, resolved.advertiseHost);
     supervisor.startCluster(address, {
       ...DEFAULT_CONNECTION_LIMITS,
       frameBytesMax: resolved.frameBytesMax,
     });
     if (resolved.httpPort !== false) {
       gateway = new HttpGateway(supervisor);
-      supervisor.httpAddress = await gateway.listen(resolved.host, resolved.httpPort);
+      supervisor.httpAddress = await gateway.listen(
+        resolved.host,
+        resolved.httpPort,
+        resolved.advertiseHost,
+      );
     }
   } catch (error) {
     await server.close().catch(() => undefined);
     await supervisor.stop();
+    await lock?.release();
     throw error;
   }
   let stopping: Promise<void> | undefined;
@@ -92,6 +106,7 @@ export async function startNode(options: NodeOptions = {}): Promise<NodeHandle> 
         await supervisor.leave();
         await server.close();
         await supervisor.stop();
+        await lock?.release();
       })();
       return stopping;
     },

@@ -3,11 +3,17 @@
  * Every limit the node enforces is named here with its unit last, so an operator can find
  * and change it in one place.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, networkInterfaces } from 'node:os';
 import { describeValue, ValidationError } from '../errors.js';
 
 export interface NodeOptions {
   host?: string;
+  /**
+   * The host other nodes and clients are told to reach this node at. Default: `host`, or,
+   * when that listens on every interface (0.0.0.0, ::), this machine's first external IPv4
+   * address (127.0.0.1 if it has none).
+   */
+  advertiseHost?: string;
   /** TCP port for clients and peers; 0 picks a free one. Default 7700. */
   port?: number;
   /** HTTP gateway port; 0 picks a free one; false turns it off. Default 7780. */
@@ -55,8 +61,9 @@ export interface NodeOptions {
 }
 
 export type ResolvedOptions = Required<
-  Omit<NodeOptions, 'token' | 'dataDir' | 'httpPort' | 'replication'>
+  Omit<NodeOptions, 'token' | 'dataDir' | 'httpPort' | 'replication' | 'advertiseHost'>
 > & {
+  advertiseHost: string;
   token: string | undefined;
   /** Undefined: 1 alone, 2 once a second node joins (SPEC.md). */
   replication: number | undefined;
@@ -77,6 +84,18 @@ function text(name: string, value: unknown, fallback: string | undefined): strin
     throw new ValidationError(`${name} must be a non-empty string`);
   }
   return value;
+}
+
+function advertised(options: NodeOptions): string {
+  const given = text('advertiseHost', options.advertiseHost, undefined);
+  if (given !== undefined) return given;
+  const host = text('host', options.host, '127.0.0.1')!;
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  for (const addresses of Object.values(networkInterfaces())) {
+    const external = addresses?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (external !== undefined) return external.address;
+  }
+  return '127.0.0.1';
 }
 
 function fsyncPolicy(value: unknown): 'always' | 'interval' | 'never' {
@@ -103,6 +122,7 @@ function joinList(join: unknown): string[] {
 export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
   const resolved: ResolvedOptions = {
     host: text('host', options.host, '127.0.0.1')!,
+    advertiseHost: advertised(options),
     port: integer('port', options.port ?? 7700, 0, 65535),
     httpPort:
       options.httpPort === false ? false : integer('httpPort', options.httpPort ?? 7780, 0, 65535),

@@ -12,6 +12,7 @@ export {
   encodeOwned,
   endsWithLargeByteString,
 } from './codec.js';
+export { type DirLock, lockDataDir } from './dir_lock.js';
 export {
   CorruptLogError,
   DurableLog,

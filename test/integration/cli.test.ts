@@ -189,3 +189,19 @@ test('a node whose seeds never answer serves alone and says so in status', async
     await node.stop();
   }
 });
+
+test("a second node on a data dir in use is refused; a dead node's lock is taken over", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'squall-lock-'));
+  const args = ['--executors', '1', '--http-port', 'off', '--data-dir', dir];
+  const first = await startNodeProcess(args);
+  try {
+    const second = await runCli(['start', '--port', '0', ...args]);
+    t.is(second.code, 1);
+    t.regex(second.stderr, /^error INVALID: data dir .* is in use by process \d+/);
+  } finally {
+    await first.stop('SIGKILL');
+  }
+  const again = await startNodeProcess(args);
+  const code = await again.stop();
+  t.is(code, 0, `after a crash the lock left behind does not stop a restart:\n${again.stderr()}`);
+});

@@ -114,6 +114,16 @@ test('read and write keys over HTTP', async (t) => {
   t.deepEqual(await (await request(t, '/v1/kv/visits%2Fhome')).json(), { value: 3 });
   t.is(await t.context.cloud.get('visits/home'), 3);
   t.is((await request(t, '/v1/kv/bad%E0%A4%A')).status, 400);
+  // Bytes read as {"$bytes": base64} are written back as bytes, not as an object.
+  await t.context.cloud.put('http-bytes', new Uint8Array([1, 2, 255]));
+  const bytes = (await (await request(t, '/v1/kv/http-bytes')).json()) as { value: unknown };
+  t.deepEqual(bytes, { value: { $bytes: 'AQL/' } });
+  const back = await request(t, '/v1/kv/http-bytes-copy', {
+    method: 'PUT',
+    body: JSON.stringify(bytes),
+  });
+  t.is(back.status, 200);
+  t.deepEqual(await t.context.cloud.get('http-bytes-copy'), new Uint8Array([1, 2, 255]));
 });
 
 test('a call over HTTP takes timeoutMs in its body', async (t) => {
@@ -141,8 +151,11 @@ test('status, metrics and the status page', async (t) => {
   t.is(status.node.id, t.context.node.id);
   const metrics = await request(t, '/metrics');
   const text = await metrics.text();
-  t.regex(text, /squall_calls_started_total \d+/);
+  t.regex(text, /# TYPE squall_calls_started_total counter\nsquall_calls_started_total \d+/);
   t.regex(text, /squall_executor_utilisation\{executor="0"\}/);
+  t.regex(text, /# TYPE squall_executor_restarts_total counter/);
+  t.regex(text, /squall_members_alive 1/);
+  t.regex(text, /squall_process_resident_memory_bytes \d+/);
   const page = await request(t, '/');
   t.regex(page.headers.get('content-type') ?? '', /text\/html/);
   t.regex(await page.text(), new RegExp(t.context.node.id));

@@ -11,6 +11,7 @@ import { type NodeOptions, resolveOptions } from '../../src/runtime/options.js';
 test('defaults', (t) => {
   const expected = {
     host: '127.0.0.1',
+    advertiseHost: '127.0.0.1',
     port: 7700,
     httpPort: 7780,
     join: [],
@@ -43,6 +44,7 @@ test('defaults', (t) => {
 test('given options are kept', (t) => {
   const options: NodeOptions = {
     host: '0.0.0.0',
+    advertiseHost: 'node-1.example',
     port: 0,
     httpPort: false,
     join: [],
@@ -72,6 +74,10 @@ test('given options are kept', (t) => {
     fsyncIntervalMs: 100,
   });
   t.is(resolveOptions({ httpPort: 0 }).httpPort, 0);
+  // Listening on every interface, a node gives out an address others can dial, not 0.0.0.0.
+  const wildcard = resolveOptions({ host: '0.0.0.0' }).advertiseHost;
+  t.not(wildcard, '0.0.0.0');
+  t.regex(wildcard, /^\d+\.\d+\.\d+\.\d+$/);
   t.is(resolveOptions({ port: 65535, httpPort: 65535 }).port, 65535);
 });
 
