@@ -23,6 +23,8 @@ export interface CallInfo {
   actorId: string;
   name: string;
   callId: string;
+  /** The call is a turn of a class instance (whose calls take turns). */
+  isClass?: boolean;
 }
 
 export interface ContextDeps {
@@ -149,6 +151,11 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
     },
     async call(name: string, args: unknown[] = []): Promise<unknown> {
       if (!Array.isArray(args)) throw new ValidationError('ctx.call args must be an array');
+      if (info.isClass && name === info.name)
+        // Its calls take turns: this one would wait for the turn that is waiting for it.
+        throw new ValidationError(
+          `${name} cannot call itself: calls to a class instance take turns, so the call would wait forever`,
+        );
       const bytes = encodeOwned(args);
       const request: Extract<ExecutorRequest, { op: 'call' }> = { op: 'call', name, args: bytes };
       if (deps.causal) request.consistency = 'causal';

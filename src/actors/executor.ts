@@ -114,7 +114,12 @@ export class Executor {
     } catch (error) {
       throw new SetupError(error);
     }
-    const info = { actorId: message.actorId, name: message.name, callId: message.callId };
+    const info = {
+      actorId: message.actorId,
+      name: message.name,
+      callId: message.callId,
+      isClass: compiled.def.kind === 'class',
+    };
     const ctx = createContext(deps, info, snapshot);
     const result =
       compiled.def.kind === 'class'

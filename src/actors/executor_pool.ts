@@ -73,6 +73,11 @@ export interface ExecutorPoolOptions {
   /** Serves a request from a running function (a miss, a write, a message, a call). */
   onRequest(executorIndex: number, request: ExecutorRequest): Promise<unknown> | unknown;
   onThreadFailure?(executorIndex: number, reason: string): void;
+  /**
+   * Class instances that died with their thread and that no waiting call was told about
+   * (so the class's next call can be).
+   */
+  onInstancesLost?(names: string[], because: string): void;
 }
 
 export interface ExecutorStats {
@@ -134,6 +139,8 @@ interface Slot {
   sentVersions: Map<string, string>;
   /** Deployed modules this thread holds, oldest first; mirrored by the thread. */
   sentModules: Set<string>;
+  /** Classes with an instance on this thread. */
+  classes: Set<string>;
   calls: number;
   failures: number;
   restarts: number;
@@ -233,6 +240,11 @@ export class ExecutorPool {
     return this.#running;
   }
 
+  /** Whether the call `callId` is running on one of the threads. */
+  isRunning(callId: string): boolean {
+    return this.#slots.some((slot) => slot.inFlight.has(callId));
+  }
+
   run(call: PoolCall): Promise<Uint8Array> {
     if (this.#stopping) return Promise.reject(new UnavailableError('node is stopping'));
     return new Promise((resolve, reject) => {
@@ -323,6 +335,7 @@ export class ExecutorPool {
       return;
     }
     pending.attempts += 1;
+    if (call.def.kind === 'class') slot.classes.add(call.def.name);
     if (slot.inFlight.size === 0) slot.busySinceMs = performance.now();
     slot.inFlight.set(call.callId, pending);
     slot.lastCallMs = performance.now();
@@ -508,6 +521,7 @@ export class ExecutorPool {
       inFlight: new Map(),
       sentVersions: new Map(),
       sentModules: new Set(),
+      classes: new Set(),
       calls: 0,
       failures: 0,
       restarts,
@@ -551,10 +565,17 @@ export class ExecutorPool {
     const orphans = [...slot.inFlight.keys()];
     // A lone call on a thread that died by itself is taken to be what killed it.
     const culpritKnown = slot.killedFor !== undefined || orphans.length > 1;
+    const lost = lostBecause(slot, reason);
+    const told = new Set<string>();
     for (const callId of orphans) {
       const pending = this.#settle(slot, callId)!;
       slot.failures += 1;
-      if (callId === slot.killedFor) {
+      const { def } = pending.call;
+      if (callId !== slot.killedFor && def.kind === 'class') {
+        // It was waiting for an instance that is gone: run now, it would see a fresh one.
+        told.add(def.name);
+        pending.reject(new FunctionError(instanceLost(def.name, lost), 'InstanceLost'));
+      } else if (callId === slot.killedFor) {
         pending.reject(
           new TimeoutError(
             `${overran(pending, slot.progress)} ran past its timeout of ${pending.call.timeoutMs} ms and was stopped`,
@@ -566,6 +587,8 @@ export class ExecutorPool {
         pending.reject(new FunctionError(`${pending.call.def.name}: ${reason}`, 'ExecutorFailure'));
       }
     }
+    const untold = [...slot.classes].filter((name) => !told.has(name));
+    if (untold.length > 0) this.#options.onInstancesLost?.(untold, lost);
     for (const [taskId, waiter] of this.#inspections) {
       if (waiter.executorIndex !== slot.index) continue;
       this.#inspections.delete(taskId);
@@ -573,6 +596,21 @@ export class ExecutorPool {
       waiter.reject(new UnavailableError(reason));
     }
   }
+}
+
+/** Why a thread's class instances are gone, in words for their callers. */
+function lostBecause(slot: Slot, reason: string): string {
+  if (slot.killedFor === INSPECTION_CULPRIT)
+    return "a deployed module's top-level code overran on its executor thread, which was replaced";
+  const culprit = slot.killedFor === undefined ? undefined : slot.inFlight.get(slot.killedFor);
+  if (culprit !== undefined)
+    return `a call of ${culprit.call.def.name} ran past its timeout on the same executor thread, which was replaced`;
+  return reason;
+}
+
+/** What a caller of a class whose instance was lost is told. */
+export function instanceLost(name: string, because: string): string {
+  return `the instance of ${name}, and its state, was lost: ${because}; the next call starts a new one`;
 }
 
 /** The function of a call (or of its chain) that was running user code when it timed out. */

@@ -12,6 +12,7 @@ export type {
 export {
   ExecutorPool,
   type ExecutorStats,
+  instanceLost,
   MODULE_LOAD_TIMEOUT_MS,
   type PoolCall,
   type PoolStep,

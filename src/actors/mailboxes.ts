@@ -92,12 +92,15 @@ export class Mailboxes {
     return out;
   }
 
-  /** Drops mailboxes untouched for longer than the ttl; returns how many. */
-  sweep(): number {
+  /**
+   * Drops mailboxes untouched for longer than the ttl, except those of actors `live` says
+   * are alive (SPEC: a message is kept while its target lives); returns how many.
+   */
+  sweep(live: (actorId: string) => boolean = () => false): number {
     const oldestMs = this.#now() - this.#limits.ttlMs;
     let dropped = 0;
     for (const [actorId, box] of this.#boxes) {
-      if (box.touchedMs < oldestMs) {
+      if (box.touchedMs < oldestMs && !live(actorId)) {
         this.#boxes.delete(actorId);
         dropped += 1;
       }

@@ -18,7 +18,7 @@
  */
 import { nanoid } from 'nanoid';
 import { Mailboxes, type MailMessage } from '../actors/index.js';
-import { NotFoundError, TimeoutError, ValidationError } from '../errors.js';
+import { describeValue, NotFoundError, TimeoutError, ValidationError } from '../errors.js';
 import { reveal } from '../storage/index.js';
 import type { Cluster } from './cluster.js';
 import { PeerUnreachableError } from './peer_links.js';
@@ -31,6 +31,10 @@ export interface MessagingOptions {
   messageTtlMs: number;
   requestTimeoutMs: number;
   cluster: () => Cluster;
+  /** Whether a function or class of this name is registered (actor names are these). */
+  isRegistered(name: string): boolean;
+  /** Whether an actor is alive now: a class, or a call still running. Its mail is kept. */
+  isLive(actorId: string): boolean;
 }
 
 interface Envelope {
@@ -64,18 +68,28 @@ export class ActorMessaging {
 
   /** Delivers `message` to the actor at `to`, wherever it lives. */
   async send(from: string, to: string, message: Uint8Array): Promise<void> {
+    const [node = '', name = ''] = to.split('/', 2);
+    if (node === '' || name === '')
+      throw new ValidationError(
+        `actor address ${describeValue(to, 80)} is not NODE/NAME (an actor's ctx.id)`,
+      );
+    const cluster = this.#o.cluster();
+    const member =
+      node === this.#o.nodeId ? undefined : cluster.membership.members().find((m) => m.id === node);
+    if (node !== this.#o.nodeId && member === undefined) {
+      throw new NotFoundError(
+        `no node ${describeValue(node, 40)} for actor address ${describeValue(to, 80)}`,
+      );
+    }
+    // The registry is on every node: an address naming no function is refused here.
+    if (!this.#o.isRegistered(name))
+      throw new NotFoundError(
+        `no function or class ${describeValue(name, 80)} for ${describeValue(to, 80)}`,
+      );
     const mail: MailMessage = { from, message, id: nanoid(16) };
-    const node = to.split('/', 1)[0] ?? '';
-    if (node === this.#o.nodeId) {
+    if (member === undefined) {
       this.deliver(to, mail);
       return;
-    }
-    const cluster = this.#o.cluster();
-    const member = cluster.membership.members().find((m) => m.id === node);
-    if (member === undefined) {
-      throw new NotFoundError(
-        `no node ${JSON.stringify(node)} for actor address ${JSON.stringify(to)}`,
-      );
     }
     if (member.state === 'alive' || member.state === 'suspect') {
       try {
@@ -146,7 +160,7 @@ export class ActorMessaging {
   }
 
   sweep(): void {
-    this.#mailboxes.sweep();
+    this.#mailboxes.sweep(this.#o.isLive);
     for (const actorId of this.#viaFallback.keys())
       if (!this.#mailboxes.has(actorId)) this.#viaFallback.delete(actorId);
   }

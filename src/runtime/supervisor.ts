@@ -12,6 +12,7 @@ import {
   ExecutorPool,
   type ExecutorRequest,
   type FunctionDef,
+  instanceLost,
   MODULE_LOAD_TIMEOUT_MS,
   type PoolStep,
   type PutValue,
@@ -20,6 +21,7 @@ import {
 import {
   errorFromWire,
   errorToWire,
+  FunctionError,
   NotFoundError,
   TimeoutError,
   UnavailableError,
@@ -62,6 +64,8 @@ import {
 } from './validate.js';
 
 const SWEEP_INTERVAL_MS = 5_000;
+/** Classes whose lost instance the next caller is still to hear of (past this, forgotten). */
+const LOST_INSTANCES_MAX = 10_000;
 /** Extra time a long-poll `await` at another node gets for its answer to travel back. */
 const AWAIT_GRACE_MS = 1_000;
 /** Polling a result's replicas (its producer gone): first pause, and the longest. */
@@ -114,6 +118,8 @@ export class Supervisor {
   /** This node's part in the cluster; set by `startCluster` once the node has an address. */
   #cluster: Cluster | undefined;
   readonly #incarnation: number;
+  /** Classes whose instance died with its thread, and why, until their next call. */
+  readonly #lostInstances = new Map<string, string>();
 
   readonly #durable: DurableLog | undefined;
 
@@ -160,6 +166,8 @@ export class Supervisor {
       messageTtlMs: options.messageTtlMs,
       requestTimeoutMs: options.peerTimeoutMs,
       cluster: () => this.cluster,
+      isRegistered: (name) => this.registry.get(name) !== undefined,
+      isLive: (actorId) => this.#isLiveActor(actorId),
     });
     this.pool = new ExecutorPool({
       size: options.executors,
@@ -169,6 +177,11 @@ export class Supervisor {
       spinUs: options.spinUs,
       onRequest: (_index, request) => this.#serveExecutor(request),
       onThreadFailure: (index, reason) => this.log.warn({ executor: index }, reason),
+      onInstancesLost: (names, because) => {
+        this.log.warn({ classes: names }, `class instances lost: ${because}`);
+        if (this.#lostInstances.size > LOST_INSTANCES_MAX) this.#lostInstances.clear();
+        for (const name of names) this.#lostInstances.set(name, because);
+      },
     });
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
@@ -237,6 +250,8 @@ export class Supervisor {
 
   async register(name: string, source: string, init: unknown[]): Promise<FunctionDef> {
     const def = await this.registry.registerSource(name, source, init);
+    // A new version starts a new instance anyway: nothing to tell its next caller.
+    this.#lostInstances.delete(def.name);
     this.log.info({ fn: def.name, version: def.version, kind: def.kind }, 'registered');
     return def;
   }
@@ -269,6 +284,12 @@ export class Supervisor {
     const def = this.registry.get(requireName(name, 'function name'));
     if (def === undefined) {
       return Promise.reject(new NotFoundError(`function ${name} is not registered`));
+    }
+    const lost = def.kind === 'class' ? this.#lostInstances.get(name) : undefined;
+    if (lost !== undefined) {
+      // Its state is gone: said once, to the next caller, rather than reset in silence.
+      this.#lostInstances.delete(name);
+      return Promise.reject(new FunctionError(instanceLost(name, lost), 'InstanceLost'));
     }
     if (this.pool.inFlight() >= this.options.callsInFlightMax) {
       return Promise.reject(
@@ -453,6 +474,13 @@ export class Supervisor {
   async #readFresh(key: string): Promise<Uint8Array | undefined> {
     const value = await this.cluster.readAll(key);
     return value === undefined ? undefined : encodeOwned(reveal(value));
+  }
+
+  /** A class actor (NODE/NAME) lives as long as its class; a call's (NODE/NAME/CALL) while it runs. */
+  #isLiveActor(actorId: string): boolean {
+    const [, name = '', callId] = actorId.split('/', 3);
+    if (callId !== undefined) return this.pool.isRunning(callId);
+    return this.registry.get(name)?.kind === 'class';
   }
 
   #nodeStore(durable: DurableLog | undefined): NodeStore {

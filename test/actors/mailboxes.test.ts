@@ -112,6 +112,20 @@ test('ttl: a mailbox lives exactly ttlMs after its last touch', (t) => {
   t.deepEqual(boxes.take('a'), []);
 });
 
+test('a live actor keeps its mail past the ttl', (t) => {
+  const clock = new FakeClock();
+  const boxes = new Mailboxes({ messagesMax: 10, mailboxesMax: 10, ttlMs: 1000 }, clock.now);
+  boxes.deliver('alive', msg('s', 1));
+  boxes.deliver('gone', msg('s', 2));
+  clock.ms += 5000;
+  t.is(
+    boxes.sweep((actorId) => actorId === 'alive'),
+    1,
+  );
+  t.deepEqual(ids(boxes.take('alive')), [1]);
+  t.deepEqual(boxes.take('gone'), []);
+});
+
 test('a delivery restarts the ttl', (t) => {
   const clock = new FakeClock();
   const boxes = new Mailboxes({ messagesMax: 10, mailboxesMax: 10, ttlMs: 1000 }, clock.now);

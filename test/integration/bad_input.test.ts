@@ -190,6 +190,48 @@ test('an infinite loop times out, is stopped, and a bystander call still complet
   t.is(await cloud.call('nap', [1]), 'rested');
 });
 
+test('a class instance lost with its thread is said so to its callers, never reset in silence', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register(
+    'Account',
+    class {
+      balance = 0;
+      run(_ctx: Context, op: string, amount: number) {
+        if (op === 'hang')
+          for (;;) {
+            // runaway on purpose
+          }
+        this.balance += amount;
+        return this.balance;
+      }
+    },
+  );
+  t.is(await cloud.call('Account', ['deposit', 100]), 100);
+  t.is(await cloud.call('Account', ['deposit', 50]), 150);
+  // Calls queued behind the runaway turn were waiting for the instance that dies with it.
+  const hang = cloud.call('Account', ['hang', 0], { timeoutMs: 500 });
+  const queued = [cloud.call('Account', ['deposit', 1]), cloud.call('Account', ['deposit', 2])];
+  await t.throwsAsync(hang, { instanceOf: TimeoutError });
+  for (const call of queued) {
+    const error = await t.throwsAsync(call, { instanceOf: FunctionError });
+    t.is(error.remoteName, 'InstanceLost');
+    t.regex(
+      error.message,
+      /instance of Account, and its state, was lost: a call of Account ran past/,
+    );
+  }
+  t.is(await cloud.call('Account', ['deposit', 5]), 5, 'then a new instance serves');
+  // With no call waiting, the next caller is the one told.
+  await t.throwsAsync(cloud.call('Account', ['hang', 0], { timeoutMs: 500 }), {
+    instanceOf: TimeoutError,
+  });
+  const told = await t.throwsAsync(cloud.call('Account', ['deposit', 7]), {
+    instanceOf: FunctionError,
+  });
+  t.is(told.remoteName, 'InstanceLost');
+  t.is(await cloud.call('Account', ['deposit', 7]), 7);
+});
+
 test('running out of memory fails the call with FunctionError and the node recovers', async (t) => {
   const { cloud } = t.context;
   await cloud.register('hog', () => {

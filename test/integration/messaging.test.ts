@@ -90,6 +90,38 @@ test('sending to an address on an unknown node fails clearly', async (t) => {
   t.regex(error.message, /no node "nowhere"/);
 });
 
+test('a malformed address or one naming no function is refused, not kept in a mailbox', async (t) => {
+  const { cloud } = t.context;
+  const node = (await cloud.status()).node.id;
+  await cloud.register('sendTo', (ctx: Context, to: string) => ctx.send(to, 'hi'));
+  for (const [to, remoteName] of [
+    [node, 'ValidationError'],
+    [`${node}/`, 'ValidationError'],
+    [`${node}/NoSuchActor`, 'NotFoundError'],
+  ] as const) {
+    const error = await t.throwsAsync(cloud.call('sendTo', [to]), { instanceOf: FunctionError });
+    t.is(error.remoteName, remoteName, to);
+  }
+});
+
+test('a class calling itself is refused at once (its calls take turns)', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register(
+    'Recurse',
+    class {
+      run(ctx: Context, depth: number) {
+        return depth > 0 ? ctx.call('Recurse', [depth - 1]) : 'bottom';
+      }
+    },
+  );
+  t.is(await cloud.call('Recurse', [0]), 'bottom');
+  const error = await t.throwsAsync(cloud.call('Recurse', [1], { timeoutMs: 30_000 }), {
+    instanceOf: FunctionError,
+  });
+  t.is(error.remoteName, 'ValidationError');
+  t.regex(error.message, /cannot call itself/);
+});
+
 test('functions call functions, and errors travel back typed', async (t) => {
   const { cloud } = t.context;
   await cloud.register('double', (_ctx: Context, x: number) => x * 2);
