@@ -275,6 +275,11 @@ export class Membership implements ProtocolCore<MembershipMessage> {
     const sender = message.sender;
     if (this.phase === 'idle' || sender.id === this.self.id) return [];
     if (this.phase === 'left') {
+      // Still noting who else leaves (a whole cluster stopping at once): a leaving node
+      // hands its keys only to members that stay. Nothing is spread, nothing refuted.
+      const claims = message.t === 'welcome' ? message.members : message.updates;
+      for (const claim of [sender, ...claims])
+        if (claim.id !== this.self.id) this.learn(claim, nowMs, false);
       if (message.t === 'ping') this.replyAck(message);
       return this.drain(nowMs);
     }

@@ -57,6 +57,11 @@ export interface NodeStoreOptions {
   persist?: (key: string, value: Lattice) => Promise<void>;
   /** Told when owners held values of different kinds for a key, and which one stays. */
   onConflict?: (key: string, kept: string, dropped: string) => void;
+  /**
+   * Whether a value from another node has outlived its key's time (an expired call result):
+   * then it is not taken in, so a replica that expired a key later cannot hand it back.
+   */
+  isExpired?: (key: string, value: Lattice) => boolean;
 }
 
 /** Whether a write increments a counter (directly or inside a map). */
@@ -159,6 +164,7 @@ export class NodeStore {
    * ValidationError on a lattice kind mismatch (the caller skips that entry).
    */
   mergeReplica(key: string, incoming: Lattice): boolean {
+    if (this.#o.isExpired?.(key, incoming)) return false;
     let merged: { value: Lattice; changed: boolean };
     try {
       merged = this.#o.store.merge(key, incoming);

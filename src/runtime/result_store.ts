@@ -8,6 +8,7 @@
  */
 import { nanoid } from 'nanoid';
 import { parseWireError, type WireError } from '../errors.js';
+import { hlcPhysicalMs, type Lattice } from '../storage/index.js';
 import type { NodeStore } from './node_store.js';
 import { RESULT_PREFIX } from './placement.js';
 import { KeyedWaiters } from './waiters.js';
@@ -82,6 +83,29 @@ export class ResultStore {
     if (now !== undefined) return now;
     await this.#waiters.wait(key, timeoutMs);
     return this.read(store, key);
+  }
+
+  /**
+   * Deletes every stored result older than the ttl by the time it was written (its LWW
+   * stamp), whoever wrote it: replicas of results made elsewhere, and results recovered
+   * from the data dir, expire like this node's own — else they would pile up for good.
+   */
+  expireStored(store: NodeStore): void {
+    const expired: string[] = [];
+    for (const key of store.keys(RESULT_PREFIX)) {
+      const value = store.lattice(key);
+      if (value !== undefined && this.isExpired(key, value)) expired.push(key);
+    }
+    for (const key of expired) store.delete(key);
+  }
+
+  /** Whether `value` at `key` is a call result written longer than the ttl ago. */
+  isExpired(key: string, value: Lattice): boolean {
+    return (
+      key.startsWith(RESULT_PREFIX) &&
+      value.kind === 'lww' &&
+      hlcPhysicalMs(value.ts) < this.#now() - this.#ttlMs
+    );
   }
 
   /** Deletes results past their time, oldest first. */

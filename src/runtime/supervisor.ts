@@ -495,6 +495,7 @@ export class Supervisor {
         this.#cluster?.onLocalChange(key, value);
       },
       onDelete: (key) => this.#cluster?.replication.deleted(key),
+      isExpired: (key, value) => this.#results.isExpired(key, value),
       onConflict: (key, kept, dropped) =>
         this.log.warn(
           { key, kept, dropped },
@@ -602,6 +603,7 @@ export class Supervisor {
     this.messaging.sweep();
     this.dags.runner.sweep();
     this.#results.expire(this.store);
+    this.#results.expireStored(this.store);
   }
 }
 

@@ -20,7 +20,7 @@ export {
   type FsyncPolicy,
   loadIdentity,
 } from './durable_log.js';
-export { HybridClock } from './hlc.js';
+export { HybridClock, hlcPhysicalMs } from './hlc.js';
 export * from './lattices/index.js';
 export { FutureRef, Ref, ref } from './refs.js';
 export { StoreShard } from './store.js';

@@ -5,7 +5,7 @@
  * one node sees a write made through another.
  */
 import test from 'ava';
-import { type Cloud, type Context, connect, lattice } from '../../src/index.js';
+import { type Cloud, type Context, connect, lattice, startNode } from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
 import { startCluster, waitFor } from './node_fixture.js';
 
@@ -179,5 +179,44 @@ test('writes of different lattice kinds that cross between owners end the same o
   } finally {
     for (const c of clouds) c.close();
     await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('call results expire on every node that holds them, not only where they were made', async (t) => {
+  t.timeout(120_000);
+  const options = { port: 0, httpPort: false as const, executors: 1, resultTtlMs: 1500 };
+  const first = await startNode(options);
+  const second = await startNode({ ...options, join: [first.address] });
+  const cloud = await connect(first.address);
+  try {
+    await waitFor('two members', async () => (await cloud.status()).ring.members.length === 2);
+    await cloud.register('double', (_ctx: Context, x: number) => 2 * x);
+    const keysOf = async (address: string) => {
+      const c = await connect(address);
+      try {
+        return (await c.status()).store.keys;
+      } finally {
+        c.close();
+      }
+    };
+    const before = [await keysOf(first.address), await keysOf(second.address)];
+    const futures = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => cloud.callAsync('double', [i])),
+    );
+    t.deepEqual(
+      await Promise.all(futures.map((f) => f.get())),
+      Array.from({ length: 50 }, (_, i) => 2 * i),
+    );
+    t.true((await keysOf(second.address)) > before[1]!, 'the replica holds results too');
+    await waitFor(
+      'every node to drop the expired results',
+      async () =>
+        (await keysOf(first.address)) === before[0] && (await keysOf(second.address)) === before[1],
+      30_000,
+    );
+    t.pass();
+  } finally {
+    cloud.close();
+    await Promise.all([first.stop(), second.stop()]);
   }
 });
