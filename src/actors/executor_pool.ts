@@ -102,6 +102,9 @@ const WORKER_SPIN_FACTOR = 4;
 /** Deployed modules an executor thread keeps loaded at once. */
 const MODULES_HELD_MAX = 256;
 
+/** How long a thread has to answer a ping before it counts as stuck in code. */
+const PING_TIMEOUT_MS = 250;
+
 /** Attempts a bystander call gets when its thread dies under it. */
 const ATTEMPTS_MAX = 2;
 
@@ -141,6 +144,8 @@ interface Slot {
   sentModules: Set<string>;
   /** Classes with an instance on this thread. */
   classes: Set<string>;
+  /** What to do when the thread answers a ping, by ping number. */
+  pings: Map<number, () => void>;
   calls: number;
   failures: number;
   restarts: number;
@@ -439,11 +444,41 @@ export class ExecutorPool {
     return pending;
   }
 
+  /**
+   * A call ran past its deadline. A plain function that is only waiting (a timer, a Future,
+   * `recv`) leaves its thread's event loop free: then the call alone fails and the thread,
+   * with the class instances on it, lives on (the function's late result is dropped). A
+   * thread that does not answer within PING_TIMEOUT_MS is stuck in code and is replaced; so
+   * is the thread of a class's overrunning call, whose turn would otherwise block every
+   * later call of that instance.
+   */
   #onTimeout(slot: Slot, callId: string): void {
     const pending = slot.inFlight.get(callId);
     if (pending === undefined || slot.killedFor !== undefined) return;
-    slot.killedFor = callId;
-    void slot.worker.terminate();
+    const kill = () => {
+      if (slot.killedFor !== undefined || !slot.inFlight.has(callId)) return;
+      slot.killedFor = callId;
+      void slot.worker.terminate();
+    };
+    if (pending.call.def.kind === 'class') {
+      kill();
+      return;
+    }
+    const seq = this.#nextTaskId++;
+    const timer = setTimeout(() => {
+      slot.pings.delete(seq);
+      kill();
+    }, PING_TIMEOUT_MS);
+    slot.pings.set(seq, () => {
+      clearTimeout(timer);
+      const waiting = this.#settle(slot, callId);
+      waiting?.reject(
+        new TimeoutError(
+          `${pending.call.def.name} ran past its timeout of ${pending.call.timeoutMs} ms (still waiting; its result will be dropped)`,
+        ),
+      );
+    });
+    slot.port.postMessage({ t: 'ping', seq } satisfies ToExecutor);
   }
 
   #onMessage(slot: Slot, message: FromExecutor): void {
@@ -462,6 +497,12 @@ export class ExecutorPool {
           if (message.resend) this.#forgetSent(slot, pending.call);
           pending.reject(errorFromWire(message.error));
         }
+        break;
+      }
+      case 'pong': {
+        const answered = slot.pings.get(message.seq);
+        slot.pings.delete(message.seq);
+        answered?.();
         break;
       }
       case 'inspected': {
@@ -522,6 +563,7 @@ export class ExecutorPool {
       sentVersions: new Map(),
       sentModules: new Set(),
       classes: new Set(),
+      pings: new Map(),
       calls: 0,
       failures: 0,
       restarts,

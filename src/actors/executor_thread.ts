@@ -141,6 +141,9 @@ function onMessage(message: ToExecutor): void {
     case 'forget':
       executor.forgetModule(message.moduleId);
       break;
+    case 'ping':
+      post({ t: 'pong', seq: message.seq });
+      break;
   }
 }
 port.on('message', onMessage);

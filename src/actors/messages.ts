@@ -70,6 +70,8 @@ export type ToExecutor =
     } & CallStep)
   | { t: 'inspect'; taskId: number; module: ModuleCode }
   | { t: 'forget'; moduleId: string }
+  /** Is the thread's event loop free? (A call overran: is it waiting, or stuck in code?) */
+  | { t: 'ping'; seq: number }
   | { t: 'reply'; reqId: number; ok: true; value?: unknown }
   | { t: 'reply'; reqId: number; ok: false; error: WireError };
 
@@ -90,6 +92,7 @@ export type ExecutorRequest =
 
 export type FromExecutor =
   | { t: 'ready' }
+  | { t: 'pong'; seq: number }
   | { t: 'done'; callId: string; ok: true; bytes: Uint8Array; reads?: SnapshotEntry[] }
   | { t: 'done'; callId: string; ok: false; error: WireError; resend?: true }
   | { t: 'inspected'; taskId: number; ok: true; exports: ExportInfo[] }

@@ -232,6 +232,35 @@ test('a class instance lost with its thread is said so to its callers, never res
   t.is(await cloud.call('Account', ['deposit', 7]), 7);
 });
 
+test('a call that overruns while only waiting fails alone: its thread and actors live on', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register(
+    'Keeper',
+    class {
+      n = 0;
+      run() {
+        this.n += 1;
+        return this.n;
+      }
+    },
+  );
+  t.is(await cloud.call('Keeper'), 1);
+  t.is(await cloud.call('Keeper'), 2);
+  await cloud.register('doze', async (_ctx: Context, ms: number) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return 'late';
+  });
+  const before = (await cloud.status()).executors.reduce((sum, e) => sum + e.restarts, 0);
+  const dozes = [1, 2, 3].map(() => cloud.call('doze', [3000], { timeoutMs: 300 }));
+  for (const doze of dozes) {
+    const error = await t.throwsAsync(doze, { instanceOf: TimeoutError });
+    t.regex(error.message, /doze ran past its timeout of 300 ms \(still waiting/);
+  }
+  t.is(await cloud.call('Keeper'), 3, 'the class kept its state');
+  const after = (await cloud.status()).executors.reduce((sum, e) => sum + e.restarts, 0);
+  t.is(after, before, 'no thread was replaced');
+});
+
 test('running out of memory fails the call with FunctionError and the node recovers', async (t) => {
   const { cloud } = t.context;
   await cloud.register('hog', () => {

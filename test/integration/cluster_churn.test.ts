@@ -184,7 +184,7 @@ test('writes of different lattice kinds that cross between owners end the same o
 
 test('call results expire on every node that holds them, not only where they were made', async (t) => {
   t.timeout(120_000);
-  const options = { port: 0, httpPort: false as const, executors: 1, resultTtlMs: 1500 };
+  const options = { port: 0, httpPort: false as const, executors: 1, resultTtlMs: 3000 };
   const first = await startNode(options);
   const second = await startNode({ ...options, join: [first.address] });
   const cloud = await connect(first.address);
@@ -207,7 +207,11 @@ test('call results expire on every node that holds them, not only where they wer
       await Promise.all(futures.map((f) => f.get())),
       Array.from({ length: 50 }, (_, i) => 2 * i),
     );
-    t.true((await keysOf(second.address)) > before[1]!, 'the replica holds results too');
+    await waitFor(
+      'the replica to hold results too',
+      async () => (await keysOf(second.address)) > before[1]!,
+      10_000,
+    );
     await waitFor(
       'every node to drop the expired results',
       async () =>
