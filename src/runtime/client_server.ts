@@ -10,6 +10,7 @@ import { AuthError, errorToWire, UnavailableError, ValidationError } from '../er
 import { Connection, DEFAULT_CONNECTION_LIMITS } from './connection.js';
 import type { DagReply } from './dag_runner.js';
 import type { DagCallOptions } from './dag_service.js';
+import { joinAddress } from './peer_links.js';
 import { type ClientRequest, parseClientRequest, requestId } from './protocol.js';
 import type { Supervisor } from './supervisor.js';
 import { isRecord } from './validate.js';
@@ -76,8 +77,7 @@ export class ClientServer {
           reject(new Error('server has no TCP address'));
           return;
         }
-        const shown = advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost;
-        resolve(`${shown}:${address.port}`);
+        resolve(joinAddress(advertiseHost, address.port));
       });
     });
   }

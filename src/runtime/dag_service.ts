@@ -272,8 +272,11 @@ export class DagService {
    */
   #homeOf(name: string, excluded: ReadonlySet<string> = NONE): string {
     const cluster = this.#deps.cluster();
-    const candidates = [...cluster.owners(CLASS_HOME_PREFIX + name), ...cluster.liveNodes().sort()];
-    const home = candidates.find((n) => !excluded.has(n) && cluster.isAlive(n));
+    const usable = (n: string) => !excluded.has(n) && cluster.isAlive(n);
+    // Every class call asks: the live members are sorted only when no owner will do.
+    const home =
+      cluster.owners(CLASS_HOME_PREFIX + name).find(usable) ??
+      cluster.liveNodes().sort().find(usable);
     return home ?? this.#deps.nodeId;
   }
 

@@ -19,6 +19,7 @@ import { decode, encode, encodeOwned, reveal } from '../storage/index.js';
 import type { DagCallOptions } from './dag_service.js';
 import { fromJsonValue, toJsonText } from './json_value.js';
 import { createMetrics } from './metrics.js';
+import { joinAddress } from './peer_links.js';
 import { statusPage } from './status_page.js';
 import type { Supervisor } from './supervisor.js';
 import { isRecord, requireKey, TIMEOUT_QUERY_MS_MAX } from './validate.js';
@@ -59,8 +60,11 @@ export class HttpGateway {
       this.#server.listen(port, host, () => {
         this.#server.off('error', fail);
         const address = this.#server.address();
-        const shown = advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost;
-        resolve(typeof address === 'object' && address !== null ? `${shown}:${address.port}` : '');
+        resolve(
+          typeof address === 'object' && address !== null
+            ? joinAddress(advertiseHost, address.port)
+            : '',
+        );
       });
     });
   }

@@ -321,6 +321,11 @@ export class PeerLinks {
   }
 }
 
+/** `host:port`, with an IPv6 host in brackets (what `splitAddress` takes apart). */
+export function joinAddress(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function splitAddress(address: string): [string, string] {
   const colon = address.lastIndexOf(':');
   const host = address.slice(0, colon).replace(/^\[|\]$/g, '');

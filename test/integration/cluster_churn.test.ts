@@ -9,6 +9,10 @@ import { type Cloud, type Context, connect, lattice, startNode } from '../../src
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
 import { startCluster, waitFor } from './node_fixture.js';
 
+/** Three node processes, each key on two of them. */
+const threeNodes = () =>
+  startCluster(3, () => ['--executors', '1', '--http-port', 'off', '--replication', '2']);
+
 const aliveCount = async (cloud: Cloud) =>
   (await cloud.status()).nodes.filter((n) => n.state === 'alive').length;
 
@@ -99,14 +103,7 @@ test('a key cached on one node is refreshed when written through another', async
 
 test('writes forwarded to an owner killed under them go to the other owner, not to an error', async (t) => {
   t.timeout(120_000);
-  const { nodes, clouds } = await startCluster(3, () => [
-    '--executors',
-    '1',
-    '--http-port',
-    'off',
-    '--replication',
-    '2',
-  ]);
+  const { nodes, clouds } = await threeNodes();
   for (const c of clouds.slice(1)) c.close();
   const cloud = clouds[0]!;
   try {
@@ -147,14 +144,7 @@ test('writes forwarded to an owner killed under them go to the other owner, not 
 
 test('writes of different lattice kinds that cross between owners end the same on every node', async (t) => {
   t.timeout(120_000);
-  const { nodes, clouds } = await startCluster(3, () => [
-    '--executors',
-    '1',
-    '--http-port',
-    'off',
-    '--replication',
-    '2',
-  ]);
+  const { nodes, clouds } = await threeNodes();
   try {
     const [c0, c1, c2] = clouds as [Cloud, Cloud, Cloud];
     const keys = Array.from({ length: 10 }, (_, i) => `kinds/${i}`);

@@ -12,15 +12,13 @@ import { type Cloud, type Context, connect, FunctionError } from '../../src/inde
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
 import { startCluster, waitFor } from './node_fixture.js';
 
+/** Node `i`'s arguments: each keeps its own data dir under `root`, across restarts too. */
+function nodeArgs(root: string, i: number): string[] {
+  return ['--executors', '1', '--replication', '2', '--data-dir', join(root, `n${i}`)];
+}
+
 function cluster(root: string): Promise<{ nodes: NodeProcess[]; clouds: Cloud[] }> {
-  return startCluster(3, (i) => [
-    '--executors',
-    '1',
-    '--replication',
-    '2',
-    '--data-dir',
-    join(root, `n${i}`),
-  ]);
+  return startCluster(3, (i) => nodeArgs(root, i));
 }
 
 test('DAG functions run on different nodes and results flow between them', async (t) => {
@@ -183,27 +181,21 @@ test('actors on two nodes exchange messages, also while the receiver restarts', 
     t.true(sender.startsWith(`${nodes[s]!.id}/`), 'the sender lives on another node');
     t.deepEqual(await clouds[r]!.call('inbox', ['read']), ['hello', 'world']);
 
+    // The receiver's node comes back on its own port and data dir, joining the sender's.
     const port = nodes[r]!.address.split(':')[1]!;
+    const restartReceiver = async () => {
+      const args = [...nodeArgs(root, r), '--port', port, '--join', nodes[s]!.address];
+      nodes[r] = await startNodeProcess(args);
+      clouds[r] = await connect(nodes[r].address);
+    };
     nodes[r]!.child.kill('SIGKILL');
     clouds[r]!.close();
-    await waitFor('node 2 declared dead', async () => {
+    await waitFor("the receiver's node declared dead", async () => {
       const status = await clouds[s]!.status();
       return status.nodes.find((n) => n.id === nodes[r]!.id)?.state === 'dead';
     });
     await clouds[s]!.call('post', [address, ['while', 'down']]);
-    nodes[r] = await startNodeProcess([
-      '--executors',
-      '1',
-      '--replication',
-      '2',
-      '--data-dir',
-      join(root, `n${r}`),
-      '--port',
-      port,
-      '--join',
-      nodes[s]!.address,
-    ]);
-    clouds[r] = await connect(nodes[r].address);
+    await restartReceiver();
     const received: unknown[] = [];
     await waitFor('the messages sent while it was down', async () => {
       received.push(...((await clouds[r]!.call('inbox', ['read'])) as unknown[]));
@@ -215,19 +207,7 @@ test('actors on two nodes exchange messages, also while the receiver restarts', 
     await clouds[s]!.call('post', [address, ['waiting', 'in', 'memory']]);
     clouds[r]!.close();
     t.is(await nodes[r]!.stop(), 0);
-    nodes[r] = await startNodeProcess([
-      '--executors',
-      '1',
-      '--replication',
-      '2',
-      '--data-dir',
-      join(root, `n${r}`),
-      '--port',
-      port,
-      '--join',
-      nodes[s]!.address,
-    ]);
-    clouds[r] = await connect(nodes[r].address);
+    await restartReceiver();
     const after: unknown[] = [];
     await waitFor('the messages that waited in memory', async () => {
       after.push(...((await clouds[r]!.call('inbox', ['read'])) as unknown[]));
