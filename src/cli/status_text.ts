@@ -22,6 +22,10 @@ export function statusText(status: NodeStatus): string {
       : [
           `warning: no seed has answered yet (${status.seedsUnanswered.join(', ')}); serving alone, still trying`,
         ]),
+    ...(status.seedsRefused ?? []).map(
+      (r) =>
+        `warning: seed ${r.address} refused this node: ${r.error} (is --token the same on every node?)`,
+    ),
     `executors (${status.executors.length}):`,
     ...status.executors.map(
       (e) =>

@@ -304,7 +304,8 @@ export class ClientServer {
       // Undefined: the sink's node answered the client on its own connection there.
       return bytes === undefined ? { answered: true } : { bytes };
     }
-    return { value: { key: s.runAsync(() => s.dags.call(request.name, request.args, options)) } };
+    const start = () => s.dags.call(request.name, request.args, options);
+    return { value: { key: s.runAsync(start, options.timeoutMs) } };
   }
 
   #refuseUnrun(session: Session, id: number): void {

@@ -95,6 +95,8 @@ export class Cluster {
   #conflictLogged: string | undefined;
   /** When each refusing peer was last reported. */
   readonly #refusalsReportedMs = new Map<string, number>();
+  /** The last refusal of this node's hello by each peer address (bounded like the above). */
+  readonly #refusals = new Map<string, string>();
 
   constructor(options: ClusterOptions) {
     this.#o = options;
@@ -155,13 +157,24 @@ export class Cluster {
   #warnWhileAlone(afterMs: number): void {
     this.#seedTimer = setTimeout(() => {
       if (this.membership.joined || this.#leaving) return;
+      const refused = this.seedsRefused();
       this.#o.log.warn(
-        { seeds: this.#o.seeds },
-        'no seed has answered yet: serving as a cluster of one, still trying to join',
+        { seeds: this.#o.seeds, ...(refused.length > 0 && { refused }) },
+        refused.length > 0
+          ? 'seeds refused this node (is --token the same on every node?): serving as a cluster of one, still trying to join'
+          : 'no seed has answered yet: serving as a cluster of one, still trying to join',
       );
       this.#warnWhileAlone(SEED_WARNING_REPEAT_MS);
     }, afterMs);
     this.#seedTimer.unref();
+  }
+
+  /** The seeds that refused this node's hello (a wrong token, say), with why. */
+  seedsRefused(): { address: string; error: string }[] {
+    return this.#o.seeds.flatMap((address) => {
+      const error = this.#refusals.get(address);
+      return error === undefined ? [] : [{ address, error }];
+    });
   }
 
   adoptPeer(connection: Connection, peer: PeerIdentity): void {
@@ -435,6 +448,8 @@ export class Cluster {
    * the operator must hear of it, or the node just runs alone without saying why.
    */
   #onRefused(address: string, error: Error): void {
+    if (this.#refusals.size >= 1024) this.#refusals.clear();
+    this.#refusals.set(address, error.message);
     const nowMs = performance.now();
     const lastMs = this.#refusalsReportedMs.get(address);
     if (lastMs !== undefined && nowMs - lastMs < REFUSAL_REPORT_MS) return;

@@ -114,7 +114,8 @@ export class HttpGateway {
       .split('/')
       .filter((p) => p.length > 0)
       .map(decodePart);
-    const method = req.method ?? 'GET';
+    // HEAD is GET without the body (Node's response drops the body of a HEAD by itself).
+    const method = req.method === undefined || req.method === 'HEAD' ? 'GET' : req.method;
     const s = this.#supervisor;
     if (method === 'GET' && parts.length === 0) {
       return { status: 200, body: statusPage(s.status()), type: 'text/html; charset=utf-8' };
@@ -122,12 +123,15 @@ export class HttpGateway {
     if (method === 'GET' && url.pathname === '/metrics') {
       return { status: 200, body: await this.#metrics.metrics(), type: this.#metrics.contentType };
     }
-    if (parts[0] !== 'v1') throw new NotFoundError(`no route ${method} ${url.pathname}`);
+    if (parts[0] !== 'v1') throw noRoute(method, url.pathname, []);
     const [, kind, name, action] = parts;
     if (method === 'GET' && kind === 'status' && parts.length === 2) return json(s.status());
     // A key may hold slashes (`visits/home`): everything after /v1/kv/ is the key.
     if (kind === 'kv' && name !== undefined && url.pathname.startsWith(KV_PREFIX))
       return this.#kv(method, decodePart(url.pathname.slice(KV_PREFIX.length)), req);
+    const callRoute = (kind === 'functions' || kind === 'dags') && name !== undefined;
+    if (callRoute && action === 'call' && parts.length === 4 && method !== 'POST')
+      throw noRoute(method, url.pathname, ['POST']);
     if (method === 'POST' && kind === 'functions' && name !== undefined && action === 'call') {
       const body = await readJson(req, s.options.frameBytesMax);
       const args = body.args ?? [];
@@ -148,7 +152,7 @@ export class HttpGateway {
       const result = await s.dags.call(name, encode(args), options);
       return json({ result: decode(result) });
     }
-    throw new NotFoundError(`no route ${method} ${url.pathname}`);
+    throw noRoute(method, url.pathname, kind === 'status' && parts.length === 2 ? ['GET'] : []);
   }
 
   async #kv(method: string, key: string, req: IncomingMessage): Promise<Answer> {
@@ -165,8 +169,14 @@ export class HttpGateway {
       await s.put(key, { t: 'plain', v: body.value });
       return json({ ok: true });
     }
-    throw new NotFoundError(`no route ${method} /v1/kv/${key}`);
+    throw noRoute(method, `/v1/kv/${key}`, ['GET', 'PUT']);
   }
+}
+
+/** A request no route serves: says which methods the path takes, when it takes any. */
+function noRoute(method: string, path: string, allowed: string[]): NotFoundError {
+  const hint = allowed.length === 0 ? '' : ` (it takes ${allowed.join(' or ')})`;
+  return new NotFoundError(`no route ${method} ${path}${hint}`);
 }
 
 const DEEP_MESSAGE = 'the request nests its values too deeply to be stored or passed on';

@@ -51,9 +51,31 @@ export class ResultStore {
     this.#now = now;
   }
 
-  /** A result key placed on `nodeId` (the node running the call; see placement.ts). */
-  newKey(nodeId: string): string {
-    return `${RESULT_PREFIX}${nodeId}/${nanoid(16)}`;
+  /**
+   * A result key placed on `nodeId` (the node running the call; see placement.ts). It
+   * carries the time by which the call will have settled, so that a waiter can tell a
+   * result that expired from one not written yet, without asking anyone.
+   */
+  newKey(nodeId: string, settledByMs: number): string {
+    return `${RESULT_PREFIX}${nodeId}/${Math.ceil(settledByMs).toString(36)}.${nanoid(16)}`;
+  }
+
+  /**
+   * Whether the result at `key` (written by `settledByMs`, see newKey) has certainly been
+   * dropped by now: false for keys that are not such result keys.
+   */
+  expiredKey(key: string): boolean {
+    if (!key.startsWith(RESULT_PREFIX)) return false;
+    const name = key.slice(key.lastIndexOf('/') + 1);
+    const dot = name.indexOf('.');
+    if (dot <= 0) return false;
+    const settledByMs = Number.parseInt(name.slice(0, dot), 36);
+    return Number.isSafeInteger(settledByMs) && this.#now() > settledByMs + this.#ttlMs;
+  }
+
+  /** The ttl, for messages. */
+  get ttlMs(): number {
+    return this.#ttlMs;
   }
 
   succeed(store: NodeStore, key: string, value: unknown): void {

@@ -23,6 +23,8 @@ export interface NodeStatus {
    * as a cluster of its own meanwhile, and keeps trying (a mistyped seed shows here).
    */
   seedsUnanswered?: string[];
+  /** Of those, the ones that refused this node's hello, and why (a different `--token`?). */
+  seedsRefused?: { address: string; error: string }[];
   /** Another process was seen using this node's id, at this address (a copied data dir?). */
   idAlsoUsedBy?: string;
   executors: ExecutorStats[];
@@ -51,14 +53,17 @@ export const SQUALL_VERSION = '0.1.0';
 
 function clusterStatus(
   supervisor: Supervisor,
-): Pick<NodeStatus, 'nodes' | 'ring' | 'seedsUnanswered' | 'idAlsoUsedBy'> {
+): Pick<NodeStatus, 'nodes' | 'ring' | 'seedsUnanswered' | 'seedsRefused' | 'idAlsoUsedBy'> {
   const cluster = supervisor.cluster;
   const view = cluster.view;
   const seeds = supervisor.options.join;
   const conflict = cluster.membership.idClaimedFrom;
+  const alone = !cluster.membership.joined && seeds.length > 0;
+  const refused = alone ? cluster.seedsRefused() : [];
   return {
     ...(conflict === undefined ? {} : { idAlsoUsedBy: conflict }),
-    ...(cluster.membership.joined || seeds.length === 0 ? {} : { seedsUnanswered: [...seeds] }),
+    ...(alone ? { seedsUnanswered: [...seeds] } : {}),
+    ...(refused.length > 0 ? { seedsRefused: refused } : {}),
     nodes: cluster.membership.members().map((m) => ({
       id: m.id,
       address: m.address,

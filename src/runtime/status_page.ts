@@ -58,6 +58,19 @@ export function statusPage(status: NodeStatus): string {
       ['name', 'kind', 'version'],
       status.functions.map((f) => [f.name, f.kind, f.version]),
     ),
+    '<h2>DAGs</h2>',
+    table(
+      ['name', 'functions pinned to nodes', 'its functions run here'],
+      status.dags.map((d) => [
+        d.name,
+        Object.entries(d.pins)
+          .map(([fn, nodes]) => `${fn} → ${nodes.join(', ')}`)
+          .join('; '),
+        Object.keys(d.pins)
+          .map((fn) => status.dagFunctionsRun[fn] ?? 0)
+          .reduce((a, b) => a + b, 0),
+      ]),
+    ),
   ];
   return `<!doctype html><html><head><meta charset="utf-8"><title>squall</title>
 <meta http-equiv="refresh" content="5"><style>body{font:14px system-ui;margin:2em}

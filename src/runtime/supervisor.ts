@@ -68,6 +68,8 @@ const SWEEP_INTERVAL_MS = 5_000;
 const LOST_INSTANCES_MAX = 10_000;
 /** Extra time a long-poll `await` at another node gets for its answer to travel back. */
 const AWAIT_GRACE_MS = 1_000;
+/** Beyond twice its timeout, how long a call may take to settle (a re-run, a hand-off). */
+const SETTLE_SLACK_MS = 2_000;
 /** Polling a result's replicas (its producer gone): first pause, and the longest. */
 const AWAIT_POLL_MS_MIN = 10;
 const AWAIT_POLL_MS_MAX = 250;
@@ -358,12 +360,17 @@ export class Supervisor {
 
   /** Starts a call and returns the key its result will be stored under. */
   callAsync(name: string, args: Uint8Array, timeoutMs?: number): string {
-    return this.runAsync(() => this.callAnywhere(name, args, timeoutMs));
+    const settleMs = timeoutMs ?? this.options.callTimeoutMs;
+    return this.runAsync(() => this.callAnywhere(name, args, timeoutMs), settleMs);
   }
 
-  /** Starts any call (a function, a DAG) and returns the key its result will be stored under. */
-  runAsync(start: () => Promise<Uint8Array>): string {
-    const key = this.#results.newKey(this.nodeId);
+  /**
+   * Starts any call (a function, a DAG) that settles within `settleMs` and returns the key
+   * its result will be stored under.
+   */
+  runAsync(start: () => Promise<Uint8Array>, settleMs: number): string {
+    // Slack for the re-runs and hand-offs a call may still go through at its deadline.
+    const key = this.#results.newKey(this.nodeId, Date.now() + 2 * settleMs + SETTLE_SLACK_MS);
     const fail = (error: unknown) => this.#results.fail(this.store, key, errorToWire(error));
     void start().then((bytes) => {
       try {
@@ -377,8 +384,9 @@ export class Supervisor {
 
   /** Waits for a call result (or any key) to exist; resolves to its encoded value. */
   async awaitResult(key: string, timeoutMs?: number): Promise<Uint8Array> {
-    const outcome = await this.#awaitOutcome(key, timeoutMs ?? this.options.callTimeoutMs);
-    if (outcome === undefined) throw new TimeoutError(`no result at ${key} yet`);
+    const waitMs = timeoutMs ?? this.options.callTimeoutMs;
+    const outcome = await this.#awaitOutcome(key, waitMs);
+    if (outcome === undefined) throw new TimeoutError(`no result at ${key} within ${waitMs} ms`);
     if ('error' in outcome) throw errorFromWire(outcome.error as WireError);
     return encodeOwned(outcome.value);
   }
@@ -392,6 +400,11 @@ export class Supervisor {
   async #awaitOutcome(key: string, timeoutMs: number): Promise<Outcome | undefined> {
     const here = this.#results.read(this.store, key);
     if (here !== undefined) return here;
+    if (this.#results.expiredKey(key)) {
+      throw new NotFoundError(
+        `the result at ${key} has expired: results are kept ${this.#results.ttlMs} ms (resultTtlMs) after their call`,
+      );
+    }
     const producer = resultProducer(key);
     const owned = this.cluster.owners(key).includes(this.nodeId);
     if (

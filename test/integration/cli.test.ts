@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { type NodeProcess, runCli, startNodeProcess } from '../../src/sim/index.js';
+import { waitFor } from './node_fixture.js';
 
 const test = anyTest as TestFn<{ node: NodeProcess; env: NodeJS.ProcessEnv }>;
 
@@ -187,6 +188,28 @@ test('a node whose seeds never answer serves alone and says so in status', async
     t.is(put.code, 0, 'it serves meanwhile');
   } finally {
     await node.stop();
+  }
+});
+
+test('a node whose seed refuses its token says which seed and why in status', async (t) => {
+  const seed = await startNodeProcess(['--executors', '1', '--http-port', 'off', '--token', 'one']);
+  try {
+    const node = await startNodeProcess([
+      ...['--executors', '1', '--http-port', 'off', '--token', 'two', '--join', seed.address],
+    ]);
+    try {
+      const env = { SQUALL_ADDRESS: node.address };
+      await waitFor('the refusal to be seen', async () => {
+        const status = await runCli(['status', '--json', '--token', 'two'], env);
+        return JSON.parse(status.stdout).seedsRefused?.[0]?.address === seed.address;
+      });
+      const text = await runCli(['status', '--token', 'two'], env);
+      t.regex(text.stdout, /warning: seed 127\.0\.0\.1:\d+ refused this node: .*token/);
+    } finally {
+      await node.stop();
+    }
+  } finally {
+    await seed.stop();
   }
 });
 

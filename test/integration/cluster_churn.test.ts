@@ -5,7 +5,14 @@
  * one node sees a write made through another.
  */
 import test from 'ava';
-import { type Cloud, type Context, connect, lattice, startNode } from '../../src/index.js';
+import {
+  type Cloud,
+  type Context,
+  connect,
+  lattice,
+  NotFoundError,
+  startNode,
+} from '../../src/index.js';
 import { type NodeProcess, startNodeProcess } from '../../src/sim/index.js';
 import { startCluster, waitFor } from './node_fixture.js';
 
@@ -191,7 +198,8 @@ test('call results expire on every node that holds them, not only where they wer
     };
     const before = [await keysOf(first.address), await keysOf(second.address)];
     const futures = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => cloud.callAsync('double', [i])),
+      // A short timeout: the key says the call settles within it, so it can expire soon.
+      Array.from({ length: 50 }, (_, i) => cloud.callAsync('double', [i], { timeoutMs: 500 })),
     );
     t.deepEqual(
       await Promise.all(futures.map((f) => f.get())),
@@ -208,6 +216,23 @@ test('call results expire on every node that holds them, not only where they wer
         (await keysOf(first.address)) === before[0] && (await keysOf(second.address)) === before[1],
       30_000,
     );
+    // Waiting for an expired result fails at once and says why, on either node.
+    await waitFor('the result keys to be past their time', async () => {
+      const error = await futures[0]!.get({ timeoutMs: 100 }).catch((e: unknown) => e);
+      return error instanceof NotFoundError;
+    });
+    const other = await connect(second.address);
+    try {
+      const startedMs = Date.now();
+      // A Future passed to a function on the other node is waited for there.
+      const error = await t.throwsAsync(other.call('double', [futures[1]!]), {
+        instanceOf: NotFoundError,
+      });
+      t.regex(error?.message ?? '', /expired/);
+      t.true(Date.now() - startedMs < 5000);
+    } finally {
+      other.close();
+    }
     t.pass();
   } finally {
     cloud.close();

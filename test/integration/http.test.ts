@@ -156,9 +156,31 @@ test('status, metrics and the status page', async (t) => {
   t.regex(text, /# TYPE squall_executor_restarts_total counter/);
   t.regex(text, /squall_members_alive 1/);
   t.regex(text, /squall_process_resident_memory_bytes \d+/);
+  await t.context.cloud.registerDag('pageDag', ['hypot'], []);
   const page = await request(t, '/');
   t.regex(page.headers.get('content-type') ?? '', /text\/html/);
-  t.regex(await page.text(), new RegExp(t.context.node.id));
+  const html = await page.text();
+  t.regex(html, new RegExp(t.context.node.id));
+  t.regex(html, /<h2>DAGs<\/h2>.*<td>pageDag<\/td><td>hypot → /s);
+});
+
+test('HEAD answers like GET without a body; a wrong method is told which one the route takes', async (t) => {
+  await t.context.cloud.put('head-key', 1);
+  const head = await request(t, '/v1/kv/head-key', { method: 'HEAD' });
+  t.is(head.status, 200);
+  t.regex(head.headers.get('content-type') ?? '', /application\/json/);
+  t.is(await head.text(), '');
+  t.is((await request(t, '/v1/status', { method: 'HEAD' })).status, 200);
+  t.is((await request(t, '/v1/kv/no-such-key', { method: 'HEAD' })).status, 404);
+  const wrong = await request(t, '/v1/functions/hypot/call');
+  t.is(wrong.status, 404);
+  t.regex(
+    ((await wrong.json()) as { error: { message: string } }).error.message,
+    /no route GET \/v1\/functions\/hypot\/call \(it takes POST\)/,
+  );
+  const del = await request(t, '/v1/kv/head-key', { method: 'DELETE' });
+  t.regex(((await del.json()) as { error: { message: string } }).error.message, /GET or PUT/);
+  t.is(await t.context.cloud.get('head-key'), 1, 'nothing was deleted');
 });
 
 test('without the token, HTTP, SDK and CLI are refused with UNAUTHORIZED', async (t) => {
