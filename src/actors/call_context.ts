@@ -25,6 +25,12 @@ export interface CallInfo {
   callId: string;
   /** The call is a turn of a class instance (whose calls take turns). */
   isClass?: boolean;
+  /**
+   * The classes whose turns are held by the calls this one was made from (A's turn calls
+   * B, B calls C: C's are A and B): a call to one of them would wait for a turn that waits
+   * for it, so it is refused at once.
+   */
+  holding?: readonly string[];
 }
 
 export interface ContextDeps {
@@ -110,6 +116,7 @@ function readRequest(deps: ContextDeps, keys: string[]): ExecutorRequest {
 export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: ReadSnapshot): Context {
   const { link } = deps;
   let log: Logger | undefined;
+  const holding = info.isClass ? [...(info.holding ?? []), info.name] : [...(info.holding ?? [])];
   const get = (keyOrKeys: string | string[]) =>
     Array.isArray(keyOrKeys)
       ? getMany(deps, keyOrKeys, snapshot)
@@ -156,9 +163,14 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
         throw new ValidationError(
           `${name} cannot call itself: calls to a class instance take turns, so the call would wait forever`,
         );
+      if (holding.includes(name))
+        throw new ValidationError(
+          `${info.name} cannot call ${name}: ${name}'s turn is waiting, up this call's chain, for this very call, and calls to a class instance take turns, so it would wait forever`,
+        );
       const bytes = encodeOwned(args);
       const request: Extract<ExecutorRequest, { op: 'call' }> = { op: 'call', name, args: bytes };
       if (deps.causal) request.consistency = 'causal';
+      if (holding.length > 0) request.holding = holding;
       const result = (await link.request(request, [bytes.buffer])) as Uint8Array;
       return decode(result);
     },

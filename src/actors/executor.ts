@@ -8,7 +8,7 @@
  */
 import { errorToWire, FunctionError, userErrorToWire, ValidationError } from '../errors.js';
 import { decode, encodeOwned, FutureRef, Ref } from '../storage/index.js';
-import { type ContextDeps, createContext, getOne } from './call_context.js';
+import { type CallInfo, type ContextDeps, createContext, getOne } from './call_context.js';
 import type { Context } from './context_types.js';
 import type {
   CallStep,
@@ -86,7 +86,8 @@ export class Executor {
     const snapshot =
       message.snapshot === undefined ? undefined : new ReadSnapshot(message.snapshot);
     const deps = message.consistency === 'causal' ? this.#causalDeps : this.#deps;
-    const at = { tag: message.tag, step: 0 };
+    // Where in the chain each step runs, and the class turns its callers hold.
+    const at = { tag: message.tag, step: 0, holding: message.holding };
     let bytes = await this.#runStep(message, compiled[0]!, message.inputs, snapshot, deps, at);
     for (let i = 1; i < steps.length; i++) {
       at.step = i;
@@ -101,7 +102,7 @@ export class Executor {
     inputs: Uint8Array[] | undefined,
     snapshot: ReadSnapshot | undefined,
     deps: ContextDeps,
-    at: { tag: number; step: number },
+    at: { tag: number; step: number; holding: string[] | undefined },
   ): Promise<Uint8Array<ArrayBuffer>> {
     const progress = this.#progress;
     if (progress !== undefined) {
@@ -114,12 +115,13 @@ export class Executor {
     } catch (error) {
       throw new SetupError(error);
     }
-    const info = {
+    const info: CallInfo = {
       actorId: message.actorId,
       name: message.name,
       callId: message.callId,
       isClass: compiled.def.kind === 'class',
     };
+    if (at.holding !== undefined) info.holding = at.holding;
     const ctx = createContext(deps, info, snapshot);
     const result =
       compiled.def.kind === 'class'

@@ -58,6 +58,8 @@ export interface PoolCall extends PoolStep {
   onReads?: (reads: SnapshotEntry[]) => void;
   /** Causal mode (call_context.ts `ContextDeps.causal`). */
   consistency?: 'causal';
+  /** The class turns held up the call's chain (call_context.ts `CallInfo.holding`). */
+  holding?: string[];
   timeoutMs: number;
   /** Pins the call to one executor (class instances live on one). */
   executorIndex?: number;
@@ -358,6 +360,7 @@ export class ExecutorPool {
     if (call.chain !== undefined) message.chain = call.chain.map((step) => this.#step(slot, step));
     if (call.snapshot !== undefined) message.snapshot = call.snapshot;
     if (call.consistency !== undefined) message.consistency = call.consistency;
+    if (call.holding !== undefined) message.holding = call.holding;
     const lone = this.#spinUs > 0 && this.#running === 1;
     if (lone && call.awaitNext !== false) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
     slot.port.postMessage(message);

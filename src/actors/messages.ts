@@ -65,6 +65,8 @@ export type ToExecutor =
       snapshot?: SnapshotEntry[];
       /** Causal mode: see ContextDeps.causal. */
       consistency?: 'causal';
+      /** The classes whose turns the callers up this call's chain hold (CallInfo.holding). */
+      holding?: string[];
       /** Names this dispatch in the thread's progress words (executor_pool.ts). */
       tag: number;
     } & CallStep)
@@ -85,7 +87,15 @@ export type ExecutorRequest =
   | { op: 'get'; keys: string[]; fresh?: true }
   /** `ack: 'all'`: causal mode — acknowledged once every live owner merged it. */
   | { op: 'put'; key: string; value: PutValue; ack?: 'all' }
-  | { op: 'call'; name: string; args: Uint8Array; timeoutMs?: number; consistency?: 'causal' }
+  | {
+      op: 'call';
+      name: string;
+      args: Uint8Array;
+      timeoutMs?: number;
+      consistency?: 'causal';
+      /** The classes whose turns this call's chain holds, the caller's own included. */
+      holding?: string[];
+    }
   | { op: 'send'; from: string; to: string; message: Uint8Array }
   | { op: 'recv'; actorId: string; timeoutMs: number }
   | { op: 'await'; key: string; timeoutMs?: number };

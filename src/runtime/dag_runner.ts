@@ -54,6 +54,8 @@ export interface DagPlan {
   consistency?: 'repeatable-read' | 'causal';
   /** The client request this call answers: a sink on another node may answer it directly. */
   reply?: DagReply;
+  /** A nested call's: the class turns held up its chain (call_context.ts `CallInfo.holding`). */
+  holding?: string[];
 }
 
 /** A client's request, by the client's id (its hello) and the request's id. */
@@ -92,6 +94,7 @@ export interface RunOptions {
   onReads?: (reads: SnapshotEntry[]) => void;
   /** Causal mode (docs/ARCHITECTURE.md, "Consistency"). */
   consistency?: 'causal';
+  holding?: string[];
 }
 
 export interface DagRunnerDeps {
@@ -452,6 +455,7 @@ export class DagRunner {
         awaitNext: last === plan.dag.sink && plan.coordinator === this.#deps.nodeId,
       };
       if (plan.consistency === 'causal') options.consistency = 'causal';
+      if (plan.holding !== undefined) options.holding = plan.holding;
       if (snapshot !== undefined) {
         options.snapshot = snapshot;
         options.onReads = (fresh) => {

@@ -71,6 +71,9 @@ const FRAME_HEADROOM_BYTES = 1024 * 1024;
 /** The arguments of a function the caller passed none: shared, as nothing writes or transfers them. */
 const NO_ARGS = encodeOwned([]);
 
+/** The most class turns a nested call's chain may carry (deeper chains are not sane). */
+const HOLDING_MAX = 1024;
+
 /** DAG calls are re-run at most this many times after a node fails under them. */
 const ATTEMPTS_MAX = 3;
 
@@ -221,6 +224,7 @@ export class DagService {
     args: Uint8Array,
     timeoutMs: number,
     here: () => Promise<Uint8Array>,
+    holding?: string[],
   ): Promise<Uint8Array> {
     const self = this.#deps.nodeId;
     const nowMs = Date.now();
@@ -229,7 +233,7 @@ export class DagService {
       // One instance per class in the cluster, on its home node: its state is there.
       if (this.#homeOf(name) === self) return here();
       const place = (excluded: Set<string>) => ({ [name]: this.#homeOf(name, excluded) });
-      return this.#runAlone(name, args, timeoutMs, place);
+      return this.#runAlone(name, args, timeoutMs, place, holding);
     }
     if (!this.#scheduler.busy(self, nowMs)) return here();
     const cluster = this.#deps.cluster();
@@ -243,7 +247,7 @@ export class DagService {
         randomShare: 0,
       });
     };
-    return this.#runAlone(name, args, timeoutMs, place);
+    return this.#runAlone(name, args, timeoutMs, place, holding);
   }
 
   /** A single call as a one-function plan placed by `place`, re-run elsewhere if its node dies. */
@@ -252,15 +256,17 @@ export class DagService {
     args: Uint8Array,
     timeoutMs: number,
     place: (excluded: Set<string>) => Record<string, string>,
+    holding: string[] | undefined,
   ): Promise<Uint8Array> {
     const nowMs = Date.now();
     this.#calls += 1;
     const callId = `${this.#deps.nodeId}.${this.#calls}.${nowMs.toString(36)}`;
-    const base = {
+    const base: Omit<DagPlan, 'runId' | 'placement' | 'coordinator'> = {
       dag: this.#singleGraph(name),
       args: Object.fromEntries([[name, args]]),
       timeoutMs,
     };
+    if (holding !== undefined) base.holding = holding;
     return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then(requireBytes);
   }
 
@@ -479,6 +485,7 @@ function parsePlan(payload: Record<string, unknown>, dag: DagGraph): DagPlan {
   if (payload.reply !== undefined) plan.reply = parseReply(payload.reply);
   if (payload.consistency === 'repeatable-read' || payload.consistency === 'causal')
     plan.consistency = payload.consistency;
+  if (payload.holding !== undefined) plan.holding = parseNames(payload.holding);
   return plan;
 }
 
@@ -512,6 +519,17 @@ function parseReply(wire: unknown): DagReply {
   )
     throw new ValidationError('malformed DAG plan');
   return { client: wire.client, id: wire.id as number };
+}
+
+/** A plan's `holding`: function names, a bounded list of them. */
+function parseNames(wire: unknown): string[] {
+  if (
+    !Array.isArray(wire) ||
+    wire.length > HOLDING_MAX ||
+    !wire.every((n) => typeof n === 'string')
+  )
+    throw new ValidationError('malformed DAG plan');
+  return wire as string[];
 }
 
 function parseOutcome(payload: unknown): DagOutcome {

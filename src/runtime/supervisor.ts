@@ -90,6 +90,8 @@ export interface CallOptions {
   onReads?: (reads: SnapshotEntry[]) => void;
   /** Causal mode: reads at every live owner, writes acknowledged by all of them. */
   consistency?: 'causal';
+  /** The class turns held up a nested call's chain (call_context.ts `CallInfo.holding`). */
+  holding?: string[] | undefined;
 }
 
 export class Supervisor {
@@ -282,7 +284,7 @@ export class Supervisor {
   /** Runs one function here and resolves to its encoded result (see `CallOptions`). */
   call(name: string, args: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
     const { timeoutMs, inputs, chain = [], awaitNext = true } = options;
-    const { snapshot, onReads, consistency } = options;
+    const { snapshot, onReads, consistency, holding } = options;
     const def = this.registry.get(requireName(name, 'function name'));
     if (def === undefined) {
       return Promise.reject(new NotFoundError(`function ${name} is not registered`));
@@ -321,6 +323,7 @@ export class Supervisor {
       ...(snapshot === undefined ? {} : { snapshot }),
       ...(onReads === undefined ? {} : { onReads }),
       ...(consistency === undefined ? {} : { consistency }),
+      ...(holding === undefined ? {} : { holding }),
       timeoutMs: timeoutMs ?? this.options.callTimeoutMs,
       ...(def.kind === 'class' ? { executorIndex: this.#classHome(name) } : {}),
     });
@@ -334,11 +337,15 @@ export class Supervisor {
    * A call from a client or from a function: here, or on a less busy node (DagService
    * `callOne`), where it is re-run if that node dies.
    */
-  callAnywhere(name: string, args: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {
+  callAnywhere(
+    name: string,
+    args: Uint8Array,
+    timeoutMs?: number,
+    holding?: string[],
+  ): Promise<Uint8Array> {
     const budgetMs = timeoutMs ?? this.options.callTimeoutMs;
-    return this.dags.callOne(name, args, budgetMs, () =>
-      this.call(name, args, timeoutMs === undefined ? {} : { timeoutMs }),
-    );
+    const here = () => this.call(name, args, { timeoutMs, holding });
+    return this.dags.callOne(name, args, budgetMs, here, holding);
   }
 
   /** Whether `name` can run chained after another function on that one's thread. */
@@ -582,8 +589,9 @@ export class Supervisor {
           return this.call(request.name, request.args, {
             timeoutMs: request.timeoutMs,
             consistency: 'causal',
+            holding: request.holding,
           });
-        return this.callAnywhere(request.name, request.args, request.timeoutMs);
+        return this.callAnywhere(request.name, request.args, request.timeoutMs, request.holding);
       case 'send':
         return this.messaging.send(request.from, request.to, request.message);
       case 'recv':

@@ -351,6 +351,31 @@ test('a class has one instance in the cluster, whichever node a call comes throu
       [1, 2, 3, 4, 5, 6, 7, 8, 9],
     );
     t.is(new Set(seen.map(([id]) => id)).size, 1, 'one address: one instance');
+
+    // Classes whose homes are on different nodes: a call back into a waiting turn is refused.
+    const hops = Array.from({ length: 10 }, (_, i) => `Hop${i}`);
+    for (const name of hops) {
+      await clouds[0]!.register(
+        name,
+        class {
+          run(ctx: Context, path: string[]): unknown {
+            return path.length === 0 ? ctx.id : ctx.call(path[0]!, [path.slice(1)]);
+          }
+        },
+      );
+    }
+    const homes = await Promise.all(
+      hops.map(async (h) => (await clouds[0]!.call(h, [[]])) as string),
+    );
+    const nodeOf = (i: number) => homes[i]!.split('/')[0];
+    const b = homes.findIndex((_, i) => nodeOf(i) !== nodeOf(0));
+    t.true(b > 0, 'two classes live on different nodes');
+    t.is(await clouds[1]!.call('Hop0', [[`Hop${b}`]]), homes[b], 'a chain across nodes runs');
+    const error = await t.throwsAsync(
+      clouds[1]!.call('Hop0', [[`Hop${b}`, 'Hop0']], { timeoutMs: 30_000 }),
+      { instanceOf: FunctionError },
+    );
+    t.regex(error.message, /cannot call Hop0: Hop0's turn is waiting, up this call's chain/);
   } finally {
     for (const cloud of clouds) cloud.close();
     await Promise.all(nodes.map((n) => n.stop()));

@@ -122,6 +122,39 @@ test('a class calling itself is refused at once (its calls take turns)', async (
   t.regex(error.message, /cannot call itself/);
 });
 
+test('a call back into a class whose turn waits up the chain is refused at once', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register(
+    'Ping',
+    class {
+      run(ctx: Context, via: string) {
+        return via === 'none' ? 'ping' : ctx.call(via, ['Ping']);
+      }
+    },
+  );
+  await cloud.register(
+    'Pong',
+    class {
+      run(ctx: Context, back: string) {
+        return back === 'none' ? 'pong' : ctx.call(back, ['none']);
+      }
+    },
+  );
+  await cloud.register('relay', (ctx: Context, back: string) => ctx.call(back, ['none']));
+  // Not a cycle: Ping's turn waits for Pong, which calls nothing back.
+  t.is(await cloud.call('Pong', ['none']), 'pong');
+  t.is(await cloud.call('relay', ['Pong']), 'pong');
+  for (const via of ['Pong', 'relay']) {
+    const startedMs = Date.now();
+    const error = await t.throwsAsync(cloud.call('Ping', [via], { timeoutMs: 30_000 }), {
+      instanceOf: FunctionError,
+    });
+    t.regex(error.message, /cannot call Ping: Ping's turn is waiting, up this call's chain/, via);
+    t.true(Date.now() - startedMs < 10_000, 'refused, not timed out');
+  }
+  t.is(await cloud.call('Ping', ['none']), 'ping', 'Ping serves on');
+});
+
 test('functions call functions, and errors travel back typed', async (t) => {
   const { cloud } = t.context;
   await cloud.register('double', (_ctx: Context, x: number) => x * 2);
