@@ -25,7 +25,7 @@ import {
 import { KeySummary } from './key_summary.js';
 import { checkUserKey, type NodeStore } from './node_store.js';
 import { ParsedCache } from './parsed_cache.js';
-import { DAG_PREFIX } from './placement.js';
+import { CLASS_AT_PREFIX, DAG_PREFIX } from './placement.js';
 import { CLIENT_ID_CHARS_MAX } from './protocol.js';
 import { Scheduler } from './scheduler.js';
 import { isRecord, requireKey, requireName } from './validate.js';
@@ -62,7 +62,7 @@ export interface DagServiceDeps {
 }
 
 const RECEIVED_GRAPHS_MAX = 1024;
-/** Not a stored key: a name hashed on the ring to find a class's home node. */
+/** Not a stored key: a name hashed on the ring to pick a class's first home node. */
 const CLASS_HOME_PREFIX = '__squall/class-home/';
 const NONE: ReadonlySet<string> = new Set();
 /** Room left in a frame beside a result passed to another node (the plan, the snapshot). */
@@ -271,20 +271,47 @@ export class DagService {
   }
 
   /**
-   * The node where a class's instance lives: the first live owner, on the ring, of its
-   * name (outside `excluded`), so every node sends its calls — and its DAGs place it —
-   * to the same instance. With one node it is that node; a ring change may move it (the
-   * new home starts a new instance).
+   * The node where a class's instance lives, so that every node sends its calls — and its
+   * DAGs place it — to the same instance. Its first home is the first live node, on the
+   * ring, for its name; that choice is then stored (`__squall/class-at/NAME`, on every
+   * node) and kept while that node lives, so nodes joining the ring do not move the
+   * instance and reset its state. Only when the home dies or leaves (or failed a re-run's
+   * attempt: `excluded`) is a new one chosen the same way, and said so in the log.
    */
   #homeOf(name: string, excluded: ReadonlySet<string> = NONE): string {
     const cluster = this.#deps.cluster();
     const usable = (n: string) => !excluded.has(n) && cluster.isAlive(n);
-    // Every class call asks: the live members are sorted only when no owner will do.
+    const claimed = homeClaim(this.#deps.store.read(CLASS_AT_PREFIX + name));
+    if (claimed !== undefined && usable(claimed)) return claimed;
+    const { ring } = cluster.view;
     const home =
-      cluster.owners(CLASS_HOME_PREFIX + name).find(usable) ??
-      cluster.liveNodes().sort().find(usable);
-    return home ?? this.#deps.nodeId;
+      ring.owners(CLASS_HOME_PREFIX + name, ring.size).find(usable) ??
+      cluster.liveNodes().sort().find(usable) ??
+      this.#deps.nodeId;
+    this.#claimHome(name, home, claimed);
+    return home;
   }
+
+  /** Stores a class's new home (one write in flight per class), logging a move. */
+  #claimHome(name: string, home: string, previous: string | undefined): void {
+    if (this.#homesClaiming.has(name)) return;
+    this.#homesClaiming.add(name);
+    if (previous !== undefined && previous !== home) {
+      this.#deps.log.warn(
+        { class: name, from: previous, to: home },
+        `class ${name}'s home node ${previous} is gone: its instance starts over on ${home}`,
+      );
+    }
+    this.#deps
+      .cluster()
+      .write(CLASS_AT_PREFIX + name, { kind: 'lww', value: { node: home } })
+      .catch((error: unknown) =>
+        this.#deps.log.warn({ class: name, err: error }, `could not store class ${name}'s home`),
+      )
+      .finally(() => this.#homesClaiming.delete(name));
+  }
+
+  readonly #homesClaiming = new Set<string>();
 
   #singleGraph(name: string): DagGraph {
     let graph = this.#singles.get(name);
@@ -530,6 +557,11 @@ function parseNames(wire: unknown): string[] {
   )
     throw new ValidationError('malformed DAG plan');
   return wire as string[];
+}
+
+/** The node id in a stored `__squall/class-at/` value, if it is one. */
+function homeClaim(value: unknown): string | undefined {
+  return isRecord(value) && typeof value.node === 'string' ? value.node : undefined;
 }
 
 function parseOutcome(payload: unknown): DagOutcome {

@@ -1,7 +1,7 @@
 /**
  * Where a key lives, beyond plain consistent hashing. The registry (`__squall/fn/`,
- * `__squall/module/`, `__squall/dag/`, `__squall/pins/`) lives on every node, because every
- * call reads it; a call's result (`__squall/result/NODE/ID`) and an actor's fallback
+ * `__squall/module/`, `__squall/dag/`, `__squall/pins/`, `__squall/class-at/`) lives on
+ * every node, because every call reads it; a call's result (`__squall/result/NODE/ID`) and an actor's fallback
  * mailbox (`__squall/mailbox/NODE/...`) live first on that node, so they are answered
  * locally, with the usual replicas after it. Everything else: the ring's owners.
  */
@@ -17,6 +17,8 @@ export const MAILBOX_PREFIX = `${SYSTEM_PREFIX}mailbox/`;
 export const DAG_PREFIX = `${SYSTEM_PREFIX}dag/`;
 /** Where a DAG's functions are pinned (autoscaler.ts): `__squall/pins/DAG-NAME`. */
 export const PINS_PREFIX = `${SYSTEM_PREFIX}pins/`;
+/** The node a class's instance lives on (dag_service.ts): `__squall/class-at/CLASS-NAME`. */
+export const CLASS_AT_PREFIX = `${SYSTEM_PREFIX}class-at/`;
 
 /** Whether a key lives on every node (the registry). */
 export function onEveryNode(key: string): boolean {
@@ -24,7 +26,8 @@ export function onEveryNode(key: string): boolean {
     key.startsWith(FUNCTION_PREFIX) ||
     key.startsWith(MODULE_PREFIX) ||
     key.startsWith(DAG_PREFIX) ||
-    key.startsWith(PINS_PREFIX)
+    key.startsWith(PINS_PREFIX) ||
+    key.startsWith(CLASS_AT_PREFIX)
   );
 }
 

@@ -381,3 +381,63 @@ test('a class has one instance in the cluster, whichever node a call comes throu
     await Promise.all(nodes.map((n) => n.stop()));
   }
 });
+
+test("a class's instance stays on its node as nodes join, and starts over elsewhere only when that node goes", async (t) => {
+  t.timeout(180_000);
+  const args = ['--executors', '1', '--http-port', 'off'];
+  const nodes = [await startNodeProcess(args)];
+  const clouds: Cloud[] = [];
+  try {
+    clouds.push(await connect(nodes[0]!.address));
+    await clouds[0]!.register(
+      'Keeper',
+      class {
+        n = 0;
+        run(ctx: Context) {
+          this.n += 1;
+          return [ctx.id, this.n];
+        }
+      },
+    );
+    for (let i = 1; i <= 3; i++)
+      t.is(((await clouds[0]!.call('Keeper')) as [string, number])[1], i);
+    // Three more nodes join: the ring changes under the class, its instance does not move.
+    for (let i = 1; i < 4; i++) {
+      nodes.push(await startNodeProcess([...args, '--join', nodes[0]!.address]));
+      clouds.push(await connect(nodes[i]!.address));
+    }
+    await waitFor('4 alive members everywhere', async () =>
+      (await Promise.all(clouds.map((c) => c.status()))).every(
+        (s) => s.nodes.filter((n) => n.state === 'alive').length === 4,
+      ),
+    );
+    const seen: [string, number][] = [];
+    for (const cloud of [...clouds, ...clouds])
+      seen.push((await cloud.call('Keeper')) as [string, number]);
+    t.deepEqual(
+      seen.map(([, n]) => n),
+      [4, 5, 6, 7, 8, 9, 10, 11],
+    );
+    const address = seen[0]![0];
+    t.true(
+      seen.every(([id]) => id === address),
+      'one instance, where it began',
+    );
+    t.is(address.split('/')[0], nodes[0]!.id);
+    // Its node leaves: the next call starts a fresh instance on another node.
+    clouds[0]!.close();
+    await nodes[0]!.stop();
+    await waitFor('the others to see it gone', async () =>
+      (await Promise.all(clouds.slice(1).map((c) => c.status()))).every(
+        (s) => s.ring.members.length === 3,
+      ),
+    );
+    const [movedTo, n] = (await clouds[1]!.call('Keeper')) as [string, number];
+    t.is(n, 1);
+    t.not(movedTo.split('/')[0], nodes[0]!.id);
+    t.deepEqual(await clouds[2]!.call('Keeper'), [movedTo, 2], 'every node uses the new home');
+  } finally {
+    for (const cloud of clouds) cloud.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
