@@ -9,8 +9,8 @@
 import { ValidationError } from '../errors.js';
 import {
   type CacheWriter,
+  conflictOrder,
   encode,
-  encodeLattice,
   encodeOwned,
   type HybridClock,
   type Lattice,
@@ -22,26 +22,6 @@ import {
 } from '../storage/index.js';
 
 export const SYSTEM_PREFIX = '__squall/';
-
-/** A fixed order of lattice kinds, for conflicts between owners (NodeStore#resolveConflict). */
-const KIND_ORDER: readonly Lattice['kind'][] = [
-  'lww',
-  'max',
-  'counter',
-  'set',
-  'orderedSet',
-  'map',
-  'vclock',
-  'causal',
-  'multiCausal',
-];
-
-/** A total order on lattice values that cannot be merged: by kind, then by wire bytes. */
-function conflictOrder(a: Lattice, b: Lattice): number {
-  const byKind = KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind);
-  if (byKind !== 0) return byKind;
-  return Buffer.compare(encodeLattice(a), encodeLattice(b));
-}
 
 export interface NodeStoreOptions {
   store: StoreShard;

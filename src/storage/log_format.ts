@@ -32,7 +32,7 @@
 import { crc32 } from 'node:zlib';
 import { ValidationError } from '../errors.js';
 import { decode, encode } from './codec.js';
-import { fromWire, type Lattice, merge, toWire } from './lattices/index.js';
+import { conflictOrder, fromWire, type Lattice, merge, toWire } from './lattices/index.js';
 import { checkKey } from './store.js';
 
 export const RECORD_HEADER_BYTES = 8;
@@ -221,9 +221,12 @@ export function decodeLog(bytes: Uint8Array): DecodedLog {
 }
 
 /**
- * Merges records into `entries` in order. Returns the first record whose lattice kind
- * differs from what the key already holds (the shard never writes one: it is damage or a
- * foreign file); entries are then partly merged and must be discarded.
+ * Merges records into `entries` in order. A record whose lattice kind differs from what
+ * the key holds is what a node logs when owners' first writes of two kinds crossed and it
+ * switched to the other kind (NodeStore#resolveConflict): the two are resolved as the node
+ * did, by `conflictOrder`, so the replay ends in the state the node had — refusing it
+ * would keep the node from ever starting again. Any other failure to merge is damage, and
+ * is returned; entries are then partly merged and must be discarded.
  */
 export function mergeRecords(
   entries: Map<string, Lattice>,
@@ -233,6 +236,10 @@ export function mergeRecords(
     const current = entries.get(key);
     if (current === undefined) {
       entries.set(key, value);
+      continue;
+    }
+    if (current.kind !== value.kind) {
+      if (conflictOrder(value, current) > 0) entries.set(key, value);
       continue;
     }
     try {

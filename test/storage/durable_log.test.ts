@@ -23,6 +23,7 @@ import {
 } from '../../src/storage/durable_log.js';
 import {
   canonicalKey,
+  conflictOrder,
   counterOf,
   type Lattice,
   lwwOf,
@@ -105,6 +106,20 @@ function countingOpener(counts: Counts, failWrite?: (n: number) => boolean): Ope
 const newCounts = (): Counts => ({ writes: 0, datasyncs: 0, writeBytes: [] });
 
 // ---------------------------------------------------------------------------------------
+
+test('a key whose kind the node switched (crossed first writes) replays, not refuses to start', async (t) => {
+  const dir = await tempDir(t);
+  const first = await DurableLog.open({ dir });
+  const set = setOf(['a']);
+  const lww = lwwOf('b', 5, 'w');
+  const [lost, kept] = conflictOrder(set, lww) > 0 ? [lww, set] : [set, lww];
+  await first.log.append('k', lost);
+  await first.log.append('k', kept);
+  await first.log.close();
+  const again = await DurableLog.open({ dir });
+  t.is(again.entries.get('k')?.kind, kept.kind);
+  await again.log.close();
+});
 
 test('N keys written, closed and reopened come back the same', async (t) => {
   const dir = await tempDir(t);

@@ -8,6 +8,7 @@
 export { canonicalKey } from './canonical_key.js';
 export { causalClock, causalOf } from './causal.js';
 export { compareValues, sortValues } from './compare_values.js';
+export { conflictOrder } from './conflict_order.js';
 export { counterOf, counterOfWriter, counterValue } from './counter.js';
 export { isLatticeInput, LatticeInput, lattice } from './input.js';
 export { bottom, latticeEquals, merge, reveal } from './lattice.js';
