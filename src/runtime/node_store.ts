@@ -23,6 +23,9 @@ import {
 
 export const SYSTEM_PREFIX = '__squall/';
 
+/** The most a CBOR array header grows by when two arrays are joined (#checkSize). */
+const ARRAY_HEADER_BYTES_MAX = 9;
+
 export interface NodeStoreOptions {
   store: StoreShard;
   cache: CacheWriter;
@@ -89,26 +92,67 @@ export class NodeStore {
   }
 
   write(key: string, spec: LatticeSpec): Lattice {
-    const { store, clock, nodeId, valueBytesMax } = this.#o;
+    const { store, clock, nodeId } = this.#o;
     const current = store.get(key);
     const own = this.#ownCounts.get(key);
     const base = own === undefined ? current : current === undefined ? own : merge(current, own);
     const incoming = materialize(spec, { ts: clock.next(), writer: nodeId }, base);
     const merged = current === undefined ? incoming : merge(current, incoming);
-    const bytes = encode(reveal(merged));
-    if (bytes.length > valueBytesMax) {
-      throw new ValidationError(
-        `value of ${bytes.length} bytes for key ${JSON.stringify(key)} exceeds the limit of ${valueBytesMax}`,
-      );
-    }
-    const { value, changed } = store.merge(key, merged);
+    const bytes = merged === current ? undefined : this.#checkSize(key, current, incoming, merged);
+    const { value, changed } = store.commit(key, current, merged);
     if (specHasCounter(spec))
       this.#ownCounts.set(key, own === undefined ? incoming : merge(own, incoming));
     if (!changed) return value;
-    if (this.#o.cache.has(key)) this.#o.cache.put(key, bytes);
-    this.#changed(key, value);
+    if (this.#o.cache.has(key)) this.#o.cache.put(key, bytes ?? encode(reveal(value)));
+    // The log gets the write alone: replaying merges it into what came before, and a
+    // record of the whole value would make adding to a large set cost its size each time.
+    this.#changed(key, value, incoming);
     return value;
   }
+
+  /**
+   * Refuses a value whose encoding would pass `valueBytesMax`. A set grown by a write is
+   * at most the size of the two it joined (plus an array header), so while that bound is
+   * under the limit nothing is encoded — an add to a large set then costs the added
+   * elements, not the set. Returns the encoding when it had to make one.
+   */
+  #checkSize(
+    key: string,
+    current: Lattice | undefined,
+    incoming: Lattice,
+    merged: Lattice,
+  ): Uint8Array | undefined {
+    const limit = this.#o.valueBytesMax;
+    const grows = merged.kind === 'set' || merged.kind === 'orderedSet';
+    let size =
+      grows && current !== undefined
+        ? this.#sizeOf(current) + this.#sizeOf(incoming) + ARRAY_HEADER_BYTES_MAX
+        : Number.POSITIVE_INFINITY;
+    let bytes: Uint8Array | undefined;
+    if (size > limit) {
+      bytes = encode(reveal(merged));
+      size = bytes.length;
+    }
+    if (size > limit) {
+      throw new ValidationError(
+        `value of ${size} bytes for key ${JSON.stringify(key)} exceeds the limit of ${limit}`,
+      );
+    }
+    this.#sizes.set(merged, size);
+    return bytes;
+  }
+
+  /** The encoded size of a value's revealed form, or a bound above it (#checkSize). */
+  #sizeOf(value: Lattice): number {
+    let size = this.#sizes.get(value);
+    if (size === undefined) {
+      size = encode(reveal(value)).length;
+      this.#sizes.set(value, size);
+    }
+    return size;
+  }
+
+  readonly #sizes = new WeakMap<Lattice, number>();
 
   /**
    * This node's own contributions to counter keys, kept apart from the shard: an increment
@@ -128,10 +172,11 @@ export class NodeStore {
 
   #lastPersist: Promise<void> = Promise.resolve();
 
-  #changed(key: string, value: Lattice): void {
+  /** `logged`: what the log needs to rebuild `value` on top of what it already holds. */
+  #changed(key: string, value: Lattice, logged: Lattice): void {
     const persist = this.#o.persist;
     if (persist !== undefined) {
-      const done = persist(key, value);
+      const done = persist(key, logged);
       done.catch(() => undefined);
       this.#lastPersist = done;
     }
@@ -156,7 +201,7 @@ export class NodeStore {
     const { value, changed } = merged;
     if (!changed) return false;
     if (this.#o.cache.has(key)) this.#o.cache.put(key, encode(reveal(value)));
-    this.#changed(key, value);
+    this.#changed(key, value, incoming);
     return true;
   }
 

@@ -6,7 +6,7 @@
  *
  * Files: `node.json` (`{ id, incarnation }`), `snapshot.bin` (all entries as of a moment,
  * covering every log generation below the one it names), `log-<generation>.bin` (records of
- * merged values). Invariants:
+ * the lattice values merged into keys). Invariants:
  * - An append resolves only once its record is written to the OS (`interval`, `never`) or
  *   also fsynced (`always`); appends made in the same tick share one write() (and one
  *   fsync), and appends arriving while one is in flight form the next batch.
@@ -123,8 +123,8 @@ function logAdvice(file: string, offset: number): string {
   return (
     `To recover, either ${RESYNC}, or keep every record before the damage by truncating ` +
     `the file to ${offset} bytes (truncate -s ${offset} '${file}') and restarting: the ` +
-    'records from that offset on in this file are lost (a key loses only the writes whose ' +
-    'latest record lay there, since every record holds the merged value).'
+    'writes recorded from that offset on in this file are lost on this node (its replicas, ' +
+    'if any, give them back once it has rejoined).'
   );
 }
 
@@ -530,7 +530,7 @@ export class DurableLog {
   }
 
   /**
-   * Logs a key's merged value. Resolves per the fsync policy; rejects with ValidationError
+   * Logs a lattice value merged into a key (a write, or all of the key). Resolves per the fsync policy; rejects with ValidationError
    * for a bad key or an oversized value, UnavailableError when closed, failed or full.
    */
   append(key: string, value: Lattice): Promise<void> {

@@ -3,9 +3,10 @@
  * as pure functions over byte buffers (no fs, no timers): durable_log.ts only moves bytes.
  *
  * A record is `[u32 payload length][u32 crc32 of payload][payload]`, both integers
- * little-endian, the payload the CBOR of `[key, toWire(lattice)]` holding the key's MERGED
- * value after a write. Replay is therefore "merge every record into the map": idempotent
- * and order-insensitive, because lattice merges are. A payload is 1 to
+ * little-endian, the payload the CBOR of `[key, toWire(lattice)]` holding a lattice value
+ * merged into the key: a write, or the key's whole value (a snapshot, a replica's copy).
+ * Replay is therefore "merge every record into the map": idempotent and order-insensitive,
+ * because lattice merges are, and the merge of every write is the key's value. A payload is 1 to
  * RECORD_PAYLOAD_BYTES_MAX bytes; a header declaring anything else is damage.
  *
  * How a log's end is classified (`decodeLog`): records are read from offset 0 while each is

@@ -67,6 +67,18 @@ export class StoreShard {
     return { value, changed: true };
   }
 
+  /**
+   * Stores `next`, which the caller merged from `previous`, the value it read here: no
+   * second merge when that is still the value held (else `next` is merged as usual).
+   */
+  commit(key: string, previous: Lattice | undefined, next: Lattice): MergeResult {
+    if (previous === undefined || this.#values.get(key) !== previous) return this.merge(key, next);
+    if (next === previous) return { value: previous, changed: false };
+    this.#checkSize(key, next);
+    this.#values.set(key, next);
+    return { value: next, changed: true };
+  }
+
   /** A user's write: materialized against the current value, then merged. */
   write(key: string, spec: LatticeSpec, stamp: WriteStamp): MergeResult {
     checkKey(key);

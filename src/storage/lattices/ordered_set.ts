@@ -33,6 +33,8 @@ export function mergeOrderedSet(a: OrderedSetLattice, b: OrderedSetLattice): Ord
   const y = b.values;
   if (y.length === 0) return a;
   if (x.length === 0) return b;
+  if (y.length * SMALL_SHARE < x.length) return insertFew(a, y);
+  if (x.length * SMALL_SHARE < y.length) return insertFew(b, x);
   const out: unknown[] = [];
   let i = 0;
   let j = 0;
@@ -47,6 +49,36 @@ export function mergeOrderedSet(a: OrderedSetLattice, b: OrderedSetLattice): Ord
   if (out.length === x.length) return a;
   if (out.length === y.length) return b;
   return { kind: 'orderedSet', values: out };
+}
+
+/** Below 1 / this of the other's size, a side's elements are inserted by binary search. */
+const SMALL_SHARE = 16;
+
+/**
+ * `into` with the few `more` (sorted) added: a binary search for each instead of a compare
+ * for every element of `into` — an add to a large ordered set costs log n compares and a
+ * copy, not n compares. Returns `into` itself when it holds them all.
+ */
+function insertFew(into: OrderedSetLattice, more: readonly unknown[]): OrderedSetLattice {
+  const x = into.values;
+  // Runs of `x` and the new elements between them, joined by one concat (a block copy).
+  const pieces: unknown[][] = [];
+  let from = 0;
+  for (const value of more) {
+    let lo = from;
+    let hi = x.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareValues(x[mid], value) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < x.length && compareValues(x[lo], value) === 0) continue;
+    pieces.push(x.slice(from, lo), [value]);
+    from = lo;
+  }
+  if (pieces.length === 0) return into;
+  pieces.push(x.slice(from));
+  return { kind: 'orderedSet', values: ([] as unknown[]).concat(...pieces) };
 }
 
 export function orderedSetEquals(a: OrderedSetLattice, b: OrderedSetLattice): boolean {

@@ -6,37 +6,42 @@
  * in canonical order; keys are rebuilt on decode.
  */
 import { canonicalKey } from './canonical_key.js';
-import { sortValues } from './compare_values.js';
+import { compareValues, sortValues } from './compare_values.js';
+import { SetItems } from './set_items.js';
 import type { SetLattice } from './types.js';
 import { expectArray, expectLength } from './wire_check.js';
 import { TAG_SET } from './wire_tags.js';
 
 export function setBottom(): SetLattice {
-  return { kind: 'set', items: new Map() };
+  return { kind: 'set', items: SetItems.of([]) };
 }
 
 /** Throws ValidationError for elements that cannot be stored (functions, cycles). */
 export function setOf(values: Iterable<unknown>): SetLattice {
-  const items = new Map<string, unknown>();
-  for (const value of values) {
-    const key = canonicalKey(value);
-    if (!items.has(key)) items.set(key, value);
-  }
-  return { kind: 'set', items };
+  const keyed: [string, unknown][] = [];
+  for (const value of values) keyed.push([canonicalKey(value), value]);
+  return { kind: 'set', items: SetItems.of(keyed) };
 }
 
+/**
+ * The union. The larger set is extended by what the smaller adds (set_items.ts: without
+ * copying it), and remembered as the new set's parent, so its canonical order can be
+ * updated rather than sorted again (setValues).
+ */
 export function mergeSet(a: SetLattice, b: SetLattice): SetLattice {
   if (b.items.size === 0) return a;
   if (a.items.size === 0) return b;
-  let missing = 0;
-  for (const key of b.items.keys()) if (!a.items.has(key)) missing++;
-  if (missing === 0) return a;
-  if (a.items.size + missing === b.items.size) return b;
-  const small = a.items.size < b.items.size ? a : b;
-  const items = new Map(small === a ? b.items : a.items);
-  for (const [key, value] of small.items) if (!items.has(key)) items.set(key, value);
-  return { kind: 'set', items };
+  const [large, small] = a.items.size >= b.items.size ? [a, b] : [b, a];
+  const added: [string, unknown][] = [];
+  for (const [key, value] of small.items.entries()) if (!large.items.has(key)) added.push([key, value]);
+  if (added.length === 0) return large === a || a.items.size === b.items.size ? a : b;
+  const merged: SetLattice = { kind: 'set', items: large.items.plus(added) };
+  derivation.set(merged, { parent: large, added: added.map(([, value]) => value) });
+  return merged;
 }
+
+/** How a set was made from a larger one (mergeSet), until its canonical order is known. */
+const derivation = new WeakMap<SetLattice, { parent: SetLattice; added: unknown[] }>();
 
 export function setEquals(a: SetLattice, b: SetLattice): boolean {
   if (a.items.size !== b.items.size) return false;
@@ -50,14 +55,51 @@ export function setHas(l: SetLattice, value: unknown): boolean {
 
 const sortedCache = new WeakMap<SetLattice, readonly unknown[]>();
 
-/** The elements in canonical order, as a fresh array (the sort is cached per set). */
+/**
+ * The elements in canonical order, as a fresh array (the order is cached per set). A set
+ * made by adding a few elements to sets whose order is known gets them inserted into that
+ * order, not the whole set sorted again.
+ */
 export function setValues(l: SetLattice): unknown[] {
   let sorted = sortedCache.get(l);
   if (sorted === undefined) {
-    sorted = sortValues(l.items.values());
+    sorted = sortedFromAncestor(l) ?? sortValues(l.items.values());
     sortedCache.set(l, sorted);
+    derivation.delete(l);
   }
   return sorted.slice();
+}
+
+/** `l`'s order from its nearest ancestor with a known order, when few elements were added since. */
+function sortedFromAncestor(l: SetLattice): unknown[] | undefined {
+  const added: unknown[] = [];
+  for (let at = derivation.get(l); at !== undefined; at = derivation.get(at.parent)) {
+    added.push(...at.added);
+    if (added.length * 4 > l.items.size) return undefined;
+    const known = sortedCache.get(at.parent);
+    if (known !== undefined) return insertSorted(known, sortValues(added));
+  }
+  return undefined;
+}
+
+/** `sorted` with `more` (sorted, none of them in `sorted`) merged in: O(n + k log n). */
+function insertSorted(sorted: readonly unknown[], more: readonly unknown[]): unknown[] {
+  const result: unknown[] = [];
+  let from = 0;
+  for (const value of more) {
+    let lo = from;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareValues(sorted[mid], value) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = from; i < lo; i++) result.push(sorted[i]);
+    result.push(value);
+    from = lo;
+  }
+  for (let i = from; i < sorted.length; i++) result.push(sorted[i]);
+  return result;
 }
 
 export function setToWire(l: SetLattice): unknown[] {

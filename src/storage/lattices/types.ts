@@ -9,8 +9,12 @@
  *   in canonical order, and causal versions form an antichain (no version's clock dominates
  *   another's).
  * Nothing here is frozen at run time (freezing costs on the write path); the `readonly`
- * types are the contract, and merges never mutate their inputs.
+ * types are the contract, and merges never mutate their inputs. The one structure that is
+ * not plain data is a set's `items` (set_items.ts): versions of a growing set share their
+ * elements, so that adding to a large set does not copy it.
  */
+
+import type { SetItems } from './set_items.js';
 
 export type LatticeKind =
   | 'lww'
@@ -43,10 +47,10 @@ export interface LwwLattice {
   readonly value: unknown;
 }
 
-/** A set; `items` maps each element's canonical key to the element. */
+/** A set; `items` holds each element by its canonical key (set_items.ts). */
 export interface SetLattice {
   readonly kind: 'set';
-  readonly items: ReadonlyMap<string, unknown>;
+  readonly items: SetItems;
 }
 
 /** A set kept sorted by the canonical value order, without duplicates. */
