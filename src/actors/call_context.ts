@@ -31,6 +31,8 @@ export interface CallInfo {
    * for it, so it is refused at once.
    */
   holding?: readonly string[];
+  /** When the call times out (Date.now() ms): a nested call gets only what is left. */
+  deadlineMs?: number;
 }
 
 export interface ContextDeps {
@@ -171,6 +173,8 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
       const request: Extract<ExecutorRequest, { op: 'call' }> = { op: 'call', name, args: bytes };
       if (deps.causal) request.consistency = 'causal';
       if (holding.length > 0) request.holding = holding;
+      // It cannot outlive its caller: past the caller's deadline nobody awaits its result.
+      if (info.deadlineMs !== undefined) request.timeoutMs = Math.max(1, info.deadlineMs - Date.now());
       const result = (await link.request(request, [bytes.buffer])) as Uint8Array;
       return decode(result);
     },

@@ -21,6 +21,14 @@ import type {
 import { compileFunction, isClass, loadModule } from './module_loader.js';
 import { ReadSnapshot } from './read_snapshot.js';
 
+/** A call in flight on this thread: where in its chain it is, and what its steps inherit. */
+interface Progress {
+  tag: number;
+  step: number;
+  holding: string[] | undefined;
+  deadlineMs: number | undefined;
+}
+
 type CallMessage = Extract<ToExecutor, { t: 'call' }>;
 
 interface Compiled {
@@ -86,15 +94,28 @@ export class Executor {
     const snapshot =
       message.snapshot === undefined ? undefined : new ReadSnapshot(message.snapshot);
     const deps = message.consistency === 'causal' ? this.#causalDeps : this.#deps;
-    // Where in the chain each step runs, and the class turns its callers hold.
-    const at = { tag: message.tag, step: 0, holding: message.holding };
-    let bytes = await this.#runStep(message, compiled[0]!, message.inputs, snapshot, deps, at);
-    for (let i = 1; i < steps.length; i++) {
-      at.step = i;
-      bytes = await this.#runStep(steps[i]!, compiled[i]!, [bytes], snapshot, deps, at);
+    // Where in the chain each step runs, the class turns its callers hold, and the deadline.
+    const deadlineMs = message.timeoutMs === undefined ? undefined : Date.now() + message.timeoutMs;
+    const at: Progress = { tag: message.tag, step: 0, holding: message.holding, deadlineMs };
+    this.#running.set(message.callId, at);
+    try {
+      let bytes = await this.#runStep(message, compiled[0]!, message.inputs, snapshot, deps, at);
+      for (let i = 1; i < steps.length; i++) {
+        at.step = i;
+        bytes = await this.#runStep(steps[i]!, compiled[i]!, [bytes], snapshot, deps, at);
+      }
+      return snapshot === undefined ? { bytes } : { bytes, reads: snapshot.fresh };
+    } finally {
+      this.#running.delete(message.callId);
     }
-    return snapshot === undefined ? { bytes } : { bytes, reads: snapshot.fresh };
   }
+
+  /** The chain step each call in flight is at (a waiting call's overrun names it). */
+  steps(): [string, number][] {
+    return [...this.#running].map(([callId, at]) => [callId, at.step]);
+  }
+
+  readonly #running = new Map<string, Progress>();
 
   async #runStep(
     message: CallStep,
@@ -102,7 +123,7 @@ export class Executor {
     inputs: Uint8Array[] | undefined,
     snapshot: ReadSnapshot | undefined,
     deps: ContextDeps,
-    at: { tag: number; step: number; holding: string[] | undefined },
+    at: Progress,
   ): Promise<Uint8Array<ArrayBuffer>> {
     const progress = this.#progress;
     if (progress !== undefined) {
@@ -122,6 +143,7 @@ export class Executor {
       isClass: compiled.def.kind === 'class',
     };
     if (at.holding !== undefined) info.holding = at.holding;
+    if (at.deadlineMs !== undefined) info.deadlineMs = at.deadlineMs;
     const ctx = createContext(deps, info, snapshot);
     const result =
       compiled.def.kind === 'class'

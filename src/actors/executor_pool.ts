@@ -147,7 +147,7 @@ interface Slot {
   /** Classes with an instance on this thread. */
   classes: Set<string>;
   /** What to do when the thread answers a ping, by ping number. */
-  pings: Map<number, () => void>;
+  pings: Map<number, (steps: Map<string, number>) => void>;
   calls: number;
   failures: number;
   restarts: number;
@@ -361,6 +361,7 @@ export class ExecutorPool {
     if (call.snapshot !== undefined) message.snapshot = call.snapshot;
     if (call.consistency !== undefined) message.consistency = call.consistency;
     if (call.holding !== undefined) message.holding = call.holding;
+    message.timeoutMs = call.timeoutMs;
     const lone = this.#spinUs > 0 && this.#running === 1;
     if (lone && call.awaitNext !== false) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
     slot.port.postMessage(message);
@@ -472,12 +473,12 @@ export class ExecutorPool {
       slot.pings.delete(seq);
       kill();
     }, PING_TIMEOUT_MS);
-    slot.pings.set(seq, () => {
+    slot.pings.set(seq, (steps) => {
       clearTimeout(timer);
       const waiting = this.#settle(slot, callId);
       waiting?.reject(
         new TimeoutError(
-          `${pending.call.def.name} ran past its timeout of ${pending.call.timeoutMs} ms (still waiting; its result will be dropped)`,
+          `${stepName(pending.call, steps.get(callId) ?? 0)} ran past its timeout of ${pending.call.timeoutMs} ms (still waiting; its result will be dropped)`,
         ),
       );
     });
@@ -505,7 +506,7 @@ export class ExecutorPool {
       case 'pong': {
         const answered = slot.pings.get(message.seq);
         slot.pings.delete(message.seq);
-        answered?.();
+        answered?.(new Map(message.steps));
         break;
       }
       case 'inspected': {
@@ -629,7 +630,9 @@ export class ExecutorPool {
       } else if (culpritKnown && pending.attempts < ATTEMPTS_MAX) {
         this.#dispatch(pending);
       } else {
-        pending.reject(new FunctionError(`${pending.call.def.name}: ${reason}`, 'ExecutorFailure'));
+        // Alone on the thread it is the culprit: named by the step it was at.
+        const name = culpritKnown ? def.name : overran(pending, slot.progress);
+        pending.reject(new FunctionError(`${name}: ${reason}`, 'ExecutorFailure'));
       }
     }
     const untold = [...slot.classes].filter((name) => !told.has(name));
@@ -662,8 +665,12 @@ export function instanceLost(name: string, because: string): string {
 function overran(pending: Pending, progress: Int32Array): string {
   const { call } = pending;
   if (call.chain === undefined || Atomics.load(progress, 0) !== pending.tag) return call.def.name;
-  const step = Atomics.load(progress, 1);
-  return step === 0 ? call.def.name : (call.chain[step - 1]?.def.name ?? call.def.name);
+  return stepName(call, Atomics.load(progress, 1));
+}
+
+/** The function at `step` of a call's chain (0: the call's own function). */
+function stepName(call: PoolCall, step: number): string {
+  return step === 0 ? call.def.name : (call.chain?.[step - 1]?.def.name ?? call.def.name);
 }
 
 function describeExit(code: number, failure: Error | undefined, memoryMb: number): string {

@@ -142,7 +142,7 @@ function onMessage(message: ToExecutor): void {
       executor.forgetModule(message.moduleId);
       break;
     case 'ping':
-      post({ t: 'pong', seq: message.seq });
+      post({ t: 'pong', seq: message.seq, steps: executor.steps() });
       break;
   }
 }

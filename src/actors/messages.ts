@@ -67,6 +67,8 @@ export type ToExecutor =
       consistency?: 'causal';
       /** The classes whose turns the callers up this call's chain hold (CallInfo.holding). */
       holding?: string[];
+      /** The call's timeout: its nested calls get what is left of it (CallInfo.deadlineMs). */
+      timeoutMs?: number;
       /** Names this dispatch in the thread's progress words (executor_pool.ts). */
       tag: number;
     } & CallStep)
@@ -102,7 +104,8 @@ export type ExecutorRequest =
 
 export type FromExecutor =
   | { t: 'ready' }
-  | { t: 'pong'; seq: number }
+  /** `steps`: the chain step each call in flight is at (names the one that overran). */
+  | { t: 'pong'; seq: number; steps: [callId: string, step: number][] }
   | { t: 'done'; callId: string; ok: true; bytes: Uint8Array; reads?: SnapshotEntry[] }
   | { t: 'done'; callId: string; ok: false; error: WireError; resend?: true }
   | { t: 'inspected'; taskId: number; ok: true; exports: ExportInfo[] }

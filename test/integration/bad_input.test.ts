@@ -261,6 +261,46 @@ test('a call that overruns while only waiting fails alone: its thread and actors
   t.is(after, before, 'no thread was replaced');
 });
 
+test("a nested call gets only what is left of its caller's time, so a runaway is stopped with it", async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('forever', () => {
+    for (;;) {
+      // runaway on purpose
+    }
+  });
+  await cloud.register('outerForever', (ctx: Context) => ctx.call('forever', []));
+  await cloud.register('same', (_ctx: Context, x: number) => x);
+  for (let i = 0; i < 2; i++) {
+    await t.throwsAsync(cloud.call('outerForever', [], { timeoutMs: 1000 }), {
+      instanceOf: TimeoutError,
+    });
+  }
+  // The inner runaways were stopped at their callers' deadlines: nothing else is blamed.
+  const startedMs = Date.now();
+  for (let i = 0; i < 3; i++) t.is(await cloud.call('same', [i], { timeoutMs: 5000 }), i);
+  t.true(Date.now() - startedMs < 4000, 'served at once, not after the runaways');
+});
+
+test('a DAG step that overruns while waiting, or kills its thread, is the one named', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('first', (_ctx: Context, x: number) => x);
+  await cloud.register('sleepy', async (_ctx: Context, x: number) => {
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    return x;
+  });
+  await cloud.register('quits', () => process.exit(3));
+  await cloud.registerDag('dozing', ['first', 'sleepy'], [['first', 'sleepy']]);
+  await cloud.registerDag('quitting', ['first', 'quits'], [['first', 'quits']]);
+  const dozing = await t.throwsAsync(cloud.callDag('dozing', { first: [1] }, { timeoutMs: 800 }), {
+    instanceOf: TimeoutError,
+  });
+  t.regex(dozing.message, /^sleepy ran past its timeout of 800 ms \(still waiting/);
+  const quitting = await t.throwsAsync(cloud.callDag('quitting', { first: [1] }), {
+    instanceOf: FunctionError,
+  });
+  t.regex(quitting.message, /^quits: the executor thread exited with code 3/);
+});
+
 test('running out of memory fails the call with FunctionError and the node recovers', async (t) => {
   const { cloud } = t.context;
   await cloud.register('hog', () => {
