@@ -174,7 +174,8 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
       if (deps.causal) request.consistency = 'causal';
       if (holding.length > 0) request.holding = holding;
       // It cannot outlive its caller: past the caller's deadline nobody awaits its result.
-      if (info.deadlineMs !== undefined) request.timeoutMs = Math.max(1, info.deadlineMs - Date.now());
+      if (info.deadlineMs !== undefined)
+        request.timeoutMs = Math.max(1, info.deadlineMs - Date.now());
       const result = (await link.request(request, [bytes.buffer])) as Uint8Array;
       return decode(result);
     },

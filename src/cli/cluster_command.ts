@@ -4,8 +4,10 @@
  * line per node once each serves, then stays until SIGINT/SIGTERM, when every node leaves
  * gracefully (handing its keys over) and stops.
  */
+
 import { join } from 'node:path';
 import { isErrorCode } from '../errors.js';
+import { HTTP_PORT_OFFSET } from '../runtime/options.js';
 import { type NodeProcess, startNodeProcess } from '../sim/index.js';
 import { CliError } from './output.js';
 
@@ -33,7 +35,8 @@ function nodeArgs(
   basePort: number,
   seed: string | undefined,
 ) {
-  const args = ['--port', String(basePort + index), '--http-port', String(basePort + 80 + index)];
+  const port = basePort + index;
+  const args = ['--port', String(port), '--http-port', String(port + HTTP_PORT_OFFSET)];
   if (seed !== undefined) args.push('--join', seed);
   if (flags.dataDir !== undefined) args.push('--data-dir', join(flags.dataDir, `node-${index}`));
   if (flags.replication !== undefined) args.push('--replication', flags.replication);
@@ -54,7 +57,7 @@ function nodeFailure(index: number, port: number, error: unknown): CliError {
 
 export async function clusterUpCommand(flags: ClusterUpFlags): Promise<void> {
   const nodes = count('nodes', flags.nodes, 3, 64);
-  const basePort = count('base-port', flags.basePort, 7700, 65_000 - 80 - nodes);
+  const basePort = count('base-port', flags.basePort, 7700, 65_000 - HTTP_PORT_OFFSET - nodes);
   const started: NodeProcess[] = [];
   let stopping = false;
   const stopAll = async () => {

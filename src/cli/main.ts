@@ -113,7 +113,7 @@ function addStartCommand(program: Command): void {
       'address other nodes and clients reach this node at (default: --host; for 0.0.0.0, the first external IPv4)',
     )
     .option('--port <port>', 'client and peer port; 0 picks a free one (default 7700)')
-    .option('--http-port <port|off>', 'HTTP gateway port, or off (default 7780)')
+    .option('--http-port <port|off>', 'HTTP gateway port, or off (default: --port + 80, so 7780)')
     .option('--join <host:port,...>', 'seed nodes of a cluster to join')
     .option('--executors <n>', 'executor threads (default: CPU cores)')
     .option('--data-dir <dir>', 'durable storage folder (default: memory only)')

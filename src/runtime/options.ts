@@ -119,13 +119,27 @@ function joinList(join: unknown): string[] {
   return [...join] as string[];
 }
 
+/**
+ * The HTTP port when none is given: the node's port + 80 (7780 beside the default 7700),
+ * so nodes started on neighbouring ports, as `cluster up` does, do not collide over it;
+ * an ephemeral one beside an ephemeral port, or when port + 80 is out of range.
+ */
+function defaultHttpPort(port: number): number {
+  return port === 0 || port + HTTP_PORT_OFFSET > 65535 ? 0 : port + HTTP_PORT_OFFSET;
+}
+
+export const HTTP_PORT_OFFSET = 80;
+
 export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
+  const port = integer('port', options.port ?? 7700, 0, 65535);
   const resolved: ResolvedOptions = {
     host: text('host', options.host, '127.0.0.1')!,
     advertiseHost: advertised(options),
-    port: integer('port', options.port ?? 7700, 0, 65535),
+    port,
     httpPort:
-      options.httpPort === false ? false : integer('httpPort', options.httpPort ?? 7780, 0, 65535),
+      options.httpPort === false
+        ? false
+        : integer('httpPort', options.httpPort ?? defaultHttpPort(port), 0, 65535),
     join: joinList(options.join),
     executors: integer('executors', options.executors ?? availableParallelism(), 1, 256),
     dataDir: text('dataDir', options.dataDir, undefined),

@@ -171,6 +171,14 @@ test('the declared extremes frameBytesMax=4096 and valueBytesMax=2^30 fail the f
   }
 });
 
+test('without httpPort, HTTP listens on port + 80, so nodes on neighbouring ports do not collide', (t) => {
+  t.is(resolveOptions({}).httpPort, 7780);
+  t.is(resolveOptions({ port: 7701 }).httpPort, 7781);
+  t.is(resolveOptions({ port: 0 }).httpPort, 0, 'ephemeral beside ephemeral');
+  t.is(resolveOptions({ port: 65500 }).httpPort, 0, 'out of range: ephemeral');
+  t.is(resolveOptions({ port: 7701, httpPort: 9000 }).httpPort, 9000);
+});
+
 test('httpPort false turns the gateway off; true is refused', (t) => {
   t.is(resolveOptions({ httpPort: false }).httpPort, false);
   t.throws(() => resolveOptions({ httpPort: true as unknown as false }), {

@@ -33,7 +33,8 @@ export function mergeSet(a: SetLattice, b: SetLattice): SetLattice {
   if (a.items.size === 0) return b;
   const [large, small] = a.items.size >= b.items.size ? [a, b] : [b, a];
   const added: [string, unknown][] = [];
-  for (const [key, value] of small.items.entries()) if (!large.items.has(key)) added.push([key, value]);
+  for (const [key, value] of small.items.entries())
+    if (!large.items.has(key)) added.push([key, value]);
   if (added.length === 0) return large === a || a.items.size === b.items.size ? a : b;
   const merged: SetLattice = { kind: 'set', items: large.items.plus(added) };
   derivation.set(merged, { parent: large, added: added.map(([, value]) => value) });
