@@ -33,6 +33,16 @@ export function statusText(status: NodeStatus): string {
     ),
     `cache: ${status.cache.entries} keys, ${status.cache.bytesUsed}/${status.cache.bytesMax} bytes, hit ratio ${pct(status.cache.hitRatio)}`,
     `store: ${status.store.keys} keys`,
+    ...(status.dataDir === undefined
+      ? []
+      : [
+          `data dir: ${status.dataDir.path} (fsync ${status.dataDir.fsync})`,
+          ...(status.dataDir.failed === undefined
+            ? []
+            : [
+                `warning: the data dir failed, this node takes no writes: ${status.dataDir.failed}`,
+              ]),
+        ]),
     `calls: ${status.calls.started} started, ${status.calls.failed} failed, ${status.calls.inFlight} running`,
     `functions (${status.functions.length}): ${status.functions.map((f) => (f.kind === 'class' ? `${f.name} (class)` : f.name)).join(', ')}`,
     `dags (${status.dags.length}): ${status.dags.map((d) => d.name).join(', ')}`,

@@ -6,7 +6,7 @@
  * value stays as it was. The cache holds each key's revealed value, encoded once here;
  * executors decode it without asking.
  */
-import { ValidationError } from '../errors.js';
+import { UnavailableError, ValidationError } from '../errors.js';
 import {
   type CacheWriter,
   conflictOrder,
@@ -38,6 +38,8 @@ export interface NodeStoreOptions {
   onDelete?: (key: string) => void;
   /** Makes a changed value durable (the data dir's log); absent: memory only. */
   persist?: (key: string, value: Lattice) => Promise<void>;
+  /** Why `persist` can no longer succeed (the disk failed), if it cannot. */
+  persistFailure?: () => Error | undefined;
   /** Told when owners held values of different kinds for a key, and which one stays. */
   onConflict?: (key: string, kept: string, dropped: string) => void;
   /**
@@ -163,10 +165,28 @@ export class NodeStore {
    */
   readonly #ownCounts = new Map<string, Lattice>();
 
-  /** `write`, resolving once the change is as durable as the node's fsync policy makes it. */
+  /**
+   * `write`, resolving once the change is as durable as the node's fsync policy makes it.
+   * Once the data dir has failed, writes are refused before anything changes: a write
+   * told UnavailableError is then not applied, so sending it again (to another node) adds
+   * nothing twice. Only the writes in flight when the disk failed can be in memory (and
+   * passed to replicas) without being on this disk, and their error says so.
+   */
   async writeDurable(key: string, spec: LatticeSpec): Promise<Lattice> {
+    const failure = this.#o.persistFailure?.();
+    if (failure !== undefined) {
+      throw new UnavailableError(
+        `this node takes no writes: ${failure.message}. Nothing was written; another node can take it`,
+      );
+    }
     const value = this.write(key, spec);
-    await this.#lastPersist;
+    try {
+      await this.#lastPersist;
+    } catch (error) {
+      throw new UnavailableError(
+        `the write to ${JSON.stringify(key)} is in this node's memory (and may reach its replicas) but not on its disk: ${(error as Error).message}`,
+      );
+    }
     return value;
   }
 

@@ -39,6 +39,8 @@ export interface NodeStatus {
   };
   /** `keys`: every key held here; `userKeys`: without squall's own (registry, results). */
   store: { keys: number; userKeys: number };
+  /** With a data dir: where, the fsync policy, and why it failed (then the node takes no writes). */
+  dataDir?: { path: string; fsync: string; failed?: string };
   calls: { started: number; failed: number; inFlight: number };
   functions: { name: string; kind: 'function' | 'class'; version: string }[];
   /** `pins`: the nodes each function is pinned to (the scheduler places calls on them). */
@@ -109,6 +111,7 @@ export function nodeStatus(supervisor: Supervisor): NodeStatus {
       evictions: cache.evictions,
     },
     store: { keys: supervisor.store.size, userKeys: userKeyCount(supervisor) },
+    ...supervisor.dataDirStatus(),
     calls: {
       started: supervisor.counters.calls,
       failed: supervisor.counters.failed,

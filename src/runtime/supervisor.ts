@@ -126,6 +126,7 @@ export class Supervisor {
   readonly #lostInstances = new Map<string, string>();
 
   readonly #durable: DurableLog | undefined;
+  #diskFailureLogged = false;
 
   constructor(
     options: ResolvedOptions,
@@ -523,12 +524,25 @@ export class Supervisor {
         ),
       ...(durable === undefined
         ? {}
-        : { persist: (key, value) => this.#persist(durable, key, value) }),
+        : {
+            persist: (key, value) => this.#persist(durable, key, value),
+            persistFailure: () => durable.failure,
+          }),
     });
   }
 
   status(): NodeStatus {
     return nodeStatus(this);
+  }
+
+  /** The data dir's part of status: absent without one. */
+  dataDirStatus(): Pick<NodeStatus, 'dataDir'> {
+    const { dataDir, fsync } = this.options;
+    if (this.#durable === undefined || dataDir === undefined) return {};
+    const failure = this.#durable.failure;
+    return {
+      dataDir: { path: dataDir, fsync, ...(failure !== undefined && { failed: failure.message }) },
+    };
   }
 
   /** Serves requests from other supervisors beyond reads and writes. */
@@ -603,7 +617,18 @@ export class Supervisor {
 
   /** Appends a changed value to the log; compacts it into a snapshot when it grew large. */
   async #persist(log: DurableLog, key: string, value: Lattice): Promise<void> {
-    await log.append(key, value);
+    try {
+      await log.append(key, value);
+    } catch (error) {
+      if (!this.#diskFailureLogged && log.failure !== undefined) {
+        this.#diskFailureLogged = true;
+        this.log.error(
+          { err: log.failure },
+          'the data dir failed: this node takes no more writes (restart it once the disk is fixed)',
+        );
+      }
+      throw error;
+    }
     if (log.snapshotDue) {
       log.snapshot(this.store.entries()).catch((error: unknown) => {
         this.log.error(`snapshot failed: ${(error as Error).message}`);

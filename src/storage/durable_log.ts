@@ -557,6 +557,11 @@ export class DurableLog {
     return this.#snapshotting === undefined && this.logBytes >= this.#config.snapshotLogBytes;
   }
 
+  /** Why the log refuses appends since a write or fsync failed; undefined while it works. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
   /** The log generation appends go to. */
   get generation(): number {
     return this.#generation;
