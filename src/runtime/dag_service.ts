@@ -186,7 +186,17 @@ export class DagService {
     return this.runner.execute(
       callId,
       base,
-      (excluded) => fixed ?? this.#place(dag, refs, excluded, { pins }),
+      (excluded) => {
+        const placed = this.#place(dag, refs, excluded, { pins });
+        if (fixed === undefined) return placed;
+        // A placement is kept while its nodes serve; a function whose node failed an
+        // attempt (or died) is re-run where the scheduler puts it.
+        const cluster = this.#deps.cluster();
+        const usable = (node: string) => !excluded.has(node) && cluster.isAlive(node);
+        return Object.fromEntries(
+          dag.functions.map((fn) => [fn, usable(fixed[fn]!) ? fixed[fn]! : placed[fn]!]),
+        );
+      },
       ATTEMPTS_MAX,
     );
   }
