@@ -17,14 +17,13 @@ export function statusText(status: NodeStatus): string {
       : [
           `warning: another process at ${status.idAlsoUsedBy} uses this node's id (started from a copy of its data dir?): give each node its own data dir`,
         ]),
-    ...(status.seedsUnanswered === undefined
+    ...(status.seedsUnanswered === undefined || status.seedsRefused !== undefined
       ? []
       : [
           `warning: no seed has answered yet (${status.seedsUnanswered.join(', ')}); serving alone, still trying`,
         ]),
     ...(status.seedsRefused ?? []).map(
-      (r) =>
-        `warning: seed ${r.address} refused this node: ${r.error} (is --token the same on every node?)`,
+      (r) => `warning: seed ${r.address} refused this node, which serves alone: ${r.error}`,
     ),
     `executors (${status.executors.length}):`,
     ...status.executors.map(

@@ -173,7 +173,9 @@ export class ClientServer {
       this.#checkAuth(session, request);
     } catch (error) {
       this.#reply(session, id, error);
-      if (error instanceof AuthError) session.connection.close();
+      // A refused hello ends the connection: a peer refused (another token, another
+      // replication factor) must not stay half in the cluster.
+      if (error instanceof AuthError || isRecord(frame.peer)) session.connection.close();
       return;
     }
     if (this.#draining && request.op !== 'hello') {
@@ -218,6 +220,7 @@ export class ClientServer {
         this.#byClient.set(request.client, session);
       }
       if (request.peer !== undefined) {
+        this.#supervisor.cluster.checkPeerReplication(request.replication);
         // Another supervisor: from now on this connection carries peer frames.
         this.#sessions.delete(session);
         this.#supervisor.cluster.adoptPeer(session.connection, request.peer);

@@ -17,7 +17,7 @@
  * the node that ran it, so a Future is answered where it was created.
  */
 import type pino from 'pino';
-import { TimeoutError, UnavailableError } from '../errors.js';
+import { TimeoutError, UnavailableError, ValidationError } from '../errors.js';
 import {
   fromWire,
   type Lattice,
@@ -37,7 +37,7 @@ import {
 } from './membership.js';
 import { type NodeStore, specHasCounter } from './node_store.js';
 import { type PeerIdentity, PeerLinks } from './peer_links.js';
-import { MAILBOX_PREFIX, onEveryNode, ringView } from './placement.js';
+import { DEFAULT_REPLICATION, MAILBOX_PREFIX, onEveryNode, ringView } from './placement.js';
 import { ownersIn, Replication, type ReplicationConfig, type RingView } from './replication.js';
 import { parseReplicaMessage, type ReplicaMessage } from './replication_messages.js';
 import { Subscriptions } from './subscriptions.js';
@@ -102,8 +102,12 @@ export class Cluster {
     this.#o = options;
     const now = () => performance.timeOrigin + performance.now();
     const env = { random: Math.random };
-    this.peers = new PeerLinks(options.self, options.token, options.limits, (address, error) =>
-      this.#onRefused(address, error),
+    this.peers = new PeerLinks(
+      options.self,
+      options.token,
+      options.limits,
+      (address, error) => this.#onRefused(address, error),
+      replicationWanted(options.replication),
     );
     this.membership = new Membership(options.self, options.membership ?? {}, env);
     this.replication = new Replication(
@@ -161,7 +165,7 @@ export class Cluster {
       this.#o.log.warn(
         { seeds: this.#o.seeds, ...(refused.length > 0 && { refused }) },
         refused.length > 0
-          ? 'seeds refused this node (is --token the same on every node?): serving as a cluster of one, still trying to join'
+          ? 'seeds refused this node (see why in status): serving as a cluster of one, still trying to join'
           : 'no seed has answered yet: serving as a cluster of one, still trying to join',
       );
       this.#warnWhileAlone(SEED_WARNING_REPEAT_MS);
@@ -448,17 +452,31 @@ export class Cluster {
    * the operator must hear of it, or the node just runs alone without saying why.
    */
   #onRefused(address: string, error: Error): void {
+    const code = (error as { code?: unknown }).code;
+    const hint = code === 'UNAUTHORIZED' ? ' (is --token the same on every node?)' : '';
     if (this.#refusals.size >= 1024) this.#refusals.clear();
-    this.#refusals.set(address, error.message);
+    this.#refusals.set(address, error.message + hint);
     const nowMs = performance.now();
     const lastMs = this.#refusalsReportedMs.get(address);
     if (lastMs !== undefined && nowMs - lastMs < REFUSAL_REPORT_MS) return;
     if (this.#refusalsReportedMs.size >= 1024) this.#refusalsReportedMs.clear();
     this.#refusalsReportedMs.set(address, nowMs);
-    const code = (error as { code?: unknown }).code;
     this.#o.log.error(
       { peer: address, code },
-      `node at ${address} refused this node: ${error.message}${code === 'UNAUTHORIZED' ? ' (is --token the same on every node?)' : ''}`,
+      `node at ${address} refused this node: ${error.message}${hint}`,
+    );
+  }
+
+  /**
+   * Refuses a peer that keeps a different number of copies per key: with owners computed
+   * from different factors, writes would land on fewer nodes than either expects and a
+   * node's loss could lose acknowledged writes (found by QA). The cluster must agree.
+   */
+  checkPeerReplication(theirs: number | undefined): void {
+    const ours = replicationWanted(this.#o.replication);
+    if (theirs === undefined || theirs === ours) return;
+    throw new ValidationError(
+      `this cluster keeps ${ours} copies of each key (--replication ${ours}); the joining node was started with ${theirs}: restart it with --replication ${ours}`,
     );
   }
 
@@ -580,4 +598,9 @@ export class Cluster {
       },
     };
   }
+}
+
+/** The replication factor a node was started with, as peers compare it. */
+export function replicationWanted(replication: number | undefined): number {
+  return replication ?? DEFAULT_REPLICATION;
 }

@@ -62,6 +62,7 @@ interface Link {
 export class PeerLinks {
   readonly #self: PeerIdentity;
   readonly #token: string | undefined;
+  readonly #replication: number | undefined;
   readonly #limits: ConnectionLimits;
   readonly #links = new Map<string, Link>();
   readonly #pending = new Map<
@@ -81,15 +82,21 @@ export class PeerLinks {
 
   readonly #onRefused: (address: string, error: Error) => void;
 
-  /** `onRefused`: a peer answered this node's hello with an error (a wrong token, say). */
+  /**
+   * `onRefused`: a peer answered this node's hello with an error (a wrong token, a
+   * different replication factor). `replication`: the copies per key this node keeps,
+   * told in its hello so that a peer that keeps another number refuses it.
+   */
   constructor(
     self: PeerIdentity,
     token: string | undefined,
     limits: ConnectionLimits,
     onRefused: (address: string, error: Error) => void = () => undefined,
+    replication?: number,
   ) {
     this.#self = self;
     this.#token = token;
+    this.#replication = replication;
     this.#limits = limits;
     this.#onRefused = onRefused;
   }
@@ -224,6 +231,7 @@ export class PeerLinks {
         peer: this.#self,
       };
       if (this.#token !== undefined) hello.token = this.#token;
+      if (this.#replication !== undefined) hello.replication = this.#replication;
       connection.send(hello);
       link.connection = connection;
       link.connecting = false;

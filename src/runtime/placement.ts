@@ -46,6 +46,9 @@ export function placementOf(key: string, view: { ring: HashRing; replication: nu
   return [node, ...owners.filter((id) => id !== node)].slice(0, replication);
 }
 
+/** Copies of each key when `--replication` is not given (fewer while the ring is smaller). */
+export const DEFAULT_REPLICATION = 2;
+
 /**
  * The ring view a node works with: `wanted` copies (undefined: 1 alone, 2 once there are
  * two nodes) capped at the ring's size, members' addresses as the membership knows them,
@@ -57,7 +60,7 @@ export function ringView(
   members: Iterable<{ id: string; address: string }>,
   self: { id: string; address: string },
 ): RingView {
-  const replication = Math.max(1, Math.min(wanted ?? (ring.size > 1 ? 2 : 1), ring.size));
+  const replication = Math.max(1, Math.min(wanted ?? DEFAULT_REPLICATION, ring.size));
   const addresses = new Map<string, string>();
   for (const member of members) addresses.set(member.id, member.address);
   addresses.set(self.id, self.address);

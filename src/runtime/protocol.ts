@@ -38,6 +38,8 @@ export type ClientRequest =
       token?: string;
       version: number;
       peer?: { id: string; address: string };
+      /** A peer's: the copies per key it keeps (the cluster must agree on one number). */
+      replication?: number;
       /** The client's id: a DAG's sink on this node may answer that client here directly. */
       client?: string;
     }
@@ -139,6 +141,11 @@ const parsers: Record<ClientRequest['op'], Parser> = {
     const hello: ClientRequest & { op: 'hello' } = { id, op: 'hello', version };
     if (token !== undefined) hello.token = token;
     if (f.peer !== undefined) hello.peer = parsePeer(f.peer);
+    if (f.replication !== undefined) {
+      if (!Number.isSafeInteger(f.replication) || (f.replication as number) < 1)
+        throw new ValidationError('replication must be an integer >= 1');
+      hello.replication = f.replication as number;
+    }
     const client = optionalString(f, 'client', CLIENT_ID_CHARS_MAX);
     if (client !== undefined) hello.client = client;
     return hello;

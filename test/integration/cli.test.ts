@@ -204,9 +204,45 @@ test('a node whose seed refuses its token says which seed and why in status', as
         return JSON.parse(status.stdout).seedsRefused?.[0]?.address === seed.address;
       });
       const text = await runCli(['status', '--token', 'two'], env);
-      t.regex(text.stdout, /warning: seed 127\.0\.0\.1:\d+ refused this node: .*token/);
+      t.regex(
+        text.stdout,
+        /warning: seed 127\.0\.0\.1:\d+ refused this node, which serves alone: .*token/,
+      );
+      t.notRegex(text.stdout, /no seed has answered/);
     } finally {
       await node.stop();
+    }
+  } finally {
+    await seed.stop();
+  }
+});
+
+test('a node started with another replication factor than the cluster is refused and told which', async (t) => {
+  const base = ['--executors', '1', '--http-port', 'off'];
+  const seed = await startNodeProcess([...base, '--replication', '3']);
+  try {
+    const odd = await startNodeProcess([...base, '--replication', '1', '--join', seed.address]);
+    try {
+      await waitFor('the refusal to be seen', async () => {
+        const status = await runCli(['status', '--json'], { SQUALL_ADDRESS: odd.address });
+        return /keeps 3 copies .*restart it with --replication 3/.test(
+          JSON.parse(status.stdout).seedsRefused?.[0]?.error ?? '',
+        );
+      });
+      const members = await runCli(['status', '--json'], { SQUALL_ADDRESS: seed.address });
+      t.is(JSON.parse(members.stdout).nodes.length, 1, 'the cluster did not take it in');
+    } finally {
+      await odd.stop();
+    }
+    const same = await startNodeProcess([...base, '--replication', '3', '--join', seed.address]);
+    try {
+      await waitFor('a node with the same factor to join', async () => {
+        const status = await runCli(['status', '--json'], { SQUALL_ADDRESS: seed.address });
+        return JSON.parse(status.stdout).ring.members.length === 2;
+      });
+      t.pass();
+    } finally {
+      await same.stop();
     }
   } finally {
     await seed.stop();
