@@ -59,6 +59,8 @@ export interface ClusterOptions {
   subscriptionTtlMs?: number;
   /** Receives one-way peer messages the cluster itself does not know (load reports). */
   onPeerMessage?: (fromAddress: string, core: string, message: unknown) => void;
+  /** Told the other ring members' addresses whenever the ring changes. */
+  onRingChange?: (peerAddresses: string[]) => void;
   /** Serves peer requests the cluster itself does not know (messages, DAG steps). */
   onPeerRequest?: (fromAddress: string, op: string, args: unknown) => Promise<unknown> | unknown;
 }
@@ -561,6 +563,10 @@ export class Cluster {
     this.#previousViews = [this.#view, ...this.#previousViews].slice(0, PREVIOUS_VIEWS_MAX);
     this.#view = view;
     this.#o.log.info({ ring: view.ring.nodes, replication: view.replication }, 'ring changed');
+    const peers = view.ring.nodes
+      .filter((id) => id !== this.selfId)
+      .map((id) => view.addressOf(id));
+    this.#o.onRingChange?.(peers.filter((address) => address !== undefined));
     this.#replicationHost.apply(this.replication.setView(view, this.#replicationHost.now));
   }
 

@@ -15,6 +15,7 @@ import {
   type DirLock,
   DurableLog,
   loadIdentity,
+  loadPeers,
   lockDataDir,
 } from '../storage/index.js';
 import { ClientServer } from './client_server.js';
@@ -41,7 +42,7 @@ const UNUSABLE_DIR_CODES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'ERO
 /** The node's identity and, with a data dir, its recovered store. */
 async function openStorage(options: ResolvedOptions) {
   const dir = options.dataDir;
-  if (dir === undefined) return { id: nanoid(12), durable: undefined, lock: undefined };
+  if (dir === undefined) return { id: nanoid(12), durable: undefined, lock: undefined, peers: [] };
   let lock: DirLock | undefined;
   try {
     await mkdir(dir, { recursive: true });
@@ -52,7 +53,9 @@ async function openStorage(options: ResolvedOptions) {
       fsync: options.fsync,
       fsyncIntervalMs: options.fsyncIntervalMs,
     });
-    return { id: identity.id, durable, lock };
+    // Without --join, a data dir that was part of a cluster rejoins it through its peers.
+    const peers = options.join.length === 0 ? await loadPeers(dir) : [];
+    return { id: identity.id, durable, lock, peers };
   } catch (error) {
     await lock?.release();
     if (error instanceof CorruptLogError)
@@ -65,11 +68,17 @@ async function openStorage(options: ResolvedOptions) {
 }
 
 export async function startNode(options: NodeOptions = {}): Promise<NodeHandle> {
-  const resolved = resolveOptions(options);
-  const { id, durable, lock } = await openStorage(resolved);
+  const given = resolveOptions(options);
+  const { id, durable, lock, peers } = await openStorage(given);
+  const resolved = peers.length > 0 ? { ...given, join: peers } : given;
   // A restart must come back with a higher incarnation than any before: the clock gives one.
   const supervisor = new Supervisor(resolved, { id, incarnation: Date.now() }, durable?.log);
   if (durable !== undefined) supervisor.store.load(durable.entries);
+  if (peers.length > 0)
+    supervisor.log.info(
+      { peers },
+      'no --join given: rejoining through the peers this data dir last saw',
+    );
   const server = new ClientServer(supervisor);
   let gateway: HttpGateway | undefined;
   try {

@@ -36,8 +36,10 @@ import {
   encodeOwned,
   HybridClock,
   type Lattice,
+  PEERS_MAX,
   reveal,
   StoreShard,
+  savePeers,
 } from '../storage/index.js';
 import { type Ack, Cluster } from './cluster.js';
 import type { ConnectionLimits } from './connection.js';
@@ -216,6 +218,7 @@ export class Supervisor {
       log: this.log,
       onPeerRequest: (_from, op, args) => this.#servePeer(op, args),
       onPeerMessage: (from, core, message) => this.#onPeerMessage(from, core, message),
+      onRingChange: (peers) => this.#rememberPeers(peers),
       membership: {
         probeIntervalMs: this.options.probeIntervalMs,
         probeTimeoutMs: Math.max(1, Math.floor(this.options.probeIntervalMs / 2)),
@@ -534,6 +537,26 @@ export class Supervisor {
   status(): NodeStatus {
     return nodeStatus(this);
   }
+
+  /**
+   * Keeps, in the data dir, the addresses of the members seen (the newest first, those
+   * gone too: they may come back), so that a restart without `--join` rejoins.
+   */
+  #rememberPeers(current: string[]): void {
+    const dir = this.options.dataDir;
+    if (dir === undefined) return;
+    const seen = [...current, ...this.#peersSeen.filter((a) => !current.includes(a))];
+    this.#peersSeen = seen.filter((address) => address !== this.address).slice(0, PEERS_MAX);
+    const peers = this.#peersSeen;
+    this.#peersSaving = this.#peersSaving
+      .then(() => savePeers(dir, peers))
+      .catch((error: unknown) =>
+        this.log.warn({ err: error }, 'could not remember the peers in the data dir'),
+      );
+  }
+
+  #peersSeen: string[] = [];
+  #peersSaving: Promise<void> = Promise.resolve();
 
   /** The data dir's part of status: absent without one. */
   dataDirStatus(): Pick<NodeStatus, 'dataDir'> {

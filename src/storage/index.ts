@@ -22,5 +22,6 @@ export {
 } from './durable_log.js';
 export { HybridClock, hlcPhysicalMs } from './hlc.js';
 export * from './lattices/index.js';
+export { loadPeers, PEERS_FILE, PEERS_MAX, savePeers } from './peers_file.js';
 export { FutureRef, Ref, ref } from './refs.js';
 export { StoreShard } from './store.js';

@@ -4,6 +4,9 @@
  * acknowledged is lost. And cache coherence across nodes: a function that cached a key on
  * one node sees a write made through another.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import {
   type Cloud,
@@ -237,5 +240,45 @@ test('call results expire on every node that holds them, not only where they wer
   } finally {
     cloud.close();
     await Promise.all([first.stop(), second.stop()]);
+  }
+});
+
+test('a node restarted on its data dir without --join rejoins its cluster, even on another port', async (t) => {
+  t.timeout(120_000);
+  const root = mkdtempSync(join(tmpdir(), 'squall-rejoin-'));
+  const args = (i: number) => [
+    '--executors',
+    '1',
+    '--http-port',
+    'off',
+    '--data-dir',
+    join(root, `n${i}`),
+  ];
+  const nodes = [await startNodeProcess(args(0))];
+  for (let i = 1; i < 3; i++)
+    nodes.push(await startNodeProcess([...args(i), '--join', nodes[0]!.address]));
+  const cloud = await connect(nodes[0]!.address);
+  try {
+    const members = async (c: Cloud) => (await c.status()).ring.members.length;
+    await waitFor('three members', async () => (await members(cloud)) === 3);
+    await nodes[2]!.stop();
+    await waitFor('two members', async () => (await members(cloud)) === 2);
+    for (let i = 0; i < 50; i++) await cloud.put(`rejoin/${i}`, lattice.set([i]));
+    // Started by hand again, without --join, on whatever port is free.
+    nodes[2] = await startNodeProcess(args(2));
+    const back = await connect(nodes[2]!.address);
+    try {
+      await waitFor(
+        'it to rejoin',
+        async () => (await members(back)) === 3 && (await members(cloud)) === 3,
+      );
+      for (let i = 0; i < 50; i++) t.deepEqual(await back.get(`rejoin/${i}`), [i]);
+      t.is((await back.status()).seedsUnanswered, undefined);
+    } finally {
+      back.close();
+    }
+  } finally {
+    cloud.close();
+    await Promise.all(nodes.map((n) => n.stop()));
   }
 });
