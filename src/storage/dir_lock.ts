@@ -5,11 +5,14 @@
  * left by a process that is gone (a crash, `kill -9`) is taken over; one held by a live
  * process refuses the start. The lock is removed when the node stops.
  */
-import { open, readFile, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
 
 const LOCK_FILE = 'LOCK';
+const TAKEOVER_FILE = 'LOCK.takeover';
+const TAKEOVER_ATTEMPTS = 20;
+const TAKEOVER_PAUSE_MS = 25;
 
 export interface DirLock {
   release(): Promise<void>;
@@ -18,20 +21,30 @@ export interface DirLock {
 export async function lockDataDir(dir: string): Promise<DirLock> {
   const path = join(dir, LOCK_FILE);
   const mine = `${process.pid}\n`;
-  try {
-    const handle = await open(path, 'wx');
-    await handle.writeFile(mine);
-    await handle.close();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
-      throw new ValidationError(
-        `data dir ${dir} is in use by process ${holder} (another squall node?): ` +
-          'give each node its own data dir',
-      );
+  for (let attempt = 0; ; attempt++) {
+    if (await createExclusive(path, mine)) break;
+    const holder = await pidIn(path);
+    if (holder !== undefined && holder !== process.pid && isAlive(holder)) throw inUse(dir, holder);
+    // A stale lock: taken over by one process at a time, through a second exclusive file,
+    // so two nodes started together on a crashed node's dir cannot both take it (QA).
+    const takeover = join(dir, TAKEOVER_FILE);
+    if (await createExclusive(takeover, mine)) {
+      try {
+        const now = await pidIn(path);
+        if (now !== undefined && now !== process.pid && isAlive(now)) throw inUse(dir, now);
+        await unlink(path).catch(() => undefined);
+        // Someone who found no lock at all in the moment between may hold it now.
+        if (!(await createExclusive(path, mine))) throw inUse(dir, (await pidIn(path)) ?? 0);
+      } finally {
+        await unlink(takeover).catch(() => undefined);
+      }
+      break;
     }
-    await writeFile(path, mine);
+    if (attempt >= TAKEOVER_ATTEMPTS) throw inUse(dir, (await pidIn(takeover)) ?? 0);
+    // Another process is taking the lock over; one that died doing it left its file behind.
+    const taker = await pidIn(takeover);
+    if (taker !== undefined && !isAlive(taker)) await unlink(takeover).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, TAKEOVER_PAUSE_MS));
   }
   return {
     async release() {
@@ -39,6 +52,36 @@ export async function lockDataDir(dir: string): Promise<DirLock> {
       if (now === mine) await unlink(path).catch(() => undefined);
     },
   };
+}
+
+/** Creates `path` holding `text` if no such file exists; false if one does. */
+async function createExclusive(path: string, text: string): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'wx');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+/** The pid a lock file holds (undefined: gone, empty or not a number). */
+async function pidIn(path: string): Promise<number | undefined> {
+  const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function inUse(dir: string, pid: number): ValidationError {
+  return new ValidationError(
+    `data dir ${dir} is in use by process ${pid} (another squall node?): ` +
+      'give each node its own data dir',
+  );
 }
 
 function isAlive(pid: number): boolean {
