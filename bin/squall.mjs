@@ -47,6 +47,25 @@ function rerunWithMallocSettings() {
   });
 }
 
+/**
+ * Run through npm (`npm start`, `npx squall ...`), this process sits behind a `sh -c` that
+ * a SIGTERM sent to npm kills without passing it on, which left the node serving with no
+ * one to stop it. So, launched by npm, it takes being orphaned (npm and its shell gone)
+ * as that SIGTERM. Started any other way (nohup, a service manager), losing its parent is
+ * no reason to stop.
+ */
+function stopWhenNpmGoes() {
+  if (process.env.npm_command === undefined) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    process.kill(process.pid, 'SIGTERM');
+  }, 500);
+  timer.unref();
+}
+
+stopWhenNpmGoes();
 if (process.argv[2] === 'start' && !mallocChosen(process.env)) {
   rerunWithMallocSettings();
 } else {

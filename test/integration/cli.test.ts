@@ -3,8 +3,10 @@
  * call, get, put and status from other processes; errors as `error CODE: message` with a
  * non-zero exit code.
  */
+
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
@@ -214,6 +216,45 @@ test('a node whose seed refuses its token says which seed and why in status', as
     }
   } finally {
     await seed.stop();
+  }
+});
+
+test('a node run through npx stops when npx is sent SIGTERM (its shell does not pass it on)', async (t) => {
+  t.timeout(60_000);
+  const npx = spawn(
+    'npx',
+    ['squall', 'start', '--port', '0', '--http-port', 'off', '--executors', '1'],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
+  let stdout = '';
+  npx.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  try {
+    await waitFor('the node to serve', async () => /serving on \S+:\d+/.test(stdout), 30_000);
+    const [, host, port] = /serving on (\S+):(\d+)/.exec(stdout)!;
+    const listening = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connectTcp(Number(port), host!);
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+    t.true(await listening());
+    npx.kill('SIGTERM');
+    await waitFor('the node to stop', async () => !(await listening()), 15_000);
+  } finally {
+    // Whatever is left of the group, should the test fail.
+    try {
+      process.kill(-npx.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 });
 
