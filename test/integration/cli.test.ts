@@ -223,7 +223,7 @@ test('a node run through npx stops when npx is sent SIGTERM (its shell does not 
   t.timeout(60_000);
   const npx = spawn(
     'npx',
-    ['squall', 'start', '--port', '0', '--http-port', 'off', '--executors', '1'],
+    ['--yes', 'squall', 'start', '--port', '0', '--http-port', 'off', '--executors', '1'],
     {
       detached: true,
       stdio: ['ignore', 'pipe', 'ignore'],
