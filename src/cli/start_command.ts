@@ -30,12 +30,12 @@ export interface StartFlags {
   suspicionTimeoutMs?: string;
 }
 
+/** A flag's integer: decimal digits only (an empty $PORT or 0x6D60 is a mistake, not 0). */
 function int(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isInteger(value))
-    throw new CliError('INVALID', `--${flag} needs an integer, not ${text}`);
-  return value;
+  if (!/^-?\d+$/.test(text.trim()))
+    throw new CliError('INVALID', `--${flag} needs an integer, not ${JSON.stringify(text)}`);
+  return Number(text);
 }
 
 export function startOptions(flags: StartFlags): NodeOptions {
@@ -55,11 +55,19 @@ export function startOptions(flags: StartFlags): NodeOptions {
   set('dataDir', flags.dataDir);
   set('replication', int('replication', flags.replication));
   const cacheMb = int('cache-mb', flags.cacheMb);
+  // Checked here, in the user's unit: the node's own check speaks of cacheBytes.
+  if (cacheMb !== undefined && !(cacheMb >= 1 && cacheMb <= 2047))
+    throw new CliError('INVALID', `--cache-mb must be from 1 to 2047, not ${cacheMb}`);
   set('cacheBytes', cacheMb === undefined ? undefined : cacheMb * 1024 * 1024);
   set('token', flags.token);
   set('executorMemoryMb', int('executor-memory-mb', flags.executorMemoryMb));
   set('callTimeoutMs', int('call-timeout-ms', flags.callTimeoutMs));
   set('spinUs', int('spin-us', flags.spinUs));
+  if (flags.fsync !== undefined && flags.dataDir === undefined)
+    throw new CliError(
+      'INVALID',
+      '--fsync needs --data-dir: without one nothing is written to disk',
+    );
   set('fsync', flags.fsync as NodeOptions['fsync']);
   set('gossipIntervalMs', int('gossip-interval-ms', flags.gossipIntervalMs));
   set('probeIntervalMs', int('probe-interval-ms', flags.probeIntervalMs));

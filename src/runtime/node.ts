@@ -17,6 +17,7 @@ import {
   loadIdentity,
   loadPeers,
   lockDataDir,
+  type RecoveryReport,
 } from '../storage/index.js';
 import { ClientServer } from './client_server.js';
 import { DEFAULT_CONNECTION_LIMITS } from './connection.js';
@@ -67,13 +68,30 @@ async function openStorage(options: ResolvedOptions) {
   }
 }
 
+/** Says what recovery found; a dropped torn append is a warning (it names the bytes lost). */
+function reportRecovery(supervisor: Supervisor, recovered: RecoveryReport): void {
+  const { snapshotEntries, records, droppedTornBytes, generation } = recovered;
+  const fields = { snapshotEntries, records, generation };
+  if (droppedTornBytes > 0) {
+    supervisor.log.warn(
+      { ...fields, droppedTornBytes, dataDir: supervisor.options.dataDir },
+      `the end of log-${generation}.bin was torn (the node stopped in the middle of an append): dropped its last ${droppedTornBytes} bytes`,
+    );
+  } else if (snapshotEntries + records > 0) {
+    supervisor.log.info(fields, 'recovered the data dir');
+  }
+}
+
 export async function startNode(options: NodeOptions = {}): Promise<NodeHandle> {
   const given = resolveOptions(options);
   const { id, durable, lock, peers } = await openStorage(given);
   const resolved = peers.length > 0 ? { ...given, join: peers } : given;
   // A restart must come back with a higher incarnation than any before: the clock gives one.
   const supervisor = new Supervisor(resolved, { id, incarnation: Date.now() }, durable?.log);
-  if (durable !== undefined) supervisor.store.load(durable.entries);
+  if (durable !== undefined) {
+    supervisor.store.load(durable.entries);
+    reportRecovery(supervisor, durable.recovered);
+  }
   if (peers.length > 0)
     supervisor.log.info(
       { peers },

@@ -115,6 +115,10 @@ function joinList(join: unknown): string[] {
     if (typeof seed !== 'string' || !/^\[?[^\s\]]+\]?:\d{1,5}$/.test(seed)) {
       throw new ValidationError(`join: ${describeValue(seed)} is not "host:port"`);
     }
+    const port = Number(seed.slice(seed.lastIndexOf(':') + 1));
+    if (port < 1 || port > 65535) {
+      throw new ValidationError(`join: ${describeValue(seed)} has no port from 1 to 65535`);
+    }
   }
   return [...join] as string[];
 }

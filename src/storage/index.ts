@@ -19,6 +19,7 @@ export {
   type DurableLogOptions,
   type FsyncPolicy,
   loadIdentity,
+  type RecoveryReport,
 } from './durable_log.js';
 export { HybridClock, hlcPhysicalMs } from './hlc.js';
 export * from './lattices/index.js';

@@ -5,7 +5,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +115,20 @@ test('start refuses bad flags with a clear error', async (t) => {
   const result = await runCli(['start', '--port', 'abc']);
   t.is(result.code, 1);
   t.regex(result.stderr, /^error INVALID: --port needs an integer/);
+  for (const [args, message] of [
+    [['--port', ''], /^error INVALID: --port needs an integer, not ""/],
+    [['--port', '0x6D60'], /^error INVALID: --port needs an integer, not "0x6D60"/],
+    [
+      ['--join', '127.0.0.1:99999'],
+      /^error INVALID: join: "127\.0\.0\.1:99999" has no port from 1 to 65535/,
+    ],
+    [['--cache-mb', '-5'], /^error INVALID: --cache-mb must be from 1 to 2047, not -5/],
+    [['--fsync', 'always'], /^error INVALID: --fsync needs --data-dir/],
+  ] as const) {
+    const refused = await runCli(['start', '--http-port', 'off', ...args]);
+    t.is(refused.code, 1, args.join(' '));
+    t.regex(refused.stderr, message);
+  }
   const busy = await runCli([
     'start',
     '--port',
@@ -124,6 +138,27 @@ test('start refuses bad flags with a clear error', async (t) => {
   ]);
   t.is(busy.code, 1);
   t.regex(busy.stderr, /^error UNAVAILABLE: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+});
+
+test('a node that drops a torn last log record says so when it starts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'squall-torn-'));
+  const args = ['--executors', '1', '--http-port', 'off', '--data-dir', dir];
+  const first = await startNodeProcess(args);
+  try {
+    const env = { SQUALL_ADDRESS: first.address };
+    for (const value of ['1', '2']) t.is((await runCli(['put', 'torn', value], env)).code, 0);
+  } finally {
+    await first.stop();
+  }
+  truncateSync(join(dir, 'log-1.bin'), statSync(join(dir, 'log-1.bin')).size - 3);
+  const again = await startNodeProcess(args);
+  try {
+    t.regex(again.stderr(), /the end of log-1\.bin was torn .*dropped its last \d+ bytes/);
+    const read = await runCli(['get', 'torn'], { SQUALL_ADDRESS: again.address });
+    t.is(read.stdout.trim(), '1', 'the write before the torn one is kept');
+  } finally {
+    await again.stop();
+  }
 });
 
 test('start refuses a data dir it cannot use with INVALID', async (t) => {
