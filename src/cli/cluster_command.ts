@@ -85,6 +85,8 @@ export async function clusterUpCommand(flags: ClusterUpFlags): Promise<void> {
       });
     }
   } catch (error) {
+    // Not "exited, the others serve on": the whole cluster is being taken down.
+    stopping = true;
     await stopAll();
     throw error;
   }

@@ -342,7 +342,10 @@ async function recoverDataDir(dir: string): Promise<Recovered> {
   const plan = planRecovery(snapshot?.generation, listing.logs);
   if ('missing' in plan) {
     const file = join(dir, logFileName(plan.missing));
-    const reason = `log generation ${plan.missing} is missing (the snapshot and the logs present need it)`;
+    const reason =
+      snapshot === undefined && plan.missing < Math.min(...listing.logs)
+        ? `snapshot.bin is missing (the logs here begin at generation ${Math.min(...listing.logs)}, and the node deletes older logs only once a snapshot holds them), or log generation ${plan.missing} is`
+        : `log generation ${plan.missing} is missing (the snapshot and the logs present need it)`;
     throw new CorruptLogError(file, 0, reason, MISSING_ADVICE);
   }
   const replayed = await replayLogs(dir, plan.replay, entries);

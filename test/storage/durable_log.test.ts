@@ -272,6 +272,14 @@ test('a damaged snapshot, a missing generation or a torn older generation refuse
   await rm(join(dir, 'log-2.bin'));
   const missing = await t.throwsAsync(DurableLog.open({ dir }), { instanceOf: CorruptLogError });
   t.is(missing?.file, join(dir, 'log-2.bin'));
+  // The snapshot is gone, and the log it replaced: the snapshot is named as what is missing.
+  await writeFile(join(dir, 'log-2.bin'), Buffer.from(good['log-2.bin'] ?? '', 'base64'));
+  await rm(snapshotFile);
+  const noSnapshot = await t.throwsAsync(DurableLog.open({ dir }), { instanceOf: CorruptLogError });
+  t.regex(
+    noSnapshot?.message ?? '',
+    /snapshot\.bin is missing \(the logs here begin at generation 2/,
+  );
   // An older generation that ends torn although a newer one follows.
   const other = await tempDir(t);
   ({ log } = await DurableLog.open({ dir: other }));
