@@ -213,10 +213,14 @@ export class Cloud {
     args: Record<string, unknown[]> = {},
     options: DagCallOptions = {},
   ): Promise<R | Future<R>> {
-    const timeoutMs = timeoutOf(options, this.#timeoutMs);
+    const timeoutMs = timeoutOf(options, this.#timeoutMs, DAG_CALL_OPTIONS);
     if (typeof args !== 'object' || args === null || Array.isArray(args)) {
       throw new ValidationError('callDag args must be an object { function: [args] }');
     }
+    if (options.direct !== undefined && typeof options.direct !== 'boolean')
+      throw new ValidationError(
+        `direct must be true or false, got ${describeValue(options.direct)}`,
+      );
     const fields: Record<string, unknown> = {
       op: 'callDag',
       name,
@@ -281,8 +285,31 @@ export class Cloud {
 }
 
 /** A request's deadline: its own `timeoutMs` (checked here, so a typo fails at once) or the client's. */
-function timeoutOf(options: { timeoutMs?: number }, fallbackMs: number): number {
+const CALL_OPTIONS = ['timeoutMs'];
+const DAG_CALL_OPTIONS = [
+  'timeoutMs',
+  'consistency',
+  'session',
+  'outputKey',
+  'placement',
+  'direct',
+];
+
+/**
+ * A call's timeout, its options checked first: an option this call does not know is a
+ * typo (`{ direct: 'no' }` or `{ timeoutMS }` silently doing the default surprised users).
+ */
+function timeoutOf(
+  options: { timeoutMs?: number },
+  fallbackMs: number,
+  known: readonly string[] = CALL_OPTIONS,
+): number {
   checkOptions(options, 'call');
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length > 0)
+    throw new ValidationError(
+      `unknown call option ${JSON.stringify(unknown[0])}: the options are ${known.join(', ')}`,
+    );
   return options.timeoutMs === undefined ? fallbackMs : checkTimeoutMs(options.timeoutMs);
 }
 

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Registry } from 'prom-client';
 import {
   AuthError,
+  describeValue,
   type ErrorCode,
   errorToWire,
   NotFoundError,
@@ -134,6 +135,7 @@ export class HttpGateway {
       throw noRoute(method, url.pathname, ['POST']);
     if (method === 'POST' && kind === 'functions' && name !== undefined && action === 'call') {
       const body = await readJson(req, s.options.frameBytesMax);
+      checkFields(body, ['args', 'timeoutMs']);
       const args = body.args ?? [];
       if (!Array.isArray(args)) throw new ValidationError('args must be an array');
       const timeoutMs = callTimeout(url, body);
@@ -142,13 +144,29 @@ export class HttpGateway {
     }
     if (method === 'POST' && kind === 'dags' && name !== undefined && action === 'call') {
       const body = await readJson(req, s.options.frameBytesMax);
+      checkFields(body, ['args', 'timeoutMs', 'consistency', 'outputKey', 'placement', 'session']);
       const args = body.args ?? {};
       if (!isRecord(args)) throw new ValidationError('args must be an object { function: [args] }');
       const options: DagCallOptions = {
         timeoutMs: callTimeout(url, body) ?? s.options.callTimeoutMs,
       };
-      if (typeof body.consistency === 'string') options.consistency = body.consistency;
-      if (typeof body.outputKey === 'string') options.outputKey = body.outputKey;
+      const text = (field: string) => {
+        const value = body[field];
+        if (value !== undefined && typeof value !== 'string')
+          throw new ValidationError(`${field} must be a string, got ${describeValue(value)}`);
+        return value;
+      };
+      const consistency = text('consistency');
+      const outputKey = text('outputKey');
+      text('session');
+      if (consistency !== undefined) options.consistency = consistency;
+      if (outputKey !== undefined) options.outputKey = outputKey;
+      if (body.placement !== undefined) {
+        const placement = body.placement;
+        if (!isRecord(placement) || !Object.values(placement).every((n) => typeof n === 'string'))
+          throw new ValidationError('placement must be an object { function: "node id" }');
+        options.placement = placement as Record<string, string>;
+      }
       const result = await s.dags.call(name, encode(args), options);
       return json({ result: decode(result) });
     }
@@ -202,6 +220,15 @@ function decodePart(part: string): string {
 }
 
 /** A call's deadline: `timeoutMs` in the JSON body, or in the query string. */
+/** A request body's fields must be among `known`: a misspelt option is refused, not ignored. */
+function checkFields(body: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(body).find((key) => !known.includes(key));
+  if (unknown !== undefined)
+    throw new ValidationError(
+      `unknown field ${JSON.stringify(unknown)}: the body takes ${known.join(', ')}`,
+    );
+}
+
 function callTimeout(url: URL, body: Record<string, unknown>): number | undefined {
   if (body.timeoutMs === undefined) return parseTimeout(url.searchParams.get('timeoutMs'));
   return parseTimeout(String(body.timeoutMs));

@@ -168,6 +168,18 @@ test('SDK arguments of the wrong type are ValidationError', async (t) => {
   await t.throwsAsync(cloud.callDag('runaway', {}, { timeoutMs: 1.5 }), {
     instanceOf: ValidationError,
   });
+  // A mistyped option is refused, not silently left at its default.
+  const direct = await t.throwsAsync(cloud.callDag('runaway', {}, { direct: 'no' as never }), {
+    instanceOf: ValidationError,
+  });
+  t.regex(direct.message, /direct must be true or false/);
+  const typo = await t.throwsAsync(cloud.call('thrower', [1], { timeoutMS: 5 } as never), {
+    instanceOf: ValidationError,
+  });
+  t.regex(typo.message, /unknown call option "timeoutMS": the options are timeoutMs/);
+  await t.throwsAsync(cloud.callDag('runaway', {}, { outputkey: 'x' } as never), {
+    instanceOf: ValidationError,
+  });
 });
 
 test('an infinite loop times out, is stopped, and a bystander call still completes', async (t) => {

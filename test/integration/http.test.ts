@@ -61,6 +61,31 @@ test('call a DAG over HTTP, in each consistency mode', async (t) => {
     body: JSON.stringify({ args: { hypot: [6, 8] }, consistency: 'eventual-ish' }),
   });
   t.is(bad.status, 400);
+  // Options of the wrong type, or unknown ones, are refused as the SDK refuses them.
+  for (const extra of [
+    { consistency: 5 },
+    { outputKey: 5 },
+    { placement: { hypot: 'no-such-node' } },
+    { placement: 'here' },
+    { outputkey: 'x' },
+  ]) {
+    const refused = await request(t, '/v1/dags/httpDag/call', {
+      method: 'POST',
+      body: JSON.stringify({ args: { hypot: [6, 8] }, ...extra }),
+    });
+    t.true(refused.status === 400 || refused.status === 404, JSON.stringify(extra));
+  }
+  // An explicit placement on this node is honoured.
+  const placed = await request(t, '/v1/dags/httpDag/call', {
+    method: 'POST',
+    body: JSON.stringify({ args: { hypot: [6, 8] }, placement: { hypot: t.context.node.id } }),
+  });
+  t.deepEqual(await placed.json(), { result: 10 });
+  const typo = await request(t, '/v1/functions/hypot/call', {
+    method: 'POST',
+    body: JSON.stringify({ args: [3, 4], timeoutMS: 5 }),
+  });
+  t.is(typo.status, 400);
 });
 
 test('errors carry code and message with the mapped status', async (t) => {
