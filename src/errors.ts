@@ -102,7 +102,9 @@ export function describeValue(value: unknown, lengthMax = 120): string {
 function thrownMessage(error: unknown): string {
   if (error instanceof Error) return String(error.message);
   try {
-    return String(error);
+    const text = String(error);
+    // A plain object's is "[object Object]": show what it holds (`throw { code: 42 }`).
+    return text.startsWith('[object ') ? describeValue(error, 1000) : text;
   } catch {
     return describeValue(error);
   }
@@ -145,7 +147,12 @@ export function userErrorToWire(error: unknown): WireError {
       stack: error.stack ?? '',
     };
   }
-  return { code: 'FUNCTION_FAILED', message: thrownMessage(error), name: typeof error, stack: '' };
+  // Not an Error: named for what was thrown (`Object`, `string`), its message shows it.
+  const name =
+    typeof error === 'object' && error !== null
+      ? (Object.getPrototypeOf(error)?.constructor?.name ?? 'Object')
+      : typeof error;
+  return { code: 'FUNCTION_FAILED', message: thrownMessage(error), name, stack: '' };
 }
 
 export function errorFromWire(wire: WireError): SquallError {

@@ -52,16 +52,25 @@ function clientCommand(program: Command, spec: string, description: string): Com
 function addDagCommands(program: Command): void {
   const dag = program.command('dag').description('register, call, list and delete DAGs');
   clientCommand(dag, 'create <name>', 'register a DAG of registered functions')
-    .requiredOption('--functions <a,b,c>', 'the functions, comma-separated')
+    .requiredOption(
+      '--functions <a,b,c>',
+      'the functions, comma-separated (repeat to add more)',
+      (value: string, all: string[] | undefined) => [...(all ?? []), value],
+    )
     .option(
       '--edge <from:to>',
       'an edge (repeat for more)',
       (value: string, all: string[]) => [...all, value],
       [],
     )
-    .action((name: string, flags: ClientFlags & { functions: string; edge: string[] }) =>
+    .action((name: string, flags: ClientFlags & { functions: string[]; edge: string[] }) =>
       withCloud(flags, async (cloud) => {
-        const functions = flags.functions.split(',').filter((f) => f.length > 0);
+        const functions = flags.functions.flatMap((list) => list.split(','));
+        if (functions.some((f) => f.trim().length === 0))
+          throw new CliError(
+            'INVALID',
+            `--functions ${flags.functions.join(',')} has an empty name`,
+          );
         const edges = flags.edge.map((edge) => {
           const [from, to, ...rest] = edge.split(':');
           if (from === undefined || to === undefined || rest.length > 0) {

@@ -188,7 +188,7 @@ function readEdge(
     const at = position.get(end);
     if (at !== undefined) return at;
     throw new ValidationError(
-      `DAG ${quote(dag)}: edge #${index} ${describeValue(edge)} names ${describeValue(end)}, which is not one of its functions`,
+      `DAG ${quote(dag)}: edge #${index} ${JSON.stringify(ends)} names ${JSON.stringify(end)}, which is not one of its functions`,
     );
   }) as [number, number];
   if (from === to) {

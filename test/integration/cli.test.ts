@@ -205,6 +205,15 @@ test('dag create, call, list and delete from the command line', async (t) => {
   );
   t.is(cycle.code, 1);
   t.regex(cycle.stderr, /^error INVALID: DAG "loop" has a cycle/);
+  // --functions may be repeated; an empty name is a mistake.
+  const repeated = await runCli(
+    ['dag', 'create', 'twice', '--functions', 'add', '--functions', 'greet', '--edge', 'add:greet'],
+    env,
+  );
+  t.is(repeated.code, 0, repeated.stderr);
+  t.deepEqual(JSON.parse(repeated.stdout).functions, ['add', 'greet']);
+  const empty = await runCli(['dag', 'create', 'holes', '--functions', 'add,,greet'], env);
+  t.regex(empty.stderr, /^error INVALID: --functions add,,greet has an empty name/);
   t.is((await runCli(['dag', 'delete', 'cliDag'], env)).code, 0);
   const gone = await runCli(['dag', 'call', 'cliDag'], env);
   t.regex(gone.stderr, /^error NOT_FOUND: DAG cliDag is not registered/);

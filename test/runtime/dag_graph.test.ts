@@ -250,12 +250,12 @@ test('rejects an edge naming a function not in the list', (t) => {
   rejects(
     t,
     () => build(['a', 'b'], [['a', 'z']]),
-    `DAG "pipeline": edge #0 [ 'a', 'z' ] names "z", which is not one of its functions`,
+    `DAG "pipeline": edge #0 ["a","z"] names "z", which is not one of its functions`,
   );
   rejects(
     t,
     () => build(['a', 'b'], [['q', 'b']]),
-    `DAG "pipeline": edge #0 [ 'q', 'b' ] names "q", which is not one of its functions`,
+    `DAG "pipeline": edge #0 ["q","b"] names "q", which is not one of its functions`,
   );
 });
 

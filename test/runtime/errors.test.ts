@@ -255,10 +255,11 @@ test('userErrorToWire describes thrown values that are not Errors', (t) => {
     [undefined, 'undefined', 'undefined'],
     [null, 'null', 'object'],
     [false, 'false', 'boolean'],
-    [{ code: 1 }, '[object Object]', 'object'],
-    [[1, 2], '1,2', 'object'],
+    [{ code: 1 }, '{ code: 1 }', 'Object'],
+    [[1, 2], '1,2', 'Array'],
     [Symbol('s'), 'Symbol(s)', 'symbol'],
-    [{ toString: () => 'custom text' }, 'custom text', 'object'],
+    [{ toString: () => 'custom text' }, 'custom text', 'Object'],
+    [new Map([['a', 1]]), "Map(1) { 'a' => 1 }", 'Map'],
   ];
   for (const [thrown, message, name] of cases) {
     const wire = userErrorToWire(thrown);
