@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import { isErrorCode } from '../errors.js';
-import { HTTP_PORT_OFFSET } from '../runtime/options.js';
+import { HTTP_PORT_OFFSET } from '../runtime/index.js';
 import { type NodeProcess, startNodeProcess } from '../sim/index.js';
 import { CliError } from './output.js';
 

@@ -16,7 +16,7 @@ export {
   parseMembershipMessage,
 } from './membership.js';
 export { type NodeHandle, startNode } from './node.js';
-export type { NodeOptions } from './options.js';
+export { HTTP_PORT_OFFSET, type NodeOptions } from './options.js';
 export { placementOf, ringView } from './placement.js';
 export {
   type ClientRequest,
