@@ -5,6 +5,7 @@
  * left by a process that is gone (a crash, `kill -9`) is taken over; one held by a live
  * process refuses the start. The lock is removed when the node stops.
  */
+import { readFileSync } from 'node:fs';
 import { type FileHandle, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
@@ -84,12 +85,24 @@ function inUse(dir: string, pid: number): ValidationError {
   );
 }
 
+/**
+ * Whether the process that wrote a lock may still hold it: it lives, and — where the
+ * system says what a process runs (Linux's /proc) — it is a Node.js process. A crashed
+ * node's pid taken over since by some other program would otherwise lock its data dir
+ * for good.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  let command: string;
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return true;
+  }
+  return command === '' || /node|squall/i.test(command);
 }

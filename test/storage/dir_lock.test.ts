@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
+import { lockDataDir } from '../../src/storage/dir_lock.js';
 
 const run = promisify(execFile);
 const CONTENDER = new URL('./fixtures/lock_contender.ts', import.meta.url).pathname;
@@ -25,5 +26,23 @@ test("processes started together on a dead node's lock: exactly one takes it ove
     t.is(outcomes.filter((o) => o === 'won').length, 1, outcomes.join(' | '));
     for (const o of outcomes.filter((o) => o !== 'won'))
       t.regex(o, /^refused data dir .* is in use by process \d+/);
+  }
+});
+
+test('a lock whose pid now belongs to another program is taken over; a live node keeps its own', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'squall-lockpid-'));
+  const other = spawn('sleep', ['30']);
+  const node = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+  try {
+    writeFileSync(join(dir, 'LOCK'), `${node.pid}\n`);
+    await t.throwsAsync(lockDataDir(dir), { message: /is in use by process \d+/ });
+    // The crashed node's pid reused by `sleep`: not a node, so the lock is stale.
+    writeFileSync(join(dir, 'LOCK'), `${other.pid}\n`);
+    const lock = await lockDataDir(dir);
+    t.is(readFileSync(join(dir, 'LOCK'), 'utf8'), `${process.pid}\n`);
+    await lock.release();
+  } finally {
+    other.kill();
+    node.kill();
   }
 });
