@@ -186,8 +186,15 @@ function buildProgram(): Command {
         printJson(await cloud.call(name, values));
       }),
   );
-  clientCommand(program, 'get <key>', 'read a key').action((key: string, flags: ClientFlags) =>
-    withCloud(flags, async (cloud) => printJson(await cloud.get(key))),
+  clientCommand(program, 'get <key>', 'read a key (NOT_FOUND if it is not set)').action(
+    (key: string, flags: ClientFlags) =>
+      withCloud(flags, async (cloud) => {
+        const value = await cloud.get(key);
+        // As over HTTP (404): a key never set is not the JSON null a key may hold.
+        if (value === undefined)
+          throw new CliError('NOT_FOUND', `key ${JSON.stringify(key)} is not set`);
+        printJson(value);
+      }),
   );
   clientCommand(program, 'put <key> <json>', 'write a key').action(
     (key: string, json: string, flags: ClientFlags) =>

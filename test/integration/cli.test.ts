@@ -62,8 +62,13 @@ test('put and get through the CLI, with --address', async (t) => {
   const get = await runCli(['get', 'cli/key', ...address]);
   t.deepEqual(JSON.parse(get.stdout), { a: [1, 2] });
   const missing = await runCli(['get', 'cli/missing', ...address]);
-  t.is(missing.code, 0);
-  t.is(JSON.parse(missing.stdout), null);
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /^error NOT_FOUND: key "cli\/missing" is not set/);
+  // A key that holds JSON null is not a missing one.
+  t.is((await runCli(['put', 'cli/null', 'null', ...address])).code, 0);
+  const held = await runCli(['get', 'cli/null', ...address]);
+  t.is(held.code, 0);
+  t.is(JSON.parse(held.stdout), null);
 });
 
 test('status prints text, and JSON with --json', async (t) => {
