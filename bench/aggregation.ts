@@ -8,7 +8,9 @@
  *   resolved (every participant holds an estimate);
  * - gather by messaging: a leader function publishes its `ctx.id` under a fresh key, then
  *   `recv`s N values; N participant functions read the key (polling until it appears) and
- *   `ctx.send` their value to it; time from the start until the leader's mean arrives.
+ *   `ctx.send` their value to it; time from the start until the leader's mean arrives;
+ * - gather to an actor: the same, with the leader a class actor, whose address is stable
+ *   (learned once, before the runs): participants send to it at once, nothing is polled.
  *
  * Baseline, same run, interleaved with the runs above: gather through redis-server, as
  * Lambda functions would do it — N participants run as stateless piscina tasks
@@ -61,7 +63,39 @@ async function gatherSend(ctx: Context, key: string, value: number): Promise<boo
   throw new Error(`no leader published at ${key}`);
 }
 
-async function startCluster(size: number): Promise<{ nodes: NodeProcess[]; clouds: Cloud[] }> {
+/**
+ * The leader as a class actor: its address is stable (NODE/GatherInbox), so participants
+ * send to it at once, with nothing to publish or poll. `run` null: answers its address.
+ * Values carry their run, so one a late participant of an earlier run sent is skipped.
+ */
+class GatherInbox {
+  async run(ctx: Context, run: string | null, n: number): Promise<unknown> {
+    if (run === null) return ctx.id;
+    let sum = 0;
+    let got = 0;
+    const deadline = Date.now() + 10_000;
+    while (got < n) {
+      if (Date.now() > deadline) throw new Error(`only ${got} of ${n} values arrived`);
+      for (const { message } of await ctx.recv({ timeoutMs: 100 })) {
+        const { run: of, value } = message as { run: string; value: number };
+        if (of !== run) continue;
+        sum += value;
+        got += 1;
+      }
+    }
+    return sum / n;
+  }
+}
+
+/** A participant of the actor gather: sends its value to the leader's known address. */
+async function gatherTo(ctx: Context, address: string, run: string, value: number) {
+  await ctx.send(address, { run, value });
+  return true;
+}
+
+type Cluster = { nodes: NodeProcess[]; clouds: Cloud[]; inbox: string };
+
+async function startCluster(size: number): Promise<Cluster> {
   const args = ['--http-port', 'off', '--executors', '2'];
   const nodes: NodeProcess[] = [];
   try {
@@ -74,7 +108,10 @@ async function startCluster(size: number): Promise<{ nodes: NodeProcess[]; cloud
       await clouds[0]!.deployFile(AVERAGING);
       await clouds[0]!.register('gatherLeader', gatherLeader);
       await clouds[0]!.register('gatherSend', gatherSend);
-      return { nodes, clouds };
+      await clouds[0]!.register('GatherInbox', GatherInbox);
+      await clouds[0]!.register('gatherTo', gatherTo);
+      const inbox = (await clouds[0]!.call('GatherInbox', [null, 0])) as string;
+      return { nodes, clouds, inbox };
     } catch (error) {
       for (const cloud of clouds) cloud.close();
       throw error;
@@ -115,6 +152,20 @@ async function messagingRun(clouds: Cloud[], n: number, run: string): Promise<Ou
   const started = performance.now();
   const leader = clouds[0]!.call<number>('gatherLeader', [key, n]);
   const senders = values.map((v, i) => clouds[i % clouds.length]!.call('gatherSend', [key, v]));
+  const result = await leader;
+  const ms = performance.now() - started;
+  await Promise.all(senders);
+  return { ms, error: relError(result, meanOf(values)) };
+}
+
+async function actorRun(cluster: Cluster, n: number, run: string): Promise<Outcome> {
+  const { clouds, inbox } = cluster;
+  const values = valuesOf(n);
+  const started = performance.now();
+  const leader = clouds[0]!.call<number>('GatherInbox', [run, n]);
+  const senders = values.map((v, i) =>
+    clouds[i % clouds.length]!.call('gatherTo', [inbox, run, v]),
+  );
   const result = await leader;
   const ms = performance.now() - started;
   await Promise.all(senders);
@@ -178,7 +229,7 @@ async function measureAll(n: number, runs: number): Promise<Record<string, Summa
     workerData: { redisPort: redis.port },
   });
   pool.on('error', (error: Error) => process.stderr.write(`piscina: ${error.message}\n`));
-  const clusters: { nodes: NodeProcess[]; clouds: Cloud[] }[] = [];
+  const clusters: Cluster[] = [];
   try {
     clusters.push(await startCluster(1));
     clusters.push(await startCluster(2));
@@ -189,6 +240,8 @@ async function measureAll(n: number, runs: number): Promise<Record<string, Summa
         messaging_one_node: (run) => messagingRun(one, n, run),
         gossip_two_nodes: (run) => gossipRun(two, n, run),
         messaging_two_nodes: (run) => messagingRun(two, n, run),
+        actor_one_node: (run) => actorRun(clusters[0]!, n, run),
+        actor_two_nodes: (run) => actorRun(clusters[1]!, n, run),
         redis_gather: (run) => redisRun(pool, client, n, run),
       },
       runs,
@@ -213,6 +266,8 @@ export async function run({ quick }: { quick: boolean }): Promise<Record<string,
   const ratios = {
     redis_gather_p50_over_messaging_one_node_p50: ratio('messaging_one_node', 'p50_us'),
     redis_gather_p50_over_messaging_two_nodes_p50: ratio('messaging_two_nodes', 'p50_us'),
+    redis_gather_p50_over_actor_one_node_p50: ratio('actor_one_node', 'p50_us'),
+    redis_gather_p50_over_actor_two_nodes_p50: ratio('actor_two_nodes', 'p50_us'),
     redis_gather_p99_over_messaging_one_node_p99: ratio('messaging_one_node', 'p99_us'),
     redis_gather_p50_over_gossip_one_node_p50: ratio('gossip_one_node', 'p50_us'),
     messaging_two_nodes_p50_over_one_node_p50: round(
@@ -238,6 +293,8 @@ export async function run({ quick }: { quick: boolean }): Promise<Record<string,
     gossip_two_nodes: s.gossip_two_nodes,
     messaging_one_node: s.messaging_one_node,
     messaging_two_nodes: s.messaging_two_nodes,
+    actor_one_node: s.actor_one_node,
+    actor_two_nodes: s.actor_two_nodes,
     ratios,
     baselines: { redis_gather_piscina_tasks: redis },
   };
