@@ -4,7 +4,7 @@
  * supervisor over the executor's port. Values cross that port as CBOR bytes or plain
  * structured clones, so what a function reads is always its own copy.
  */
-import { ValidationError } from '../errors.js';
+import { TimeoutError, ValidationError } from '../errors.js';
 import {
   type CacheReader,
   decode,
@@ -119,6 +119,14 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
   const { link } = deps;
   let log: Logger | undefined;
   const holding = info.isClass ? [...(info.holding ?? []), info.name] : [...(info.holding ?? [])];
+  // Past its deadline the caller was told TimeoutError: a call still waiting on something
+  // then makes no more writes, messages or calls, so what it did stops where it was told.
+  const checkLive = () => {
+    if (info.deadlineMs !== undefined && Date.now() > info.deadlineMs)
+      throw new TimeoutError(
+        `${info.name} ran past its timeout: its caller was told so, and it may not write, send or call any more`,
+      );
+  };
   const get = (keyOrKeys: string | string[]) =>
     Array.isArray(keyOrKeys)
       ? getMany(deps, keyOrKeys, snapshot)
@@ -130,6 +138,7 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
     lattice,
     get: get as Context['get'],
     async put(key: string, value: unknown): Promise<void> {
+      checkLive();
       const request: Extract<ExecutorRequest, { op: 'put' }> = {
         op: 'put',
         key: checkKey(key),
@@ -140,6 +149,7 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
       snapshot?.wrote(key);
     },
     async send(to: string, message: unknown): Promise<void> {
+      checkLive();
       if (typeof to !== 'string' || to.length === 0) {
         throw new ValidationError('ctx.send needs the target actor address (a string)');
       }
@@ -159,6 +169,7 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
       return mail.map((m) => ({ from: m.from, message: decode(m.message) }));
     },
     async call(name: string, args: unknown[] = []): Promise<unknown> {
+      checkLive();
       if (!Array.isArray(args)) throw new ValidationError('ctx.call args must be an array');
       if (info.isClass && name === info.name)
         // Its calls take turns: this one would wait for the turn that is waiting for it.

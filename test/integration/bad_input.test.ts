@@ -269,6 +269,16 @@ test('a call that overruns while only waiting fails alone: its thread and actors
     t.regex(error.message, /doze ran past its timeout of 300 ms \(still waiting/);
   }
   t.is(await cloud.call('Keeper'), 3, 'the class kept its state');
+  // What a timed-out call would still do after waking is refused: the caller was told.
+  await cloud.register('lateWriter', async (ctx: Context, key: string) => {
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await ctx.put(key, 'written after the timeout');
+  });
+  await t.throwsAsync(cloud.call('lateWriter', ['late/key'], { timeoutMs: 200 }), {
+    instanceOf: TimeoutError,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 900));
+  t.is(await cloud.get('late/key'), undefined, 'its late write never landed');
   const after = (await cloud.status()).executors.reduce((sum, e) => sum + e.restarts, 0);
   t.is(after, before, 'no thread was replaced');
 });
