@@ -17,6 +17,8 @@ import { KeyedWaiters } from './waiters.js';
 export const RESULT_ERROR_SUFFIX = '.error';
 const ERROR_SUFFIX = RESULT_ERROR_SUFFIX;
 const RESULTS_MAX = 100_000;
+/** Expired result keys remembered, to tell a waiter at once that its result is gone. */
+const GONE_MAX = 100_000;
 
 export type Outcome = { value: unknown } | { error: WireError };
 
@@ -78,6 +80,22 @@ export class ResultStore {
     return this.#ttlMs;
   }
 
+  /**
+   * Whether the result at `key` is known to be gone: past its time by its key, or dropped
+   * here when it expired (a result that settled early expires well before its key says).
+   */
+  isGone(key: string): boolean {
+    return this.#gone.has(key) || this.expiredKey(key);
+  }
+
+  /** Result keys this node dropped as expired, the oldest first (bounded). */
+  readonly #gone = new Set<string>();
+
+  #dropped(key: string): void {
+    this.#gone.add(key);
+    if (this.#gone.size > GONE_MAX) this.#gone.delete(this.#gone.values().next().value as string);
+  }
+
   succeed(store: NodeStore, key: string, value: unknown): void {
     this.#write(store, key, value);
   }
@@ -118,7 +136,10 @@ export class ResultStore {
       const value = store.lattice(key);
       if (value !== undefined && this.isExpired(key, value)) expired.push(key);
     }
-    for (const key of expired) store.delete(key);
+    for (const key of expired) {
+      store.delete(key);
+      this.#dropped(key);
+    }
   }
 
   /** Whether `value` at `key` is a call result written longer than the ttl ago. */
@@ -138,6 +159,7 @@ export class ResultStore {
       const held = this.#expiries.length - this.#expiryHead;
       if (entry.expiresMs > nowMs && held <= RESULTS_MAX) break;
       store.delete(entry.key);
+      this.#dropped(entry.key);
       this.#expiryHead += 1;
     }
     if (this.#expiryHead > 1024 && this.#expiryHead * 2 > this.#expiries.length) {

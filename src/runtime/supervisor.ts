@@ -411,11 +411,7 @@ export class Supervisor {
   async #awaitOutcome(key: string, timeoutMs: number): Promise<Outcome | undefined> {
     const here = this.#results.read(this.store, key);
     if (here !== undefined) return here;
-    if (this.#results.expiredKey(key)) {
-      throw new NotFoundError(
-        `the result at ${key} has expired: results are kept ${this.#results.ttlMs} ms (resultTtlMs) after their call`,
-      );
-    }
+    if (this.#results.isGone(key)) throw this.#expired(key);
     const producer = resultProducer(key);
     const owned = this.cluster.owners(key).includes(this.nodeId);
     if (
@@ -433,13 +429,21 @@ export class Supervisor {
           { key, timeoutMs },
           timeoutMs + AWAIT_GRACE_MS,
         );
+        if (isRecord(wire) && wire.gone === true) throw this.#expired(key);
         const outcome = parseOutcome(wire);
         if (outcome !== undefined || Date.now() >= deadline) return outcome;
-      } catch {
+      } catch (error) {
+        if (error instanceof NotFoundError) throw error;
         // The producer died or cannot be reached: its replicas hold what it wrote.
       }
     }
     return this.#pollReplicas(key, deadline);
+  }
+
+  #expired(key: string): NotFoundError {
+    return new NotFoundError(
+      `the result at ${key} has expired: results are kept ${this.#results.ttlMs} ms (resultTtlMs) after their call`,
+    );
   }
 
   /** Reads a result (or its error) from the cluster until it exists or the deadline passes. */
@@ -577,6 +581,8 @@ export class Supervisor {
         : undefined;
       if (!isRecord(args) || typeof args.key !== 'string' || timeoutMs === undefined)
         throw new ValidationError('await needs {key, timeoutMs}');
+      const here = this.#results.read(this.store, args.key);
+      if (here === undefined && this.#results.isGone(args.key)) return { gone: true };
       return this.#results.wait(this.store, args.key, timeoutMs).then((outcome) => outcome ?? null);
     }
     throw new UnavailableError(`unknown peer operation ${op}`);

@@ -208,6 +208,9 @@ test('call results expire on every node that holds them, not only where they wer
       await Promise.all(futures.map((f) => f.get())),
       Array.from({ length: 50 }, (_, i) => 2 * i),
     );
+    // With the default timeout its key says it may settle for two minutes more.
+    const slowToSettle = await cloud.callAsync('double', [99]);
+    t.is(await slowToSettle.get(), 198);
     await waitFor(
       'the replica to hold results too',
       async () => (await keysOf(second.address)) > before[1]!,
@@ -224,8 +227,15 @@ test('call results expire on every node that holds them, not only where they wer
       const error = await futures[0]!.get({ timeoutMs: 100 }).catch((e: unknown) => e);
       return error instanceof NotFoundError;
     });
+    // Dropped as expired by the node that made it, it is known gone there and elsewhere.
+    const startedMs = Date.now();
+    await t.throwsAsync(slowToSettle.get({ timeoutMs: 10_000 }), { instanceOf: NotFoundError });
+    t.true(Date.now() - startedMs < 5000, 'told at once');
     const other = await connect(second.address);
     try {
+      await t.throwsAsync(other.call('double', [slowToSettle], { timeoutMs: 10_000 }), {
+        instanceOf: NotFoundError,
+      });
       const startedMs = Date.now();
       // A Future passed to a function on the other node is waited for there.
       const error = await t.throwsAsync(other.call('double', [futures[1]!]), {
