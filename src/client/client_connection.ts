@@ -43,6 +43,9 @@ interface Pending {
   fields: Record<string, unknown>;
 }
 
+/** Requests that change nothing: sent again to another node when theirs is lost. */
+const READS = new Set(['get', 'status', 'owners', 'listDags', 'listFunctions', 'await']);
+
 /** Most addresses a client remembers (those given, then members it learned). */
 const ADDRESSES_MAX = 64;
 
@@ -262,7 +265,9 @@ export class ClientConnection {
     for (const address of order) {
       let connection: Connection | undefined;
       try {
-        connection = await this.#open(address, timeoutMs, (c, error) => this.#onDrop(c, error));
+        connection = await this.#open(address, timeoutMs, (c, error) =>
+          this.#onDrop(c, address, error),
+        );
         this.#hello = (await this.#send(connection, this.#helloFields(), timeoutMs)).value;
         this.address = address;
         return connection;
@@ -363,22 +368,34 @@ export class ClientConnection {
     this.request(pending.fields, leftMs).then(pending.resolve, pending.reject);
   }
 
-  #onDrop(connection: Connection, error: Error | undefined): void {
+  #onDrop(connection: Connection, address: string, error: Error | undefined): void {
     if (this.#live === connection) {
       this.#connection = undefined;
       this.#live = undefined;
     }
-    this.#failSentOn(connection, this.address, error);
+    this.#failSentOn(connection, address, error);
   }
 
-  /** Fails the requests sent on a connection that dropped (answers elsewhere still count). */
+  /**
+   * The requests sent on a connection that dropped (answers that come on other connections
+   * still count): a read is sent again to the next node, as it changes nothing; anything
+   * else may or may not have run there, so it fails with TimeoutError, the error that means
+   * "outcome unknown" (UnavailableError means it did not run: safe to send again).
+   */
   #failSentOn(connection: Connection, address: string, error: Error | undefined): void {
     const reason = error === undefined ? 'connection closed' : error.message;
-    const failure = new UnavailableError(`lost the connection to ${address}: ${reason}`);
     for (const [id, pending] of this.#pending) {
       if (pending.connection !== connection) continue;
       this.#pending.delete(id);
-      pending.reject(failure);
+      if (READS.has(pending.fields.op as string)) {
+        this.#resendElsewhere(pending);
+        continue;
+      }
+      pending.reject(
+        new TimeoutError(
+          `lost the connection to ${address} (${reason}) before it answered: the ${String(pending.fields.op)} may or may not have run there`,
+        ),
+      );
     }
   }
 

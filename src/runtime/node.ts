@@ -35,7 +35,7 @@ export interface NodeHandle {
 }
 
 /** The longest a graceful stop waits for the requests it already took to be answered. */
-const DRAIN_MS = 5_000;
+const DRAIN_MS = 30_000;
 
 /** File system errors that say the data dir given cannot be used (not that the disk failed). */
 const UNUSABLE_DIR_CODES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EISDIR']);
