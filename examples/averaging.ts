@@ -4,7 +4,10 @@
  * at once, each with its own value; every participant publishes its actor address under
  * `group`, then for a number of rounds keeps half of its (sum, weight) pair and sends the
  * other half to a random peer. Every participant's sum/weight converges to the mean of all
- * values, with no coordinator and no shared state beyond the list of addresses.
+ * values, with no coordinator and no shared state beyond the list of addresses. `group`
+ * names one run: it is a set in the store that keeps its members, so give every run a fresh
+ * one, or a new run would take the finished participants of an old one for peers (and
+ * `pushSum` refuses a group that already holds more than `size` members).
  *
  *   await Promise.all(values.map((v) => cloud.callAsync('pushSum', ['g1', values.length, v])))
  */
@@ -18,7 +21,9 @@ interface Share {
 async function peersOf(ctx: Context, group: string, size: number): Promise<string[]> {
   for (let attempt = 0; attempt < 600; attempt++) {
     const members = ((await ctx.get(group)) as string[] | undefined) ?? [];
-    if (members.length >= size) return members.filter((id) => id !== ctx.id);
+    if (members.length > size)
+      throw new Error(`group ${group} has more than ${size} members: give each run a fresh group`);
+    if (members.length === size) return members.filter((id) => id !== ctx.id);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`only some of the ${size} participants of ${group} showed up`);

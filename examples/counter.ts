@@ -2,9 +2,10 @@
  * A stateful function actor. squall constructs `Counter` once, on one executor of the
  * node, and keeps the instance between calls (which take turns), so `total` lives in
  * memory and a call costs no read; each call also writes the total with ctx.put, so a new
- * instance (after its executor thread is replaced) picks it up from the store on its first
- * call. The key includes `ctx.id`, the actor's address, so two actors never overwrite each
- * other.
+ * instance (after its executor thread is replaced, or on another node after its node left
+ * or died) picks it up from the store on its first call. The key is the class's name: a
+ * class has one instance in the cluster, and its address (`ctx.id`, NODE/Counter) changes
+ * with the node it lives on.
  *
  *   squall call Counter 5   # → 5
  *   squall call Counter 2   # → 7 (same instance)
@@ -16,7 +17,7 @@ export class Counter {
   readonly #key: string;
 
   constructor(ctx: Context) {
-    this.#key = `counter/${ctx.id}`;
+    this.#key = `counter/${ctx.name}`;
   }
 
   /** Adds `by` (default 1) to the running total and returns the new total. */
