@@ -33,9 +33,17 @@ export class Mailboxes {
   readonly #now: () => number;
   readonly #boxes = new Map<string, Mailbox>();
 
-  constructor(limits: MailboxLimits, now: () => number) {
+  readonly #live: (actorId: string) => boolean;
+
+  /** `live`: actors whose mail is kept past the ttl, also when room is made for a new box. */
+  constructor(
+    limits: MailboxLimits,
+    now: () => number,
+    live: (actorId: string) => boolean = () => false,
+  ) {
     this.#limits = limits;
     this.#now = now;
+    this.#live = live;
   }
 
   get size(): number {
@@ -46,7 +54,7 @@ export class Mailboxes {
   deliver(to: string, message: MailMessage): boolean {
     let box = this.#boxes.get(to);
     if (box === undefined) {
-      if (this.#boxes.size >= this.#limits.mailboxesMax) this.sweep();
+      if (this.#boxes.size >= this.#limits.mailboxesMax) this.sweep(this.#live);
       if (this.#boxes.size >= this.#limits.mailboxesMax) {
         throw new UnavailableError(`node holds ${this.#limits.mailboxesMax} mailboxes, its limit`);
       }

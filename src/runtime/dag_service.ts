@@ -280,6 +280,11 @@ export class DagService {
     return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then(requireBytes);
   }
 
+  /** The node where class `name`'s instance lives (see #homeOf). */
+  homeOfClass(name: string): string {
+    return this.#homeOf(name);
+  }
+
   /**
    * The node where a class's instance lives, so that every node sends its calls — and its
    * DAGs place it — to the same instance. Its first home is the first live node, on the

@@ -35,6 +35,10 @@ export interface MessagingOptions {
   isRegistered(name: string): boolean;
   /** Whether an actor is alive now: a class, or a call still running. Its mail is kept. */
   isLive(actorId: string): boolean;
+  /** The node a class's one instance lives on; undefined when `name` is not a class. */
+  classHome(name: string): string | undefined;
+  /** The largest message `send` takes. */
+  messageBytesMax: number;
 }
 
 interface Envelope {
@@ -63,16 +67,48 @@ export class ActorMessaging {
     this.#mailboxes = new Mailboxes(
       { messagesMax: 10_000, mailboxesMax: 100_000, ttlMs: options.messageTtlMs },
       () => Date.now(),
+      options.isLive,
     );
   }
 
-  /** Delivers `message` to the actor at `to`, wherever it lives. */
-  async send(from: string, to: string, message: Uint8Array): Promise<void> {
-    const [node = '', name = ''] = to.split('/', 2);
-    if (node === '' || name === '')
+  /**
+   * The address a message for `to` goes to, checked: NODE/CLASS for a class — sent to the
+   * node its instance lives on now, whatever node the address names, since a class's home
+   * moves when its node goes — or NODE/FUNCTION/CALL for a call of a plain function.
+   * Anything else could never be read, and is refused rather than kept.
+   */
+  #route(to: string): { node: string; to: string } {
+    const parts = to.split('/');
+    const [node = '', name = '', callId] = parts;
+    if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === ''))
       throw new ValidationError(
-        `actor address ${describeValue(to, 80)} is not NODE/NAME (an actor's ctx.id)`,
+        `actor address ${describeValue(to, 80)} is not NODE/NAME or NODE/NAME/CALL (an actor's ctx.id)`,
       );
+    // The registry is on every node: an address naming no function is refused here.
+    if (!this.#o.isRegistered(name))
+      throw new NotFoundError(
+        `no function or class ${describeValue(name, 80)} for ${describeValue(to, 80)}`,
+      );
+    const home = this.#o.classHome(name);
+    if (home !== undefined) {
+      if (callId !== undefined)
+        throw new ValidationError(`${name} is a class: its one actor is NODE/${name}`);
+      return { node: home, to: `${home}/${name}` };
+    }
+    if (callId === undefined)
+      throw new ValidationError(
+        `${name} is a function: each of its calls is an actor NODE/${name}/CALL (that call's ctx.id)`,
+      );
+    return { node, to };
+  }
+
+  /** Delivers `message` to the actor at `to`, wherever it lives. */
+  async send(from: string, address: string, message: Uint8Array): Promise<void> {
+    if (message.length > this.#o.messageBytesMax)
+      throw new ValidationError(
+        `a message of ${message.length} bytes is over the limit of ${this.#o.messageBytesMax}`,
+      );
+    const { node, to } = this.#route(address);
     const cluster = this.#o.cluster();
     const member =
       node === this.#o.nodeId ? undefined : cluster.membership.members().find((m) => m.id === node);
@@ -81,14 +117,11 @@ export class ActorMessaging {
         `no node ${describeValue(node, 40)} for actor address ${describeValue(to, 80)}`,
       );
     }
-    // The registry is on every node: an address naming no function is refused here.
-    if (!this.#o.isRegistered(name))
-      throw new NotFoundError(
-        `no function or class ${describeValue(name, 80)} for ${describeValue(to, 80)}`,
-      );
+    if (member?.state === 'left')
+      throw new NotFoundError(`node ${node} has left the cluster: its actors are gone`);
     const mail: MailMessage = { from, message, id: nanoid(16) };
     if (member === undefined) {
-      this.deliver(to, mail);
+      this.#deliverChecked(to, mail);
       return;
     }
     if (member.state === 'alive' || member.state === 'suspect') {
@@ -113,6 +146,18 @@ export class ActorMessaging {
     if (this.#mailboxes.deliver(to, mail)) this.#waiters.notify(to, true);
   }
 
+  /**
+   * `deliver`, for an actor that must be alive here: a call that ended (or never ran here)
+   * would never read the message, so the sender is told instead of the mail being kept.
+   */
+  #deliverChecked(to: string, mail: MailMessage): void {
+    if (!this.#o.isLive(to))
+      throw new NotFoundError(
+        `no actor ${describeValue(to, 80)} is running: a function's actor lives while its call runs`,
+      );
+    this.deliver(to, mail);
+  }
+
   /** Serves a peer's `deliver` request after validating it. */
   deliverFromPeer(args: unknown): null {
     if (!isRecord(args) || typeof args.to !== 'string' || typeof args.from !== 'string') {
@@ -123,7 +168,7 @@ export class ActorMessaging {
     }
     if (!args.to.startsWith(`${this.#o.nodeId}/`))
       throw new NotFoundError(`${args.to} is not on this node`);
-    this.deliver(args.to, { from: args.from, message: args.message, id: args.id });
+    this.#deliverChecked(args.to, { from: args.from, message: args.message, id: args.id });
     return null;
   }
 

@@ -175,6 +175,10 @@ export class Supervisor {
       cluster: () => this.cluster,
       isRegistered: (name) => this.registry.get(name) !== undefined,
       isLive: (actorId) => this.#isLiveActor(actorId),
+      classHome: (name) =>
+        this.registry.get(name)?.kind === 'class' ? this.dags.homeOfClass(name) : undefined,
+      // A message that went to a fallback mailbox must fit in it beside another.
+      messageBytesMax: Math.floor(options.valueBytesMax / 2),
     });
     this.pool = new ExecutorPool({
       size: options.executors,

@@ -441,6 +441,26 @@ test("a class's instance stays on its node as nodes join, and starts over elsewh
     t.is(n, 1);
     t.not(movedTo.split('/')[0], nodes[0]!.id);
     t.deepEqual(await clouds[2]!.call('Keeper'), [movedTo, 2], 'every node uses the new home');
+    // A message to the class's old address, or naming any node, goes to where it lives now.
+    await clouds[1]!.register(
+      'Mailbox',
+      class {
+        run(ctx: Context, op: string) {
+          return op === 'id' ? ctx.id : ctx.recv().then((mail) => mail.map((m) => m.message));
+        }
+      },
+    );
+    await clouds[1]!.register('postTo', (ctx: Context, to: string, message: string) =>
+      ctx.send(to, message),
+    );
+    const home = ((await clouds[1]!.call('Mailbox', ['id'])) as string).split('/')[0]!;
+    const elsewhere = nodes.slice(1).find((node) => node.id !== home)!;
+    await clouds[2]!.call('postTo', [`${elsewhere.id}/Mailbox`, 'to a node it is not on']);
+    await clouds[3]!.call('postTo', [`${nodes[0]!.id}/Mailbox`, 'to a node that left']);
+    t.deepEqual(((await clouds[1]!.call('Mailbox', ['recv'])) as string[]).sort(), [
+      'to a node it is not on',
+      'to a node that left',
+    ]);
   } finally {
     for (const cloud of clouds) cloud.close();
     await Promise.all(nodes.map((n) => n.stop()));

@@ -65,8 +65,17 @@ test('a class actor keeps its address, and messages wait in its mailbox between 
 
 test('a full mailbox is a typed error to the sender', async (t) => {
   const { cloud } = t.context;
-  await cloud.register('flood', async (ctx: Context) => {
-    const target = `${ctx.id}-never-reads`;
+  // A class actor lives on between calls, so its mail is kept until its mailbox is full.
+  await cloud.register(
+    'NeverReads',
+    class {
+      run(ctx: Context) {
+        return ctx.id;
+      }
+    },
+  );
+  const target = (await cloud.call('NeverReads')) as string;
+  await cloud.register('flood', async (ctx: Context, target: string) => {
     let sent = 0;
     try {
       for (;;) {
@@ -77,7 +86,11 @@ test('a full mailbox is a typed error to the sender', async (t) => {
       return { sent, code: (error as { code?: string }).code, message: (error as Error).message };
     }
   });
-  const result = (await cloud.call('flood')) as { sent: number; code: string; message: string };
+  const result = (await cloud.call('flood', [target])) as {
+    sent: number;
+    code: string;
+    message: string;
+  };
   t.is(result.sent, 10_000);
   t.is(result.code, 'UNAVAILABLE');
   t.regex(result.message, /mailbox .* is full/);
@@ -85,7 +98,7 @@ test('a full mailbox is a typed error to the sender', async (t) => {
 
 test('sending to an address on an unknown node fails clearly', async (t) => {
   const { cloud } = t.context;
-  await cloud.register('lost', (ctx: Context) => ctx.send('nowhere/actor', 1));
+  await cloud.register('lost', (ctx: Context) => ctx.send('nowhere/lost/call1', 1));
   const error = await t.throwsAsync(cloud.call('lost'), { instanceOf: FunctionError });
   t.regex(error.message, /no node "nowhere"/);
 });
@@ -98,6 +111,10 @@ test('a malformed address or one naming no function is refused, not kept in a ma
     [node, 'ValidationError'],
     [`${node}/`, 'ValidationError'],
     [`${node}/NoSuchActor`, 'NotFoundError'],
+    // A function's actors are its calls; one that is not running would never read.
+    [`${node}/sendTo`, 'ValidationError'],
+    [`${node}/sendTo/noSuchCall`, 'NotFoundError'],
+    [`${node}/sendTo/a/b`, 'ValidationError'],
   ] as const) {
     const error = await t.throwsAsync(cloud.call('sendTo', [to]), { instanceOf: FunctionError });
     t.is(error.remoteName, remoteName, to);
