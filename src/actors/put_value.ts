@@ -5,11 +5,49 @@
  * registered symbol, not `instanceof`, so a `lattice` imported from another copy of the
  * squall package inside a deployed module still counts.
  */
+import { ValidationError } from '../errors.js';
 import { isLatticeInput, type LatticeSpec } from '../storage/index.js';
 
 export type PutValue = { t: 'plain'; v: unknown } | { t: 'lattice'; spec: LatticeSpec };
 
 export function toPutValue(value: unknown): PutValue {
   if (isLatticeInput(value)) return { t: 'lattice', spec: value.spec };
+  checkStorable(value);
   return { t: 'plain', v: value };
+}
+
+/**
+ * Refuses, in a value about to be stored or passed, what would not come back as written:
+ * an own key named `__proto__` (the codec renames it, against prototype pollution) and a
+ * `lattice.*` value inside a plain one (it would be stored as its internal form — a
+ * lattice is the whole value of a put, or inside `lattice.map`). Byte arrays and other
+ * leaves are not walked, so this costs little beside encoding the value.
+ */
+export function checkStorable(value: unknown): void {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return;
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const next = stack.pop();
+    if (typeof next !== 'object' || next === null || ArrayBuffer.isView(next)) continue;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    if (isLatticeInput(next))
+      throw new ValidationError(
+        'a lattice.* value can only be the whole value of a put, or inside lattice.map',
+      );
+    if (Array.isArray(next)) stack.push(...next);
+    else if (next instanceof Map) for (const [k, v] of next) stack.push(k, v);
+    else if (next instanceof Set) for (const v of next) stack.push(v);
+    else if (
+      Object.getPrototypeOf(next) === Object.prototype ||
+      Object.getPrototypeOf(next) === null
+    ) {
+      for (const key of Object.keys(next)) {
+        if (key === '__proto__')
+          throw new ValidationError('a key named "__proto__" cannot be stored or passed');
+        stack.push((next as Record<string, unknown>)[key]);
+      }
+    }
+  }
 }

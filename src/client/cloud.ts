@@ -5,7 +5,7 @@
  * executor untouched; results come back the same way.
  */
 
-import { toPutValue } from '../actors/index.js';
+import { checkStorable, toPutValue } from '../actors/index.js';
 import { describeValue, ValidationError } from '../errors.js';
 import type { NodeStatus } from '../runtime/index.js';
 import { decodeLarge, encode } from '../storage/index.js';
@@ -174,6 +174,7 @@ export class Cloud {
    * `{ ack: 'all' }` waits until every live owner merged it.
    */
   async put(key: string, value: unknown, options: PutOptions = {}): Promise<void> {
+    checkOptions(options, 'put', ['ack']);
     await this.#request({ op: 'put', key, value: toPutValue(value), ack: options.ack ?? 'one' });
   }
 
@@ -304,12 +305,7 @@ function timeoutOf(
   fallbackMs: number,
   known: readonly string[] = CALL_OPTIONS,
 ): number {
-  checkOptions(options, 'call');
-  const unknown = Object.keys(options).filter((key) => !known.includes(key));
-  if (unknown.length > 0)
-    throw new ValidationError(
-      `unknown call option ${JSON.stringify(unknown[0])}: the options are ${known.join(', ')}`,
-    );
+  checkOptions(options, 'call', known);
   return options.timeoutMs === undefined ? fallbackMs : checkTimeoutMs(options.timeoutMs);
 }
 
@@ -323,13 +319,20 @@ function checkTimeoutMs(value: unknown): number {
   return value;
 }
 
-function checkOptions(options: unknown, what: string): void {
+/** `options` is an object whose keys are among `known` (when given): a typo is an error. */
+function checkOptions(options: unknown, what: string, known?: readonly string[]): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new ValidationError(`${what} options must be an object, got ${describeValue(options)}`);
+  const unknown = known && Object.keys(options).find((key) => !known.includes(key));
+  if (unknown !== undefined)
+    throw new ValidationError(
+      `unknown ${what} option ${JSON.stringify(unknown)}: the options are ${known!.join(', ')}`,
+    );
 }
 
 function encodeArgs(args: unknown[], record = false): Uint8Array {
   if (!record && !Array.isArray(args)) throw new ValidationError('args must be an array');
+  checkStorable(args);
   try {
     return encode(args);
   } catch (error) {
@@ -352,7 +355,7 @@ export async function connect(
     throw new ValidationError(
       `connect needs an address "host:port" or a list of them, got ${describeValue(address)}`,
     );
-  checkOptions(options, 'connect');
+  checkOptions(options, 'connect', ['token', 'timeoutMs']);
   if (options.token !== undefined && typeof options.token !== 'string')
     throw new ValidationError('connect options.token must be a string');
   const targets = listed

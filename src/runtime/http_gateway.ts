@@ -128,8 +128,10 @@ export class HttpGateway {
     const [, kind, name, action] = parts;
     if (method === 'GET' && kind === 'status' && parts.length === 2) return json(s.status());
     // A key may hold slashes (`visits/home`): everything after /v1/kv/ is the key.
-    if (kind === 'kv' && name !== undefined && url.pathname.startsWith(KV_PREFIX))
-      return this.#kv(method, decodePart(url.pathname.slice(KV_PREFIX.length)), req);
+    // The key as sent: URL parsing would fold `.` and `..` segments (x/../y would be y).
+    const rawPath = (req.url ?? '/').split(/[?#]/, 1)[0]!;
+    if (kind === 'kv' && name !== undefined && rawPath.startsWith(KV_PREFIX))
+      return this.#kv(method, decodePart(rawPath.slice(KV_PREFIX.length)), req);
     const callRoute = (kind === 'functions' || kind === 'dags') && name !== undefined;
     if (callRoute && action === 'call' && parts.length === 4 && method !== 'POST')
       throw noRoute(method, url.pathname, ['POST']);

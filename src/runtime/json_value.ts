@@ -4,7 +4,7 @@
  * `{"$bytes": base64}`, Dates ISO strings. The mapping is lossy by nature, which is why
  * the SDK speaks CBOR and only the text interfaces use this.
  */
-import { describeValue } from '../errors.js';
+import { describeValue, ValidationError } from '../errors.js';
 
 export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -50,9 +50,20 @@ export function fromJsonValue(value: unknown): unknown {
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
   if (keys.length === 1 && keys[0] === '$bytes' && typeof record.$bytes === 'string')
-    return new Uint8Array(Buffer.from(record.$bytes, 'base64'));
-  for (const key of keys) record[key] = fromJsonValue(record[key]);
+    return bytesOf(record.$bytes);
+  for (const key of keys) {
+    // cbor-x would store an own `__proto__` key as `__proto_`: refused rather than renamed.
+    if (key === '__proto__') throw new ValidationError('a key named "__proto__" cannot be stored');
+    record[key] = fromJsonValue(record[key]);
+  }
   return record;
+}
+
+/** `{"$bytes": base64}`'s bytes; Node's decoder skips bad characters, so they are checked. */
+function bytesOf(base64: string): Uint8Array {
+  if (base64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(base64))
+    throw new ValidationError('$bytes must be base64 (A-Z a-z 0-9 + /, padded with =)');
+  return new Uint8Array(Buffer.from(base64, 'base64'));
 }
 
 /** Sets an own property, even one named `__proto__`. */

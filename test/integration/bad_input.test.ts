@@ -180,6 +180,20 @@ test('SDK arguments of the wrong type are ValidationError', async (t) => {
   await t.throwsAsync(cloud.callDag('runaway', {}, { outputkey: 'x' } as never), {
     instanceOf: ValidationError,
   });
+  await t.throwsAsync(cloud.put('k', 1, { akc: 'all' } as never), { instanceOf: ValidationError });
+  await t.throwsAsync(connect(node.address, { tokn: 'x' } as never), {
+    instanceOf: ValidationError,
+  });
+  // What would not come back as written is refused, not stored changed.
+  const proto = await t.throwsAsync(cloud.put('p', JSON.parse('{"__proto__":{"x":1},"a":1}')), {
+    instanceOf: ValidationError,
+  });
+  t.regex(proto.message, /__proto__/);
+  await t.throwsAsync(cloud.put('np', { a: lattice.counter(1) }), { instanceOf: ValidationError });
+  await t.throwsAsync(cloud.call('thrower', [lattice.counter(3)]), { instanceOf: ValidationError });
+  t.is(await cloud.get('p'), undefined);
+  await cloud.put('mm', lattice.map(new Map([['a', lattice.max(1)]])));
+  t.deepEqual(await cloud.get('mm'), { a: 1 });
 });
 
 test('an infinite loop times out, is stopped, and a bystander call still completes', async (t) => {

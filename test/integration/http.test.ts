@@ -1,6 +1,7 @@
 /**
  * The HTTP gateway and the shared-secret token, against real node processes.
  */
+import { request as httpRequest } from 'node:http';
 import anyTest, { type TestFn } from 'ava';
 import { AuthError, type Cloud, type Context, connect } from '../../src/index.js';
 import { type NodeProcess, runCli, startNodeProcess } from '../../src/sim/index.js';
@@ -81,6 +82,13 @@ test('call a DAG over HTTP, in each consistency mode', async (t) => {
     body: JSON.stringify({ args: { hypot: [6, 8] }, placement: { hypot: t.context.node.id } }),
   });
   t.deepEqual(await placed.json(), { result: 10 });
+  for (const body of [
+    '{"value":{"$bytes":"!!!notb64"}}',
+    '{"value":{"__proto__":{"x":1},"a":1}}',
+  ]) {
+    const refused = await request(t, '/v1/kv/odd', { method: 'PUT', body });
+    t.is(refused.status, 400, body);
+  }
   const typo = await request(t, '/v1/functions/hypot/call', {
     method: 'POST',
     body: JSON.stringify({ args: [3, 4], timeoutMS: 5 }),
@@ -139,6 +147,25 @@ test('read and write keys over HTTP', async (t) => {
   t.deepEqual(await (await request(t, '/v1/kv/visits%2Fhome')).json(), { value: 3 });
   t.is(await t.context.cloud.get('visits/home'), 3);
   t.is((await request(t, '/v1/kv/bad%E0%A4%A')).status, 400);
+  // Dot segments are part of the key, not folded away (x/../y is not y).
+  const raw = (method: string, path: string, body?: string) =>
+    new Promise<number>((resolve, reject) => {
+      const [host, port] = t.context.base.slice('http://'.length).split(':');
+      const req = httpRequest(
+        { host, port: Number(port), path, method, headers: { authorization: `Bearer ${TOKEN}` } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  t.is(await raw('PUT', '/v1/kv/x/../y', '{"value":1}'), 200);
+  t.is(await t.context.cloud.get('x/../y'), 1);
+  t.is(await t.context.cloud.get('y'), undefined);
+  await t.context.cloud.put('sdk/./dot', 2);
+  t.is(await raw('GET', '/v1/kv/sdk/./dot'), 200);
   // Bytes read as {"$bytes": base64} are written back as bytes, not as an object.
   await t.context.cloud.put('http-bytes', new Uint8Array([1, 2, 255]));
   const bytes = (await (await request(t, '/v1/kv/http-bytes')).json()) as { value: unknown };

@@ -46,12 +46,20 @@ export const lattice = {
     return new LatticeInput({ kind: 'max', value: checkMaxValue(n) });
   },
   /** Merges each entry into the same key of a stored map. */
-  map(entries: Readonly<Record<string, LatticeInput>>): LatticeInput {
+  /** A map of lattices, from an object or a Map with string keys (as `set` takes a Set). */
+  map(
+    entries: Readonly<Record<string, LatticeInput>> | ReadonlyMap<string, LatticeInput>,
+  ): LatticeInput {
     if (typeof entries !== 'object' || entries === null) {
-      throw new ValidationError('lattice.map takes an object of lattice values');
+      throw new ValidationError('lattice.map takes an object (or a Map) of lattice values');
     }
-    const pairs: [string, LatticeSpec][] = Object.keys(entries).map((key) => {
-      const value = entries[key];
+    const list: [unknown, unknown][] =
+      entries instanceof Map
+        ? [...entries]
+        : Object.keys(entries).map((key) => [key, (entries as Record<string, unknown>)[key]]);
+    const pairs: [string, LatticeSpec][] = list.map(([key, value]) => {
+      if (typeof key !== 'string')
+        throw new ValidationError(`lattice.map keys must be strings, got ${typeof key}`);
       if (!isLatticeInput(value)) {
         throw new ValidationError(`lattice.map entry ${JSON.stringify(key)} is not a lattice.*`);
       }
