@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { type Cloud, connect, type DagCallOptions } from '../client/index.js';
-import type { NodeStatus } from '../runtime/index.js';
+import { type NodeStatus, SQUALL_VERSION } from '../runtime/index.js';
 import { type ClusterUpFlags, clusterUpCommand } from './cluster_command.js';
 import { CliError, failWith, parseJsonArg, printJson } from './output.js';
 import { type StartFlags, startCommand } from './start_command.js';
@@ -157,9 +157,9 @@ function addClusterCommand(program: Command): void {
 }
 
 function buildProgram(): Command {
-  const program = new Command('squall').description(
-    'stateful functions-as-a-service for TypeScript',
-  );
+  const program = new Command('squall')
+    .description('stateful functions-as-a-service for TypeScript')
+    .version(SQUALL_VERSION, '-V, --version', 'print the version');
   program.exitOverride();
   // Usage errors (a missing argument, an unknown command or option) speak like every other
   // error: one line `error INVALID: ...`. Subcommands added below inherit this.

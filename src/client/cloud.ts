@@ -8,7 +8,7 @@
 import { checkStorable, toPutValue } from '../actors/index.js';
 import { describeValue, ValidationError } from '../errors.js';
 import type { NodeStatus } from '../runtime/index.js';
-import { decodeLarge, encode } from '../storage/index.js';
+import { decodeLarge, encode, type FutureRef, type Ref } from '../storage/index.js';
 import { bundleModule } from './bundle.js';
 import { type Answer, ClientConnection } from './client_connection.js';
 import { Future } from './future.js';
@@ -66,12 +66,29 @@ export type RegisterTarget =
       ...args: never[]
     ) => { run(...args: never[]): unknown });
 
-/** What `register` resolves to: call it like the function (without ctx). */
-export type FunctionHandle<R = unknown> = ((...args: unknown[]) => Promise<R>) & {
+/** A registered function's arguments after `ctx`, and what its calls resolve to. */
+type Signature<F> = F extends new (
+  ...args: never[]
+) => { run(ctx: never, ...args: infer A): infer R }
+  ? [A, Awaited<R>]
+  : F extends (ctx: never, ...args: infer A) => infer R
+    ? [A, Awaited<R>]
+    : [unknown[], unknown];
+
+/** Arguments as a call takes them: each a value, or a `ref()` or Future that resolves to one. */
+export type Passable<A extends unknown[]> = { [K in keyof A]: A[K] | Ref | FutureRef };
+
+/** What `register` resolves to: call it like the function (without ctx), typed as it is. */
+export type FunctionHandle<A extends unknown[] = unknown[], R = unknown> = ((
+  ...args: Passable<A>
+) => Promise<R>) & {
   readonly functionName: string;
   readonly version: string;
-  callAsync(...args: unknown[]): Promise<Future<R>>;
+  callAsync(...args: Passable<A>): Promise<Future<R>>;
 };
+
+/** The handle `register` gives for `F`: its arguments and its (awaited) result. */
+export type HandleOf<F> = FunctionHandle<Signature<F>[0], Signature<F>[1]>;
 
 /** Extra time the SDK waits beyond a call's own deadline, for the node's answer to arrive. */
 const ANSWER_GRACE_MS = 2_000;
@@ -90,11 +107,11 @@ export class Cloud {
     this.#timeoutMs = timeoutMs;
   }
 
-  async register<R = unknown>(
+  async register<F extends RegisterTarget>(
     name: string,
-    fn: RegisterTarget,
+    fn: F,
     options: RegisterOptions = {},
-  ): Promise<FunctionHandle<R>> {
+  ): Promise<HandleOf<F>> {
     if (typeof fn !== 'function') throw new ValidationError('register needs a function or a class');
     checkOptions(options, 'register');
     const init = options.init ?? [];
@@ -106,12 +123,12 @@ export class Cloud {
       init,
     });
     const { version } = answer.value as { version: string };
-    const handle = (...args: unknown[]) => this.call(name, args) as Promise<R>;
+    const handle = (...args: unknown[]) => this.call(name, args);
     return Object.assign(handle, {
       functionName: name,
       version,
-      callAsync: (...args: unknown[]) => this.callAsync(name, args) as Promise<Future<R>>,
-    });
+      callAsync: (...args: unknown[]) => this.callAsync(name, args),
+    }) as unknown as HandleOf<F>;
   }
 
   /** Registers every exported function and class of a TypeScript or JavaScript module. */

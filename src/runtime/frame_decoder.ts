@@ -8,6 +8,8 @@
  */
 
 export const FRAME_HEADER_BYTES = 4;
+/** The first four bytes of an HTTP response or request, read as a frame header. */
+const HTTP_STARTS = new Set(['HTTP', 'GET ', 'POST', 'PUT ', 'HEAD', 'DELE', 'OPTI', 'PATC']);
 
 export class FrameError extends Error {
   override name = 'FrameError';
@@ -31,9 +33,15 @@ export class FrameDecoder {
     for (;;) {
       if (this.#expected < 0) {
         if (this.#buffered < FRAME_HEADER_BYTES) break;
-        const length = this.#take(FRAME_HEADER_BYTES).readUInt32BE(0);
+        const header = this.#take(FRAME_HEADER_BYTES);
+        const length = header.readUInt32BE(0);
         if (length === 0) throw new FrameError('empty frame');
         if (length > this.#frameBytesMax) {
+          // "HTTP", "GET ", "POST"…: the other side speaks HTTP, not squall frames.
+          if (HTTP_STARTS.has(header.toString('latin1')))
+            throw new FrameError(
+              'the other side speaks HTTP, not squall: that is an HTTP port (the gateway listens on its own port, by default the node port + 80)',
+            );
           throw new FrameError(
             `frame of ${length} bytes exceeds the limit of ${this.#frameBytesMax}`,
           );

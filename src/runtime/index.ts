@@ -32,4 +32,4 @@ export {
   type RingView,
 } from './replication.js';
 export { parseReplicaMessage, type ReplicaMessage } from './replication_messages.js';
-export type { NodeStatus } from './status.js';
+export { type NodeStatus, SQUALL_VERSION } from './status.js';

@@ -116,6 +116,12 @@ test('errors are one line on stderr with the code, and a non-zero exit', async (
   t.regex(badPut.stderr, /^error INVALID: the value is not JSON/);
 });
 
+test('--version prints the version', async (t) => {
+  const version = await runCli(['--version']);
+  t.is(version.code, 0);
+  t.regex(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
 test('start refuses bad flags with a clear error', async (t) => {
   const result = await runCli(['start', '--port', 'abc']);
   t.is(result.code, 1);

@@ -32,6 +32,20 @@ test('async functions, rich values and undefined results', async (t) => {
   t.is(await cloud.call('nothing'), undefined);
 });
 
+test('a handle from register is typed like its function (tsc checks this file)', async (t) => {
+  const { cloud } = t.context;
+  const square = await cloud.register('square', (_ctx: Context, x: number) => x * x);
+  const n: number = await square(12);
+  t.is(n, 144);
+  const future = await square.callAsync(5);
+  const later: number = await future.get();
+  t.is(later, 25);
+  // Not run: only for tsc, which must refuse a string where the function takes a number.
+  // @ts-expect-error: a string is not the number it takes
+  const mistyped = () => square('twelve');
+  t.is(typeof mistyped, 'function');
+});
+
 test('re-registering a name replaces the function', async (t) => {
   const { cloud } = t.context;
   const v1 = await cloud.register('versioned', () => 'one');

@@ -173,6 +173,15 @@ test('an oversized length throws on the header alone, before any body byte arriv
   t.throws(() => split.push(frameHeader(2048).subarray(3)), { instanceOf: FrameError });
 });
 
+test('HTTP where frames were expected says so, not "frame of 1213486160 bytes"', (t) => {
+  for (const text of ['HTTP/1.1 400 Bad Request\r\n', 'GET / HTTP/1.1\r\n']) {
+    t.throws(() => new FrameDecoder(64 * KB).push(Buffer.from(text)), {
+      instanceOf: FrameError,
+      message: /speaks HTTP, not squall/,
+    });
+  }
+});
+
 test('any length over the limit throws FrameError whatever part of the body came with it', (t) => {
   t.log('seed', seed);
   fc.assert(
