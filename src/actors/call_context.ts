@@ -114,19 +114,51 @@ function readRequest(deps: ContextDeps, keys: string[]): ExecutorRequest {
   return deps.causal ? { op: 'get', keys, fresh: true } : { op: 'get', keys };
 }
 
+/**
+ * Past its deadline the caller was told TimeoutError: a call still waiting on something
+ * then makes no more writes, messages or calls, so what it did stops where it was told.
+ */
+function checkBeforeDeadline(info: CallInfo): void {
+  if (info.deadlineMs !== undefined && Date.now() > info.deadlineMs)
+    throw new TimeoutError(
+      `${info.name} ran past its timeout: its caller was told so, and it may not write, send or call any more`,
+    );
+}
+
+/** `ctx.call`: refused at once when it would wait for a class turn up its own chain. */
+async function nestedCall(
+  deps: ContextDeps,
+  info: CallInfo,
+  name: string,
+  args: unknown[],
+): Promise<unknown> {
+  checkBeforeDeadline(info);
+  if (!Array.isArray(args)) throw new ValidationError('ctx.call args must be an array');
+  if (info.isClass && name === info.name)
+    // Its calls take turns: this one would wait for the turn that is waiting for it.
+    throw new ValidationError(
+      `${name} cannot call itself: calls to a class instance take turns, so the call would wait forever`,
+    );
+  const holding = info.isClass ? [...(info.holding ?? []), info.name] : [...(info.holding ?? [])];
+  if (holding.includes(name))
+    throw new ValidationError(
+      `${info.name} cannot call ${name}: ${name}'s turn is waiting, up this call's chain, for this very call, and calls to a class instance take turns, so it would wait forever`,
+    );
+  const bytes = encodeOwned(args);
+  const request: Extract<ExecutorRequest, { op: 'call' }> = { op: 'call', name, args: bytes };
+  if (deps.causal) request.consistency = 'causal';
+  if (holding.length > 0) request.holding = holding;
+  // It cannot outlive its caller: past the caller's deadline nobody awaits its result.
+  if (info.deadlineMs !== undefined) request.timeoutMs = Math.max(1, info.deadlineMs - Date.now());
+  const result = (await deps.link.request(request, [bytes.buffer])) as Uint8Array;
+  return decode(result);
+}
+
 /** `snapshot`: the call reads with repeatable read (read_snapshot.ts). */
 export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: ReadSnapshot): Context {
   const { link } = deps;
   let log: Logger | undefined;
-  const holding = info.isClass ? [...(info.holding ?? []), info.name] : [...(info.holding ?? [])];
-  // Past its deadline the caller was told TimeoutError: a call still waiting on something
-  // then makes no more writes, messages or calls, so what it did stops where it was told.
-  const checkLive = () => {
-    if (info.deadlineMs !== undefined && Date.now() > info.deadlineMs)
-      throw new TimeoutError(
-        `${info.name} ran past its timeout: its caller was told so, and it may not write, send or call any more`,
-      );
-  };
+  const checkLive = () => checkBeforeDeadline(info);
   const get = (keyOrKeys: string | string[]) =>
     Array.isArray(keyOrKeys)
       ? getMany(deps, keyOrKeys, snapshot)
@@ -168,28 +200,7 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
       })) as MailMessage[];
       return mail.map((m) => ({ from: m.from, message: decode(m.message) }));
     },
-    async call(name: string, args: unknown[] = []): Promise<unknown> {
-      checkLive();
-      if (!Array.isArray(args)) throw new ValidationError('ctx.call args must be an array');
-      if (info.isClass && name === info.name)
-        // Its calls take turns: this one would wait for the turn that is waiting for it.
-        throw new ValidationError(
-          `${name} cannot call itself: calls to a class instance take turns, so the call would wait forever`,
-        );
-      if (holding.includes(name))
-        throw new ValidationError(
-          `${info.name} cannot call ${name}: ${name}'s turn is waiting, up this call's chain, for this very call, and calls to a class instance take turns, so it would wait forever`,
-        );
-      const bytes = encodeOwned(args);
-      const request: Extract<ExecutorRequest, { op: 'call' }> = { op: 'call', name, args: bytes };
-      if (deps.causal) request.consistency = 'causal';
-      if (holding.length > 0) request.holding = holding;
-      // It cannot outlive its caller: past the caller's deadline nobody awaits its result.
-      if (info.deadlineMs !== undefined)
-        request.timeoutMs = Math.max(1, info.deadlineMs - Date.now());
-      const result = (await link.request(request, [bytes.buffer])) as Uint8Array;
-      return decode(result);
-    },
+    call: (name: string, args: unknown[] = []) => nestedCall(deps, info, name, args),
     get log(): Logger {
       log ??= deps.logger(info);
       return log;

@@ -198,6 +198,22 @@ export class Cluster {
     return member !== undefined && (member.state === 'alive' || member.state === 'suspect');
   }
 
+  /**
+   * Whether `nodeId` is known to be gone: declared dead or left, or, once this node has
+   * joined, not a member at all. A node still joining knows few members yet, and must not
+   * take "unknown" for "gone" (it would re-home classes that live on nodes it has not met).
+   */
+  isGone(nodeId: string): boolean {
+    if (this.isAlive(nodeId)) return false;
+    const member = this.membership.members().find((m) => m.id === nodeId);
+    return member !== undefined || this.membership.joined;
+  }
+
+  /** Whether this node is still joining through its seeds (none answered yet). */
+  get joining(): boolean {
+    return this.#o.seeds.length > 0 && !this.membership.joined;
+  }
+
   /** Live members' ids (this node included), sorted. */
   liveNodes(): string[] {
     return this.membership
@@ -216,9 +232,9 @@ export class Cluster {
   }
 
   /** A one-way, best-effort message to another node; false when it is not a live member. */
-  sendNode(nodeId: string, core: string, message: unknown): boolean {
+  sendNode(nodeId: string, core: string, message: unknown, evenIfDead = false): boolean {
     const address = this.membership.addressOf(nodeId);
-    if (address === undefined || !this.isAlive(nodeId)) return false;
+    if (address === undefined || (!evenIfDead && !this.isAlive(nodeId))) return false;
     this.peers.sendCore(address, core, message);
     return true;
   }

@@ -71,6 +71,9 @@ const FRAME_HEADROOM_BYTES = 1024 * 1024;
 /** The arguments of a function the caller passed none: shared, as nothing writes or transfers them. */
 const NO_ARGS = encodeOwned([]);
 
+/** How long a class call or message on a node still joining waits for it to join. */
+const JOIN_WAIT_MS = 3000;
+
 /** The most class turns a nested call's chain may carry (deeper chains are not sane). */
 const HOLDING_MAX = 1024;
 
@@ -97,7 +100,11 @@ export class DagService {
       nodeId: deps.nodeId,
       run: deps.run,
       chainable: deps.chainable,
-      send: (node, message) => deps.cluster().sendNode(node, 'dag', toWire(message)),
+      // A plan goes to live members only (the runner re-places it if not); the rest of a run
+      // goes to nodes that took part in it a moment ago, which this node may still think
+      // dead (one that restarted and rejoined, say): sent all the same, not dropped.
+      send: (node, message) =>
+        deps.cluster().sendNode(node, 'dag', toWire(message), message.op !== 'dag-plan'),
       writeOutput: async (key, bytes) => {
         await deps.cluster().write(key, { kind: 'lww', value: decode(bytes) });
       },
@@ -240,10 +247,9 @@ export class DagService {
     const nowMs = Date.now();
     if (!this.#deps.isRegistered(name)) return here();
     if (this.#deps.isClass(name)) {
-      // One instance per class in the cluster, on its home node: its state is there.
-      if (this.#homeOf(name) === self) return here();
-      const place = (excluded: Set<string>) => ({ [name]: this.#homeOf(name, excluded) });
-      return this.#runAlone(name, args, timeoutMs, place, holding);
+      const call = () => this.#callClass(name, args, timeoutMs, here, holding);
+      // A node that is still joining learns where the class lives first (briefly).
+      return this.#deps.cluster().joining ? this.whenJoined().then(call) : call();
     }
     if (!this.#scheduler.busy(self, nowMs)) return here();
     const cluster = this.#deps.cluster();
@@ -257,6 +263,19 @@ export class DagService {
         randomShare: 0,
       });
     };
+    return this.#runAlone(name, args, timeoutMs, place, holding);
+  }
+
+  /** One instance per class in the cluster, on its home node: its state is there. */
+  #callClass(
+    name: string,
+    args: Uint8Array,
+    timeoutMs: number,
+    here: () => Promise<Uint8Array>,
+    holding: string[] | undefined,
+  ): Promise<Uint8Array> {
+    if (this.#homeOf(name) === this.#deps.nodeId) return here();
+    const place = (excluded: Set<string>) => ({ [name]: this.#homeOf(name, excluded) });
     return this.#runAlone(name, args, timeoutMs, place, holding);
   }
 
@@ -280,6 +299,16 @@ export class DagService {
     return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then(requireBytes);
   }
 
+  /**
+   * Resolves once this node has joined its cluster, or after JOIN_WAIT_MS (then it goes on
+   * with what it knows: seeds that never answer must not stop it serving).
+   */
+  async whenJoined(): Promise<void> {
+    const deadlineMs = Date.now() + JOIN_WAIT_MS;
+    while (this.#deps.cluster().joining && Date.now() < deadlineMs)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
   /** The node where class `name`'s instance lives (see #homeOf). */
   homeOfClass(name: string): string {
     return this.#homeOf(name);
@@ -297,13 +326,14 @@ export class DagService {
     const cluster = this.#deps.cluster();
     const usable = (n: string) => !excluded.has(n) && cluster.isAlive(n);
     const claimed = homeClaim(this.#deps.store.read(CLASS_AT_PREFIX + name));
-    if (claimed !== undefined && usable(claimed)) return claimed;
+    if (claimed !== undefined && !excluded.has(claimed) && !cluster.isGone(claimed)) return claimed;
     const { ring } = cluster.view;
     const home =
       ring.owners(CLASS_HOME_PREFIX + name, ring.size).find(usable) ??
       cluster.liveNodes().sort().find(usable) ??
       this.#deps.nodeId;
-    this.#claimHome(name, home, claimed);
+    // A node still joining sees too little of the cluster to move a class for everyone.
+    if (!cluster.joining) this.#claimHome(name, home, claimed);
     return home;
   }
 

@@ -39,6 +39,8 @@ export interface MessagingOptions {
   classHome(name: string): string | undefined;
   /** The largest message `send` takes. */
   messageBytesMax: number;
+  /** Resolves once this node has joined its cluster (or gave up waiting). */
+  whenJoined(): Promise<void>;
 }
 
 interface Envelope {
@@ -108,6 +110,8 @@ export class ActorMessaging {
       throw new ValidationError(
         `a message of ${message.length} bytes is over the limit of ${this.#o.messageBytesMax}`,
       );
+    // A class's home is known once this node has joined (briefly waited for).
+    if (this.#o.cluster().joining) await this.#o.whenJoined();
     const { node, to } = this.#route(address);
     const cluster = this.#o.cluster();
     const member =

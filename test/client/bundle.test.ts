@@ -17,7 +17,7 @@ type Fn = (...args: unknown[]) => unknown;
  * An in-memory Context: just enough store for the examples. Values are copied in and out,
  * as they are when encoded on the way to the store and back.
  */
-function memoryContext(id: string, store = new Map<string, unknown>()): Context {
+function memoryContext(id: string, store = new Map<string, unknown>(), name = 'test'): Context {
   async function get(key: string): Promise<unknown>;
   async function get(keys: string[]): Promise<Record<string, unknown>>;
   async function get(keyOrKeys: string | string[]): Promise<unknown> {
@@ -27,7 +27,7 @@ function memoryContext(id: string, store = new Map<string, unknown>()): Context 
   const ignore = () => undefined;
   return {
     id,
-    name: 'test',
+    name,
     callId: 'test-call',
     lattice,
     get,
@@ -156,15 +156,16 @@ test('example counter: the instance keeps a running total and persists it', asyn
   const { Counter } = await loadExample('counter.ts');
   t.true(isClass(Counter));
   const store = new Map<string, unknown>();
-  const ctx = memoryContext('node-1/executor-0/Counter', store);
+  const ctx = memoryContext('node-1/Counter', store, 'Counter');
   const counter = new (Counter as Ctor)(ctx);
   t.is(await counter.run(ctx, 5), 5);
   t.is(await counter.run(ctx, 2), 7);
   t.is(await counter.run(ctx), 8);
-  // A fresh instance for the same actor resumes from the stored total.
-  const restarted = new (Counter as Ctor)(ctx);
-  t.is(await restarted.run(ctx, 1), 9);
-  t.is(store.get('counter/node-1/executor-0/Counter'), 9);
+  // A fresh instance, on this node or another, resumes from the stored total.
+  const elsewhere = memoryContext('node-2/Counter', store, 'Counter');
+  const restarted = new (Counter as Ctor)(elsewhere);
+  t.is(await restarted.run(elsewhere, 1), 9);
+  t.is(store.get('counter/Counter'), 9);
   await t.throwsAsync(async () => counter.run(ctx, Number.NaN), { instanceOf: TypeError });
 });
 
