@@ -25,6 +25,8 @@ export function toPutValue(value: unknown): PutValue {
  */
 export function checkStorable(value: unknown): void {
   if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return;
+  // The common case on every call, arguments that are all plain scalars, allocates nothing.
+  if (Array.isArray(value) && value.every((x) => typeof x !== 'object' || x === null)) return;
   const seen = new Set<object>();
   const stack: unknown[] = [value];
   while (stack.length > 0) {

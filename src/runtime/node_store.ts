@@ -140,7 +140,8 @@ export class NodeStore {
         `value of ${size} bytes for key ${JSON.stringify(key)} exceeds the limit of ${limit}`,
       );
     }
-    this.#sizes.set(merged, size);
+    // Kept only where a later write can use it as its bound (a set that grows).
+    if (grows) this.#sizes.set(merged, size);
     return bytes;
   }
 
