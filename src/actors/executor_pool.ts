@@ -169,7 +169,8 @@ const INSPECTION_CULPRIT = '(module load)';
 
 interface UtilisationSample {
   atMs: number;
-  busy: Map<Slot, number>;
+  /** Busy ms by executor index: a replaced thread's count goes on in its replacement. */
+  busy: Map<number, number>;
 }
 
 /** How far back `utilisation` in stats looks. */
@@ -286,11 +287,11 @@ export class ExecutorPool {
 
   stats(): ExecutorStats[] {
     const now = performance.now();
-    const busy = new Map(this.#slots.map((slot) => [slot, busyMsOf(slot, now)]));
+    const busy = new Map(this.#slots.map((slot) => [slot.index, busyMsOf(slot, now)]));
     const since = this.#utilisationSince(now, busy);
     return this.#slots.map((slot) => {
-      const busyMs = busy.get(slot) ?? 0;
-      const from = since.busy.get(slot) ?? 0;
+      const busyMs = busy.get(slot.index) ?? 0;
+      const from = since.busy.get(slot.index) ?? 0;
       const spanMs = Math.max(1, now - Math.max(since.atMs, slot.startedMs));
       return {
         index: slot.index,
@@ -310,7 +311,7 @@ export class ExecutorPool {
    * taken (at most one a second) whenever stats are asked for — the supervisor asks every
    * second for its load report, so the window slides without a timer of its own.
    */
-  #utilisationSince(now: number, busy: Map<Slot, number>): UtilisationSample {
+  #utilisationSince(now: number, busy: Map<number, number>): UtilisationSample {
     const samples = this.#samples;
     if (samples.length === 0 || now - samples[samples.length - 1]!.atMs >= 1000)
       samples.push({ atMs: now, busy });
@@ -635,6 +636,12 @@ export class ExecutorPool {
         pending.reject(new FunctionError(`${name}: ${reason}`, 'ExecutorFailure'));
       }
     }
+    // The executor's counts go on across its threads: calls, failures, busy time (the
+    // runaway's time included), and the span its utilisation is measured over.
+    replacement.calls += slot.calls;
+    replacement.failures += slot.failures;
+    replacement.busyMs += slot.busyMs;
+    replacement.startedMs = slot.startedMs;
     const untold = [...slot.classes].filter((name) => !told.has(name));
     if (untold.length > 0) this.#options.onInstancesLost?.(untold, lost);
     for (const [taskId, waiter] of this.#inspections) {

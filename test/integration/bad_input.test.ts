@@ -214,6 +214,12 @@ test('an infinite loop times out, is stopped, and a bystander call still complet
   t.regex(error.message, /spin ran past its timeout of 500 ms/);
   t.deepEqual(await Promise.all(naps), ['rested', 'rested']);
   t.is(await cloud.call('nap', [1]), 'rested');
+  // The replaced thread's executor keeps its counts: its calls, its failure, its busy time.
+  const replaced = (await cloud.status()).executors.filter((e) => e.restarts > 0);
+  t.true(
+    replaced.some((e) => e.calls > 0 && e.failures > 0 && e.utilisation > 0),
+    JSON.stringify(replaced),
+  );
 });
 
 test('a class instance lost with its thread is said so to its callers, never reset in silence', async (t) => {
