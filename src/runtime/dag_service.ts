@@ -71,6 +71,9 @@ const FRAME_HEADROOM_BYTES = 1024 * 1024;
 /** The arguments of a function the caller passed none: shared, as nothing writes or transfers them. */
 const NO_ARGS = encodeOwned([]);
 
+/** Earlier homes of a class remembered (their fallback mailboxes are still read). */
+const HOMES_KEPT = 8;
+
 /** How long a class call or message on a node still joining waits for it to join. */
 const JOIN_WAIT_MS = 3000;
 
@@ -347,9 +350,14 @@ export class DagService {
         `class ${name}'s home node ${previous} is gone: its instance starts over on ${home}`,
       );
     }
+    // The homes before it are kept too: mail sent to one while it was unreachable waits in
+    // its fallback mailbox, and the new home collects it from there (messaging.ts).
+    const before = previous === undefined || previous === home ? [] : [previous];
+    const earlier = this.previousHomes(name).filter((n) => n !== home && n !== previous);
+    const value = { node: home, before: [...before, ...earlier].slice(0, HOMES_KEPT) };
     this.#deps
       .cluster()
-      .write(CLASS_AT_PREFIX + name, { kind: 'lww', value: { node: home } })
+      .write(CLASS_AT_PREFIX + name, { kind: 'lww', value })
       .catch((error: unknown) =>
         this.#deps.log.warn({ class: name, err: error }, `could not store class ${name}'s home`),
       )
@@ -357,6 +365,13 @@ export class DagService {
   }
 
   readonly #homesClaiming = new Set<string>();
+
+  /** The nodes class `name` lived on before its current home, the latest first. */
+  previousHomes(name: string): string[] {
+    const value = this.#deps.store.read(CLASS_AT_PREFIX + name);
+    if (!isRecord(value) || !Array.isArray(value.before)) return [];
+    return value.before.filter((n): n is string => typeof n === 'string');
+  }
 
   #singleGraph(name: string): DagGraph {
     let graph = this.#singles.get(name);

@@ -41,6 +41,8 @@ export interface MessagingOptions {
   messageBytesMax: number;
   /** Resolves once this node has joined its cluster (or gave up waiting). */
   whenJoined(): Promise<void>;
+  /** The nodes a class lived on before its current home, the latest first. */
+  previousHomes(name: string): string[];
 }
 
 interface Envelope {
@@ -178,6 +180,7 @@ export class ActorMessaging {
 
   /** What arrived for `actorId`, waiting up to `timeoutMs` for something to arrive. */
   async recv(actorId: string, timeoutMs: number): Promise<MailMessage[]> {
+    await this.#collectFromOldHomes(actorId);
     this.#collectFallback(actorId);
     let mail = this.#mailboxes.take(actorId);
     if (mail.length === 0 && timeoutMs > 0) {
@@ -241,9 +244,27 @@ export class ActorMessaging {
       .catch(() => undefined); // The messages were received; at worst a restart repeats them.
   }
 
+  /**
+   * A class that moved here: mail sent to it at a node it lived on before, while that node
+   * could not be reached, waits in that node's fallback mailbox for the class — read too.
+   */
+  async #collectFromOldHomes(actorId: string): Promise<void> {
+    const [node, name, extra] = actorId.split('/');
+    if (node !== this.#o.nodeId || name === undefined || extra !== undefined) return;
+    for (const old of this.#o.previousHomes(name)) {
+      const stored = await this.#o
+        .cluster()
+        .read(`${MAILBOX_PREFIX}${old}/${name}`)
+        .catch(() => undefined);
+      if (stored !== undefined) this.#collectFallback(actorId, stored);
+    }
+  }
+
   /** Moves messages that reached this node through the KVS into the actor's mailbox. */
-  #collectFallback(actorId: string): void {
-    const stored = this.#o.cluster().readHere(MAILBOX_PREFIX + actorId)?.value;
+  #collectFallback(
+    actorId: string,
+    stored = this.#o.cluster().readHere(MAILBOX_PREFIX + actorId)?.value,
+  ): void {
     if (stored === undefined) return;
     const oldestMs = Date.now() - this.#o.messageTtlMs;
     const entries = reveal(stored) as (Envelope | TakenMarker)[];

@@ -466,3 +466,41 @@ test("a class's instance stays on its node as nodes join, and starts over elsewh
     await Promise.all(nodes.map((n) => n.stop()));
   }
 });
+
+test('mail sent to a class while its node was unreachable reaches its next home', async (t) => {
+  t.timeout(120_000);
+  const { nodes, clouds } = await startCluster(3, () => ['--executors', '1', '--http-port', 'off']);
+  try {
+    await clouds[0]!.register(
+      'Drop',
+      class {
+        run(ctx: Context, op: string) {
+          return op === 'id' ? ctx.id : ctx.recv().then((mail) => mail.map((m) => m.message));
+        }
+      },
+    );
+    await clouds[0]!.register('postTo', (ctx: Context, to: string, message: string) =>
+      ctx.send(to, message),
+    );
+    const address = (await clouds[0]!.call('Drop', ['id'])) as string;
+    const home = nodes.findIndex((n) => address.startsWith(`${n.id}/`));
+    const other = (home + 1) % 3;
+    nodes[home]!.child.kill('SIGKILL');
+    clouds[home]!.close();
+    // Sent before the node is declared dead: it goes to that node's fallback mailbox.
+    await clouds[other]!.call('postTo', [address, 'sent while unreachable']);
+    await waitFor('the node declared dead', async () => {
+      const status = await clouds[other]!.status();
+      return status.nodes.find((n) => n.id === nodes[home]!.id)?.state === 'dead';
+    });
+    const got: unknown[] = [];
+    await waitFor('the mail at the new home', async () => {
+      got.push(...((await clouds[other]!.call('Drop', ['recv'])) as unknown[]));
+      return got.length > 0;
+    });
+    t.deepEqual(got, ['sent while unreachable']);
+  } finally {
+    for (const c of clouds) c.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
