@@ -18,13 +18,22 @@
  */
 import { nanoid } from 'nanoid';
 import { Mailboxes, type MailMessage } from '../actors/index.js';
-import { describeValue, NotFoundError, TimeoutError, ValidationError } from '../errors.js';
-import { reveal } from '../storage/index.js';
+import {
+  describeValue,
+  NotFoundError,
+  TimeoutError,
+  UnavailableError,
+  ValidationError,
+} from '../errors.js';
+import { type Lattice, reveal } from '../storage/index.js';
 import type { Cluster } from './cluster.js';
 import { PeerUnreachableError } from './peer_links.js';
 import { MAILBOX_PREFIX } from './placement.js';
 import { isRecord } from './validate.js';
 import { KeyedWaiters } from './waiters.js';
+
+/** How long past the message ttl a fallback mailbox is kept before it is dropped. */
+const MAILBOX_GRACE_MS = 60_000;
 
 export interface MessagingOptions {
   nodeId: string;
@@ -211,6 +220,34 @@ export class ActorMessaging {
     return saved;
   }
 
+  /**
+   * Whether `value` at `key` is a fallback mailbox whose every entry is past the message
+   * ttl (and a grace): nothing in it can be received any more. Every node that holds one
+   * drops it (`sweepStored`) and takes no such copy from another, so a fallback mailbox
+   * does not grow for good across a class's outages.
+   */
+  isExpiredMailbox(key: string, value: Lattice): boolean {
+    if (!key.startsWith(MAILBOX_PREFIX) || value.kind !== 'set') return false;
+    const oldestMs = Date.now() - this.#o.messageTtlMs - MAILBOX_GRACE_MS;
+    return (reveal(value) as { sentMs?: unknown }[]).every(
+      (entry) => typeof entry.sentMs === 'number' && entry.sentMs < oldestMs,
+    );
+  }
+
+  /** Drops the stored fallback mailboxes that are all past their time. */
+  sweepStored(store: {
+    keys(prefix: string): Iterable<string>;
+    lattice(key: string): Lattice | undefined;
+    delete(key: string): void;
+  }): void {
+    const expired: string[] = [];
+    for (const key of store.keys(MAILBOX_PREFIX)) {
+      const value = store.lattice(key);
+      if (value !== undefined && this.isExpiredMailbox(key, value)) expired.push(key);
+    }
+    for (const key of expired) store.delete(key);
+  }
+
   sweep(): void {
     this.#mailboxes.sweep(this.#o.isLive);
     for (const actorId of this.#viaFallback.keys())
@@ -223,7 +260,15 @@ export class ActorMessaging {
 
   async #fallback(cluster: Cluster, to: string, mail: MailMessage): Promise<void> {
     const values = [envelopeOf(mail, Date.now())];
-    await cluster.write(MAILBOX_PREFIX + to, { kind: 'set', values });
+    try {
+      await cluster.write(MAILBOX_PREFIX + to, { kind: 'set', values });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      // Over the value limit: the mailbox is full, in the words a sender can act on.
+      throw new UnavailableError(
+        `mailbox of ${to} is full: its node cannot be reached, and the mail kept for it meanwhile is at its size limit`,
+      );
+    }
   }
 
   /** Marks the messages of `mail` that came through the fallback as taken, there. */

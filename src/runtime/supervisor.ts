@@ -529,7 +529,8 @@ export class Supervisor {
         this.#cluster?.onLocalChange(key, value);
       },
       onDelete: (key) => this.#cluster?.replication.deleted(key),
-      isExpired: (key, value) => this.#results.isExpired(key, value),
+      isExpired: (key, value) =>
+        this.#results.isExpired(key, value) || this.messaging.isExpiredMailbox(key, value),
       onConflict: (key, kept, dropped) =>
         this.log.warn(
           { key, kept, dropped },
@@ -685,6 +686,7 @@ export class Supervisor {
     this.dags.runner.sweep();
     this.#results.expire(this.store);
     this.#results.expireStored(this.store);
+    this.messaging.sweepStored(this.store);
   }
 }
 
