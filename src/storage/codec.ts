@@ -40,6 +40,40 @@ for (const Class of UNCLONEABLE) {
   });
 }
 
+/**
+ * cbor-x writes an Error (and a RegExp) as tag 27 [name, message(, flags)] but gives every
+ * error back as a plain Error. Read here instead: a built-in error class comes back as
+ * itself, any other name as an Error that keeps it. (The class below is never encoded: it
+ * only claims the reading of tag 27.)
+ */
+const ERROR_CLASSES: Record<string, ErrorConstructor> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+class GenericObjectTag {}
+addExtension({
+  Class: GenericObjectTag,
+  tag: 27,
+  encode: () => {
+    throw new TypeError('GenericObjectTag is never encoded');
+  },
+  decode: (data: unknown) => {
+    const [name, text, flags] = Array.isArray(data) ? data : [];
+    if (name === 'RegExp') return new RegExp(String(text), String(flags ?? ''));
+    const message = typeof text === 'string' ? text : '';
+    if (typeof name === 'string' && Object.hasOwn(ERROR_CLASSES, name))
+      return new ERROR_CLASSES[name]!(message);
+    const error = new Error(message);
+    if (typeof name === 'string') error.name = name;
+    return error;
+  },
+});
+
 const encoder = new Encoder({
   structuredClone: true,
   useRecords: false,

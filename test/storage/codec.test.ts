@@ -141,3 +141,23 @@ test('values structured cloning refuses are refused, not written as empty object
     t.throws(() => encode({ inside: [value] }), { message: /cannot be cloned/ });
   }
 });
+
+test('errors come back as the built-in class they were, or an Error keeping its name; regexps too', (t) => {
+  class MyError extends Error {
+    override name = 'MyError';
+  }
+  for (const [value, Class] of [
+    [new TypeError('t'), TypeError],
+    [new RangeError('r'), RangeError],
+    [new SyntaxError('s'), SyntaxError],
+    [new Error('e'), Error],
+  ] as const) {
+    const back = decode(encode(value)) as Error;
+    t.true(back instanceof Class, Class.name);
+    t.is(back.message, value.message);
+  }
+  const mine = decode(encode(new MyError('m'))) as Error;
+  t.is(mine.name, 'MyError');
+  t.is(mine.message, 'm');
+  t.deepEqual(decode(encode(/ab+c/gi)), /ab+c/gi);
+});
