@@ -22,6 +22,8 @@ export interface WireError {
   /** For FUNCTION_FAILED: the name of the error the user function threw. */
   name?: string;
   stack?: string;
+  /** For FUNCTION_FAILED: the thrown error's own `code` (`'ENOENT'`, `'E_MINE'`), if any. */
+  thrownCode?: string | number;
 }
 
 export class SquallError extends Error {
@@ -71,10 +73,18 @@ export class AuthError extends SquallError {
 export class FunctionError extends SquallError {
   readonly remoteName: string;
   readonly remoteStack: string;
-  constructor(message: string, remoteName = 'Error', remoteStack = '') {
+  /** The `code` the thrown error carried, if it had one (`error.code` in the function). */
+  readonly remoteCode: string | number | undefined;
+  constructor(
+    message: string,
+    remoteName = 'Error',
+    remoteStack = '',
+    remoteCode?: string | number,
+  ) {
     super('FUNCTION_FAILED', message);
     this.remoteName = remoteName;
     this.remoteStack = remoteStack;
+    this.remoteCode = remoteCode;
     if (remoteStack !== '' && this.stack !== undefined)
       this.stack = `${this.stack}\nthrown in the function as ${remoteStack}`;
   }
@@ -126,12 +136,14 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 /** Turns any thrown value into its wire form; unknown faults become UNAVAILABLE. */
 export function errorToWire(error: unknown): WireError {
   if (error instanceof FunctionError) {
-    return {
+    const wire: WireError = {
       code: error.code,
       message: error.message,
       name: error.remoteName,
       stack: error.remoteStack,
     };
+    if (error.remoteCode !== undefined) wire.thrownCode = error.remoteCode;
+    return wire;
   }
   if (error instanceof SquallError) return { code: error.code, message: error.message };
   return { code: 'UNAVAILABLE', message: thrownMessage(error) };
@@ -140,12 +152,15 @@ export function errorToWire(error: unknown): WireError {
 /** Describes a value thrown by user code as a FUNCTION_FAILED wire error. */
 export function userErrorToWire(error: unknown): WireError {
   if (error instanceof Error) {
-    return {
+    const wire: WireError = {
       code: 'FUNCTION_FAILED',
       message: error.message,
       name: error.name,
       stack: error.stack ?? '',
     };
+    const code = (error as { code?: unknown }).code;
+    if (isThrownCode(code)) wire.thrownCode = code;
+    return wire;
   }
   // Not an Error: named for what was thrown (`Object`, `string`), its message shows it.
   const name =
@@ -157,7 +172,7 @@ export function userErrorToWire(error: unknown): WireError {
 
 export function errorFromWire(wire: WireError): SquallError {
   if (wire.code === 'FUNCTION_FAILED') {
-    return new FunctionError(wire.message, wire.name ?? 'Error', wire.stack ?? '');
+    return new FunctionError(wire.message, wire.name ?? 'Error', wire.stack ?? '', wire.thrownCode);
   }
   return byCode[wire.code](wire.message);
 }
@@ -170,5 +185,10 @@ export function parseWireError(value: unknown): WireError | undefined {
   const wire: WireError = { code: record.code, message: record.message };
   if (typeof record.name === 'string') wire.name = record.name;
   if (typeof record.stack === 'string') wire.stack = record.stack;
+  if (isThrownCode(record.thrownCode)) wire.thrownCode = record.thrownCode;
   return wire;
+}
+
+function isThrownCode(value: unknown): value is string | number {
+  return (typeof value === 'string' && value.length <= 200) || Number.isFinite(value);
 }

@@ -65,7 +65,17 @@ test('a throwing function is FunctionError with the remote name, message and sta
   t.is(error.message, 'n is too big: 5');
   t.regex(error.remoteStack, /squall:function\/thrower/);
   t.regex(error.stack ?? '', /thrown in the function as RangeError: n is too big: 5/);
+  t.is(error.remoteCode, undefined);
   t.is(await t.context.cloud.call('thrower', [1]), 1);
+  // An error's own code travels with it, also through a nested call.
+  await t.context.cloud.register('coded', () => {
+    throw Object.assign(new Error('no such order'), { code: 'E_NO_ORDER' });
+  });
+  await t.context.cloud.register('viaCoded', (ctx: Context) => ctx.call('coded'));
+  for (const name of ['coded', 'viaCoded']) {
+    const coded = await t.throwsAsync(t.context.cloud.call(name), { instanceOf: FunctionError });
+    t.is(coded.remoteCode, 'E_NO_ORDER', name);
+  }
 });
 
 test('an error no call awaits is logged, and the thread keeps its actors', async (t) => {
