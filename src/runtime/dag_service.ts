@@ -303,11 +303,11 @@ export class DagService {
   }
 
   /**
-   * Resolves once this node has joined its cluster, or after JOIN_WAIT_MS (then it goes on
-   * with what it knows: seeds that never answer must not stop it serving).
+   * Resolves once this node has joined its cluster, or JOIN_WAIT_MS after it started (then
+   * it goes on with what it knows: seeds that never answer must not slow every call).
    */
   async whenJoined(): Promise<void> {
-    const deadlineMs = Date.now() + JOIN_WAIT_MS;
+    const deadlineMs = this.#startedMs + JOIN_WAIT_MS;
     while (this.#deps.cluster().joining && Date.now() < deadlineMs)
       await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -365,6 +365,7 @@ export class DagService {
   }
 
   readonly #homesClaiming = new Set<string>();
+  readonly #startedMs = Date.now();
 
   /** The nodes class `name` lived on before its current home, the latest first. */
   previousHomes(name: string): string[] {
