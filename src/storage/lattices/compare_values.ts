@@ -157,3 +157,37 @@ function sortedElements(set: object, depth: number): unknown[] {
   // sort() would move undefined last; it sorts first (a Set holds it at most once).
   return defined.length === values.length ? defined : [undefined, ...defined];
 }
+
+/** The first index at or after `from` whose element is not below `value` (binary search). */
+export function lowerBound(values: readonly unknown[], value: unknown, from = 0): number {
+  let lo = from;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareValues(values[mid], value) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * `sorted` with the few `more` (sorted too) inserted, each found by binary search and the
+ * runs between them copied as blocks: O(n + k log n) rather than a compare per element.
+ * A value already in `sorted` is skipped; undefined when nothing was new.
+ */
+export function insertSorted(
+  sorted: readonly unknown[],
+  more: readonly unknown[],
+): unknown[] | undefined {
+  const pieces: unknown[][] = [];
+  let from = 0;
+  for (const value of more) {
+    const at = lowerBound(sorted, value, from);
+    if (at < sorted.length && compareValues(sorted[at], value) === 0) continue;
+    pieces.push(sorted.slice(from, at), [value]);
+    from = at;
+  }
+  if (pieces.length === 0) return undefined;
+  pieces.push(sorted.slice(from));
+  return ([] as unknown[]).concat(...pieces);
+}

@@ -5,7 +5,7 @@
  * union.
  */
 import { canonicalKey } from './canonical_key.js';
-import { compareValues, sortValues } from './compare_values.js';
+import { compareValues, insertSorted, lowerBound, sortValues } from './compare_values.js';
 import type { OrderedSetLattice } from './types.js';
 import { expectArray, expectLength } from './wire_check.js';
 import { TAG_ORDERED_SET } from './wire_tags.js';
@@ -54,31 +54,10 @@ export function mergeOrderedSet(a: OrderedSetLattice, b: OrderedSetLattice): Ord
 /** Below 1 / this of the other's size, a side's elements are inserted by binary search. */
 const SMALL_SHARE = 16;
 
-/**
- * `into` with the few `more` (sorted) added: a binary search for each instead of a compare
- * for every element of `into` — an add to a large ordered set costs log n compares and a
- * copy, not n compares. Returns `into` itself when it holds them all.
- */
+/** `into` with the few `more` (sorted) added; `into` itself when it holds them all. */
 function insertFew(into: OrderedSetLattice, more: readonly unknown[]): OrderedSetLattice {
-  const x = into.values;
-  // Runs of `x` and the new elements between them, joined by one concat (a block copy).
-  const pieces: unknown[][] = [];
-  let from = 0;
-  for (const value of more) {
-    let lo = from;
-    let hi = x.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareValues(x[mid], value) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < x.length && compareValues(x[lo], value) === 0) continue;
-    pieces.push(x.slice(from, lo), [value]);
-    from = lo;
-  }
-  if (pieces.length === 0) return into;
-  pieces.push(x.slice(from));
-  return { kind: 'orderedSet', values: ([] as unknown[]).concat(...pieces) };
+  const values = insertSorted(into.values, more);
+  return values === undefined ? into : { kind: 'orderedSet', values };
 }
 
 export function orderedSetEquals(a: OrderedSetLattice, b: OrderedSetLattice): boolean {
@@ -97,18 +76,6 @@ export function orderedSetRange(
   const start = 'from' in bounds ? lowerBound(l.values, bounds.from) : 0;
   const end = 'to' in bounds ? lowerBound(l.values, bounds.to) : l.values.length;
   return l.values.slice(start, Math.max(start, end));
-}
-
-/** The first index whose element is not below `value`. */
-function lowerBound(values: readonly unknown[], value: unknown): number {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareValues(values[mid], value) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export function orderedSetToWire(l: OrderedSetLattice): unknown[] {

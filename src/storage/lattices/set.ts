@@ -6,7 +6,7 @@
  * in canonical order; keys are rebuilt on decode.
  */
 import { canonicalKey } from './canonical_key.js';
-import { compareValues, sortValues } from './compare_values.js';
+import { insertSorted, sortValues } from './compare_values.js';
 import { SetItems } from './set_items.js';
 import type { SetLattice } from './types.js';
 import { expectArray, expectLength } from './wire_check.js';
@@ -78,29 +78,9 @@ function sortedFromAncestor(l: SetLattice): unknown[] | undefined {
     added.push(...at.added);
     if (added.length * 4 > l.items.size) return undefined;
     const known = sortedCache.get(at.parent);
-    if (known !== undefined) return insertSorted(known, sortValues(added));
+    if (known !== undefined) return insertSorted(known, sortValues(added)) ?? known.slice();
   }
   return undefined;
-}
-
-/** `sorted` with `more` (sorted, none of them in `sorted`) merged in: O(n + k log n). */
-function insertSorted(sorted: readonly unknown[], more: readonly unknown[]): unknown[] {
-  const result: unknown[] = [];
-  let from = 0;
-  for (const value of more) {
-    let lo = from;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareValues(sorted[mid], value) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = from; i < lo; i++) result.push(sorted[i]);
-    result.push(value);
-    from = lo;
-  }
-  for (let i = from; i < sorted.length; i++) result.push(sorted[i]);
-  return result;
 }
 
 export function setToWire(l: SetLattice): unknown[] {
