@@ -204,9 +204,10 @@ export class Cluster {
    * take "unknown" for "gone" (it would re-home classes that live on nodes it has not met).
    */
   isGone(nodeId: string): boolean {
-    if (this.isAlive(nodeId)) return false;
+    if (nodeId === this.selfId) return false;
     const member = this.membership.members().find((m) => m.id === nodeId);
-    return member !== undefined || this.membership.joined;
+    if (member === undefined) return this.membership.joined;
+    return member.state !== 'alive' && member.state !== 'suspect';
   }
 
   /** Whether this node is still joining through its seeds (none answered yet). */

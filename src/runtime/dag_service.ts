@@ -353,8 +353,14 @@ export class DagService {
     // The homes before it are kept too: mail sent to one while it was unreachable waits in
     // its fallback mailbox, and the new home collects it from there (messaging.ts).
     const before = previous === undefined || previous === home ? [] : [previous];
-    const earlier = this.previousHomes(name).filter((n) => n !== home && n !== previous);
-    const value = { node: home, before: [...before, ...earlier].slice(0, HOMES_KEPT) };
+    const earlier = this.previousHomes(name, Number.POSITIVE_INFINITY).filter(
+      (n) => n !== home && n !== previous,
+    );
+    const value = {
+      node: home,
+      before: [...before, ...earlier].slice(0, HOMES_KEPT),
+      movedMs: Date.now(),
+    };
     this.#deps
       .cluster()
       .write(CLASS_AT_PREFIX + name, { kind: 'lww', value })
@@ -367,10 +373,15 @@ export class DagService {
   readonly #homesClaiming = new Set<string>();
   readonly #startedMs = Date.now();
 
-  /** The nodes class `name` lived on before its current home, the latest first. */
-  previousHomes(name: string): string[] {
+  /**
+   * The nodes class `name` lived on before its current home, the latest first — if it
+   * moved there less than `withinMs` ago (older mail at those homes has expired).
+   */
+  previousHomes(name: string, withinMs: number): string[] {
     const value = this.#deps.store.read(CLASS_AT_PREFIX + name);
     if (!isRecord(value) || !Array.isArray(value.before)) return [];
+    const movedMs = typeof value.movedMs === 'number' ? value.movedMs : 0;
+    if (Date.now() - movedMs > withinMs) return [];
     return value.before.filter((n): n is string => typeof n === 'string');
   }
 

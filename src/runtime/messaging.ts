@@ -50,8 +50,8 @@ export interface MessagingOptions {
   messageBytesMax: number;
   /** Resolves once this node has joined its cluster (or gave up waiting). */
   whenJoined(): Promise<void>;
-  /** The nodes a class lived on before its current home, the latest first. */
-  previousHomes(name: string): string[];
+  /** The nodes a class lived on before its current home, if it moved within `withinMs`. */
+  previousHomes(name: string, withinMs: number): string[];
 }
 
 interface Envelope {
@@ -296,7 +296,8 @@ export class ActorMessaging {
   async #collectFromOldHomes(actorId: string): Promise<void> {
     const [node, name, extra] = actorId.split('/');
     if (node !== this.#o.nodeId || name === undefined || extra !== undefined) return;
-    for (const old of this.#o.previousHomes(name)) {
+    // Only for as long as mail there can still be received: a read per old home per recv.
+    for (const old of this.#o.previousHomes(name, this.#o.messageTtlMs + MAILBOX_GRACE_MS)) {
       const stored = await this.#o
         .cluster()
         .read(`${MAILBOX_PREFIX}${old}/${name}`)

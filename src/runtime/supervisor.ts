@@ -180,7 +180,7 @@ export class Supervisor {
       // A message that went to a fallback mailbox must fit in it beside another.
       messageBytesMax: Math.floor(options.valueBytesMax / 2),
       whenJoined: () => this.dags.whenJoined(),
-      previousHomes: (name) => this.dags.previousHomes(name),
+      previousHomes: (name, withinMs) => this.dags.previousHomes(name, withinMs),
     });
     this.pool = new ExecutorPool({
       size: options.executors,

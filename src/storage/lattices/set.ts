@@ -37,12 +37,21 @@ export function mergeSet(a: SetLattice, b: SetLattice): SetLattice {
     if (!large.items.has(key)) added.push([key, value]);
   if (added.length === 0) return large === a || a.items.size === b.items.size ? a : b;
   const merged: SetLattice = { kind: 'set', items: large.items.plus(added) };
-  derivation.set(merged, { parent: large, added: added.map(([, value]) => value) });
+  // Each link keeps its parent alive, so a set written often and never read would hold
+  // every version it came from: past DERIVATION_DEPTH_MAX links its order is sorted anew.
+  const depth = (derivation.get(large)?.depth ?? 0) + 1;
+  if (depth <= DERIVATION_DEPTH_MAX) {
+    derivation.set(merged, { parent: large, added: added.map(([, value]) => value), depth });
+  }
   return merged;
 }
 
 /** How a set was made from a larger one (mergeSet), until its canonical order is known. */
-const derivation = new WeakMap<SetLattice, { parent: SetLattice; added: unknown[] }>();
+const derivation = new WeakMap<
+  SetLattice,
+  { parent: SetLattice; added: unknown[]; depth: number }
+>();
+const DERIVATION_DEPTH_MAX = 64;
 
 export function setEquals(a: SetLattice, b: SetLattice): boolean {
   if (a.items.size !== b.items.size) return false;
