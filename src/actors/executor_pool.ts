@@ -31,6 +31,7 @@ import type {
   SnapshotEntry,
   ToExecutor,
 } from './messages.js';
+import { type Batched, PortOutbox, unbatch } from './port_outbox.js';
 import { SpinBackoff } from './spin_backoff.js';
 
 /** One function to run: its code and its encoded arguments. */
@@ -138,6 +139,8 @@ interface Slot {
   worker: Worker;
   /** The supervisor's end of the thread's channel. */
   port: MessagePort;
+  /** What the supervisor sends on it, a turn's messages at a time. */
+  outbox: PortOutbox<ToExecutor>;
   state: 'starting' | 'ready';
   inFlight: Map<string, Pending>;
   /** The version of each function this thread holds (it keeps one per name). */
@@ -281,7 +284,7 @@ export class ExecutorPool {
         void slot.worker.terminate();
       }, timeoutMs);
       this.#inspections.set(taskId, { executorIndex: slot.index, timer, resolve, reject });
-      slot.port.postMessage({ t: 'inspect', taskId, module } satisfies ToExecutor);
+      slot.outbox.post({ t: 'inspect', taskId, module } satisfies ToExecutor);
     });
   }
 
@@ -365,7 +368,7 @@ export class ExecutorPool {
     message.timeoutMs = call.timeoutMs;
     const lone = this.#spinUs > 0 && this.#running === 1;
     if (lone && call.awaitNext !== false) message.spinUs = this.#spinUs * WORKER_SPIN_FACTOR;
-    slot.port.postMessage(message);
+    slot.outbox.post(message);
     if (lone && !this.#spinScheduled && this.#spins.shouldSpin()) {
       this.#spinScheduled = true;
       setImmediate(() => this.#spinIfLone());
@@ -413,7 +416,9 @@ export class ExecutorPool {
       const received = receiveMessageOnPort(slot.port);
       if (received === undefined) continue;
       this.#spins.record(true);
-      this.#onMessage(slot, received.message as FromExecutor);
+      unbatch(received.message as Batched<FromExecutor>, (message) =>
+        this.#onMessage(slot, message),
+      );
       return;
     }
     this.#spins.record(false);
@@ -428,7 +433,7 @@ export class ExecutorPool {
     if (slot.sentModules.size <= MODULES_HELD_MAX) return;
     const oldest = slot.sentModules.values().next().value as string;
     slot.sentModules.delete(oldest);
-    slot.port.postMessage({ t: 'forget', moduleId: oldest } satisfies ToExecutor);
+    slot.outbox.post({ t: 'forget', moduleId: oldest } satisfies ToExecutor);
   }
 
   /** The thread could not prepare this call's code: send it again with the next call. */
@@ -483,7 +488,7 @@ export class ExecutorPool {
         ),
       );
     });
-    slot.port.postMessage({ t: 'ping', seq } satisfies ToExecutor);
+    slot.outbox.post({ t: 'ping', seq } satisfies ToExecutor);
   }
 
   #onMessage(slot: Slot, message: FromExecutor): void {
@@ -538,7 +543,7 @@ export class ExecutorPool {
     } catch (error) {
       reply = { t: 'reply', reqId, ok: false, error: errorToWire(error) };
     }
-    if (this.#slots[slot.index] === slot) slot.port.postMessage(reply, transfer);
+    if (this.#slots[slot.index] === slot) slot.outbox.post(reply, transfer);
   }
 
   #spawn(index: number, restarts: number): Slot {
@@ -563,6 +568,7 @@ export class ExecutorPool {
       index,
       worker,
       port: channel.port1,
+      outbox: new PortOutbox(channel.port1),
       state: 'starting',
       inFlight: new Map(),
       sentVersions: new Map(),
@@ -579,7 +585,9 @@ export class ExecutorPool {
       progress,
     };
     let failure: Error | undefined;
-    channel.port1.on('message', (message: FromExecutor) => this.#onMessage(slot, message));
+    channel.port1.on('message', (received: Batched<FromExecutor>) =>
+      unbatch(received, (message) => this.#onMessage(slot, message)),
+    );
     worker.on('error', (error) => {
       failure = error;
     });
@@ -589,8 +597,12 @@ export class ExecutorPool {
 
   #whenReady(slot: Slot): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onMessage = (message: FromExecutor) => {
-        if (message.t !== 'ready') return;
+      const onMessage = (received: Batched<FromExecutor>) => {
+        let ready = false;
+        unbatch(received, (message) => {
+          ready ||= message.t === 'ready';
+        });
+        if (!ready) return;
         slot.port.off('message', onMessage);
         slot.worker.off('exit', onExit);
         resolve();

@@ -11,6 +11,7 @@ import { CacheReader } from '../storage/index.js';
 import type { Logger } from './context_types.js';
 import { Executor } from './executor.js';
 import type { FromExecutor, ToExecutor } from './messages.js';
+import { type Batched, unbatch } from './port_outbox.js';
 import { SupervisorLink } from './supervisor_link.js';
 
 export interface ExecutorThreadData {
@@ -103,7 +104,7 @@ function idleSpin(spinUs: number): void {
   while (inFlight.size === 0 && performance.now() < deadline) {
     const received = receiveMessageOnPort(port);
     if (received !== undefined) {
-      onMessage(received.message as ToExecutor);
+      unbatch(received.message as Batched<ToExecutor>, onMessage);
       return;
     }
   }
@@ -146,5 +147,5 @@ function onMessage(message: ToExecutor): void {
       break;
   }
 }
-port.on('message', onMessage);
+port.on('message', (received: Batched<ToExecutor>) => unbatch(received, onMessage));
 post({ t: 'ready' });

@@ -7,6 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { errorFromWire, UnavailableError } from '../errors.js';
 import type { ExecutorRequest, FromExecutor, ToExecutor } from './messages.js';
+import { PortOutbox } from './port_outbox.js';
 
 export const PENDING_REQUESTS_MAX = 100_000;
 
@@ -16,16 +17,16 @@ interface Pending {
 }
 
 export class SupervisorLink {
-  readonly #port: MessagePort;
+  readonly #outbox: PortOutbox<FromExecutor>;
   readonly #pending = new Map<number, Pending>();
   #nextReqId = 1;
 
   constructor(port: MessagePort) {
-    this.#port = port;
+    this.#outbox = new PortOutbox(port);
   }
 
   post(message: FromExecutor, transfer?: ArrayBuffer[]): void {
-    this.#port.postMessage(message, transfer);
+    this.#outbox.post(message, transfer);
   }
 
   request(request: ExecutorRequest, transfer?: ArrayBuffer[]): Promise<unknown> {
