@@ -19,6 +19,7 @@ import {
   FunctionError,
   TimeoutError,
   UnavailableError,
+  ValidationError,
 } from '../errors.js';
 import type { ExecutorThreadData } from './executor_thread.js';
 import type {
@@ -491,6 +492,26 @@ export class ExecutorPool {
     slot.outbox.post({ t: 'ping', seq } satisfies ToExecutor);
   }
 
+  /**
+   * A message to a thread that structured clone refused: the call or the request it
+   * belonged to fails with the reason instead of waiting out its deadline.
+   */
+  #unsendable(slot: Slot, message: ToExecutor, error: Error): void {
+    const reason = `cannot be passed to the executor: ${error.message}`;
+    if (message.t === 'reply') {
+      slot.outbox.post({
+        t: 'reply',
+        reqId: message.reqId,
+        ok: false,
+        error: errorToWire(new ValidationError(`the answer ${reason}`)),
+      });
+    } else if (message.t === 'call') {
+      this.#settle(slot, message.callId)?.reject(new ValidationError(`the call ${reason}`));
+    } else {
+      throw error;
+    }
+  }
+
   #onMessage(slot: Slot, message: FromExecutor): void {
     switch (message.t) {
       case 'ready':
@@ -568,7 +589,9 @@ export class ExecutorPool {
       index,
       worker,
       port: channel.port1,
-      outbox: new PortOutbox(channel.port1),
+      outbox: new PortOutbox(channel.port1, (message, error) =>
+        this.#unsendable(slot, message, error),
+      ),
       state: 'starting',
       inFlight: new Map(),
       sentVersions: new Map(),

@@ -13,33 +13,55 @@ export type Batched<M> = M | { t: 'batch'; messages: M[] };
 
 export class PortOutbox<M extends { t: string }> {
   readonly #port: MessagePort;
+  readonly #onUnsendable: (message: M, error: Error) => void;
   #queue: M[] = [];
-  #transfer: ArrayBuffer[] = [];
+  /** Each queued message's transfer list, by position (undefined: none). */
+  #transfers: (readonly ArrayBuffer[] | undefined)[] = [];
 
-  constructor(port: MessagePort) {
+  /** `onUnsendable` hears of a message that structured clone refused (a function in it). */
+  constructor(port: MessagePort, onUnsendable: (message: M, error: Error) => void) {
     this.#port = port;
+    this.#onUnsendable = onUnsendable;
   }
 
   post(message: M, transfer?: readonly ArrayBuffer[]): void {
     this.#queue.push(message);
-    if (transfer !== undefined) {
-      // Listing one buffer twice makes postMessage throw.
-      for (const buffer of transfer)
-        if (!this.#transfer.includes(buffer)) this.#transfer.push(buffer);
-    }
+    this.#transfers.push(transfer);
     if (this.#queue.length === 1) process.nextTick(this.flush);
   }
 
-  /** Posts what is waiting now; callers about to block the thread (a spin) call it first. */
+  /** Posts what is waiting now. */
   readonly flush = (): void => {
     const queue = this.#queue;
     if (queue.length === 0) return;
+    const transfers = this.#transfers;
     this.#queue = [];
-    const transfer = this.#transfer;
-    this.#transfer = [];
-    const message: Batched<M> = queue.length === 1 ? queue[0]! : { t: 'batch', messages: queue };
-    this.#port.postMessage(message, transfer);
+    this.#transfers = [];
+    if (queue.length === 1) {
+      this.#postOne(queue[0]!, transfers[0]);
+      return;
+    }
+    const transfer: ArrayBuffer[] = [];
+    for (const list of transfers) {
+      // Listing one buffer twice makes postMessage throw.
+      for (const buffer of list ?? []) if (!transfer.includes(buffer)) transfer.push(buffer);
+    }
+    try {
+      this.#port.postMessage({ t: 'batch', messages: queue } satisfies Batched<M>, transfer);
+    } catch {
+      // One of them cannot be cloned: the others still go, and that one's sender is told.
+      // (Serialising fails before anything is transferred, so every buffer is still here.)
+      for (let i = 0; i < queue.length; i++) this.#postOne(queue[i]!, transfers[i]);
+    }
   };
+
+  #postOne(message: M, transfer: readonly ArrayBuffer[] | undefined): void {
+    try {
+      this.#port.postMessage(message, transfer);
+    } catch (error) {
+      this.#onUnsendable(message, error as Error);
+    }
+  }
 }
 
 /** Hands each message of what arrived to `handle`, in the order it was posted. */

@@ -5,7 +5,7 @@
  * awaiting them gets an error instead of exhausting the thread's memory.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { errorFromWire, UnavailableError } from '../errors.js';
+import { errorFromWire, errorToWire, UnavailableError, ValidationError } from '../errors.js';
 import type { ExecutorRequest, FromExecutor, ToExecutor } from './messages.js';
 import { PortOutbox } from './port_outbox.js';
 
@@ -22,7 +22,21 @@ export class SupervisorLink {
   #nextReqId = 1;
 
   constructor(port: MessagePort) {
-    this.#outbox = new PortOutbox(port);
+    this.#outbox = new PortOutbox(port, (message, error) => {
+      // Only a request carries user values as they are (a put's plain value): its caller
+      // gets the refusal. What else this thread sends is ours and always clones.
+      if (message.t !== 'req') throw error;
+      this.settle({
+        t: 'reply',
+        reqId: message.reqId,
+        ok: false,
+        error: errorToWire(
+          new ValidationError(
+            `${message.op === 'put' ? 'the value cannot be stored' : `${message.op} cannot be sent`}: ${error.message}`,
+          ),
+        ),
+      });
+    });
   }
 
   post(message: FromExecutor, transfer?: ArrayBuffer[]): void {

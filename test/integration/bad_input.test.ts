@@ -451,6 +451,26 @@ test('writing another lattice type to a key is refused and changes nothing', asy
   t.throws(() => lattice.max(Number.NaN), { instanceOf: ValidationError });
 });
 
+test('ctx.put of a value that cannot be stored fails at once; a put beside it lands', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('putUnstorable', async (ctx: Context, key: string) => {
+    const good = ctx.put(key, 'written');
+    const bad = ctx.put(`${key}/bad`, { s: Symbol('x') });
+    await good;
+    await bad;
+  });
+  const started = Date.now();
+  const error = await t.throwsAsync(
+    cloud.call('putUnstorable', ['unstorable/a'], { timeoutMs: 20_000 }),
+    { instanceOf: FunctionError },
+  );
+  t.is(error.remoteName, 'ValidationError');
+  t.regex(error.message, /cannot be stored.*Symbol/);
+  t.true(Date.now() - started < 5_000, 'refused at once, not at the deadline');
+  t.is(await cloud.get('unstorable/a'), 'written');
+  t.is(await cloud.get('unstorable/a/bad'), undefined);
+});
+
 test('reserved keys cannot be written', async (t) => {
   await t.throwsAsync(t.context.cloud.put('__squall/fn/thrower', 'hijack'), {
     instanceOf: ValidationError,
