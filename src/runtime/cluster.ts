@@ -118,10 +118,14 @@ export class Cluster {
       this.#replicaStore(),
       env,
     );
+    // A node alone with its dead peers hears no message after their deaths: the ring is
+    // looked at again after the membership's own timers too (found by QA: the last
+    // survivor kept dead owners on its ring, and writes to their keys failed for good).
     this.#membershipHost = new CoreHost(
       this.membership,
       (to, m) => this.peers.sendCore(to, 'membership', m),
       now,
+      () => this.#refreshView(),
     );
     this.#replicationHost = new CoreHost(
       this.replication,

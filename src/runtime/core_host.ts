@@ -12,12 +12,19 @@ export class CoreHost<M> {
   readonly #send: Sender<M>;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #now: () => number;
+  readonly #onFired: () => void;
   #stopped = false;
 
-  constructor(core: ProtocolCore<M>, send: Sender<M>, now: () => number) {
+  /**
+   * `onFired` runs after a timer's effects: the core's state may have changed with no
+   * message arriving (a member declared dead by its own suspicion timer), and whoever
+   * derives state from it (the ring) must look again.
+   */
+  constructor(core: ProtocolCore<M>, send: Sender<M>, now: () => number, onFired = () => {}) {
     this.#core = core;
     this.#send = send;
     this.#now = now;
+    this.#onFired = onFired;
   }
 
   get now(): number {
@@ -36,6 +43,7 @@ export class CoreHost<M> {
       const timer = setTimeout(() => {
         this.#timers.delete(effect.name);
         this.apply(this.#core.fire(effect.name, this.#now()));
+        if (!this.#stopped) this.#onFired();
       }, effect.afterMs);
       timer.unref();
       this.#timers.set(effect.name, timer);

@@ -24,8 +24,9 @@
  * is (see SimNodeConfig; both were found by this simulator and reported): a leaving node
  * stops refreshing its view (cluster.ts would put it back on its own ring), and a node keeps
  * its own counter totals beside the shard (the write path reads them from a shard that
- * hand-off may have emptied). Timers are not followed by a view refresh, as in cluster.ts:
- * only membership messages are.
+ * hand-off may have emptied). A membership timer is followed by a view refresh, as in
+ * cluster.ts (a member declared dead by this node's own timer leaves its ring even when no
+ * message arrives after it).
  *
  * Invariants: timers are named per core and re-arming replaces (a generation number per
  * name; a boot number kills all of a dead process's timers); a message that fails its
@@ -419,6 +420,7 @@ export class SimNode {
       if (core === 'membership') {
         if (this.#world.trace.verbose) this.#world.trace.add(now, `${this.id} timer ${name}`);
         this.#apply('membership', cores.membership.fire(name, now));
+        if (this.#state === 'up' || this.#config.refreshViewWhileLeaving) this.#refreshView();
       } else {
         this.#apply('replica', cores.replication.fire(name, now));
       }

@@ -1,7 +1,8 @@
 /**
  * A real three-process cluster with replication 2 and data dirs: 10,000 keys written, a
  * node killed with SIGKILL, every key still readable, the node restarted on its data dir,
- * and all replicas converging again — observed only through the SDK and `status`.
+ * and all replicas converging again — observed only through the SDK and `status`; and the
+ * last survivor of a pair taking its dead peer off the ring on its own.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,5 +107,32 @@ test('kill -9 a node: every key still reads back; restarted on its data dir, rep
   } finally {
     for (const cloud of clouds) cloud.close();
     await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('the last survivor takes its dead peer off the ring and takes every write, ack all too', async (t) => {
+  t.timeout(120_000);
+  const args = ['--executors', '1', '--replication', '2', '--http-port', 'off'];
+  const first = await startNodeProcess(args);
+  const second = await startNodeProcess([...args, '--join', first.address]);
+  const cloud = await connect(first.address);
+  try {
+    await waitFor('2 members', async () => (await cloud.status()).ring.members.length === 2);
+    second.child.kill('SIGKILL');
+    // Nothing but its own timers tells the survivor: no other peer is left to gossip.
+    await waitFor('the dead peer off the ring', async () => {
+      const status = await cloud.status();
+      return status.ring.members.length === 1 && status.ring.members[0] === first.id;
+    });
+    for (let i = 0; i < 50; i++) await cloud.put(`alone/${i}`, i, { ack: 'all' });
+    await cloud.put('alone/set', lattice.set(['x']), { ack: 'all' });
+    t.deepEqual(
+      (await cloud.owners('alone/0')).map((o) => o.id),
+      [first.id],
+    );
+    t.is(await cloud.get('alone/49'), 49);
+  } finally {
+    cloud.close();
+    await Promise.all([first.stop(), second.stop()]);
   }
 });
