@@ -30,7 +30,14 @@ export interface NodeStoreOptions {
   store: StoreShard;
   cache: CacheWriter;
   clock: HybridClock;
-  nodeId: string;
+  /**
+   * Whom this node's writes are stamped with: its id and its incarnation (one per start).
+   * A counter increment is "this writer's total + n"; under the bare id, a node back from
+   * a log that lost its tail (a crash under fsync 'interval', a truncated or missing log)
+   * counted on from its old total, below what its replicas held, and its next increments
+   * vanished in the merge, acknowledged (found by QA). Each start counts in a slot of its own.
+   */
+  writerId: string;
   valueBytesMax: number;
   /** Called after a key's value changed (wakes waiters for call results). */
   onChange(key: string, value: Lattice): void;
@@ -94,11 +101,11 @@ export class NodeStore {
   }
 
   write(key: string, spec: LatticeSpec): Lattice {
-    const { store, clock, nodeId } = this.#o;
+    const { store, clock, writerId } = this.#o;
     const current = store.get(key);
     const own = this.#ownCounts.get(key);
     const base = own === undefined ? current : current === undefined ? own : merge(current, own);
-    const incoming = materialize(spec, { ts: clock.next(), writer: nodeId }, base);
+    const incoming = materialize(spec, { ts: clock.next(), writer: writerId }, base);
     const merged = current === undefined ? incoming : merge(current, incoming);
     const bytes = merged === current ? undefined : this.#checkSize(key, current, incoming, merged);
     const { value, changed } = store.commit(key, current, merged);

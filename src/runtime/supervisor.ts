@@ -522,7 +522,7 @@ export class Supervisor {
       store: new StoreShard(),
       cache: this.cache,
       clock: new HybridClock(() => Date.now()),
-      nodeId: this.nodeId,
+      writerId: `${this.nodeId}.${this.#incarnation.toString(36)}`,
       valueBytesMax: this.options.valueBytesMax,
       onChange: (key, value) => {
         this.#results.changed(key);

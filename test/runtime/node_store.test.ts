@@ -19,7 +19,7 @@ function failingStore(failAt: number) {
     store: new StoreShard(),
     cache: new CacheWriter(createCacheBuffer({ bytes: 65536 })),
     clock: new HybridClock(() => Date.now()),
-    nodeId: 'n1',
+    writerId: 'n1',
     valueBytesMax: 1 << 20,
     onChange: () => undefined,
     persist: async (key, value) => {
