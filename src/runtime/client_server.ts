@@ -211,6 +211,11 @@ export class ClientServer {
       if (token !== undefined && request.token !== token) {
         throw new AuthError('this node requires a valid token');
       }
+      // A peer with a token expects a cluster that keeps others out: joining one without
+      // would hand its data to anyone who asks (found by QA). Clients may still bring one.
+      if (token === undefined && request.peer !== undefined && request.token !== undefined) {
+        throw new AuthError('this node runs without a token, the joining node with one');
+      }
       session.authed = true;
       if (request.client !== undefined && request.peer === undefined) {
         const previous = session.clientId;

@@ -9,7 +9,7 @@ import { mkdtempSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import anyTest, { type TestFn } from 'ava';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { type NodeProcess, runCli, startNodeProcess } from '../../src/sim/index.js';
 import { waitFor } from './node_fixture.js';
 
@@ -249,7 +249,15 @@ test('a node whose seeds never answer serves alone and says so in status', async
 });
 
 test('a node whose seed refuses its token says which seed and why in status', async (t) => {
-  const seed = await startNodeProcess(['--executors', '1', '--http-port', 'off', '--token', 'one']);
+  // Another token, and none at all: a cluster without one must not take in a node that has
+  // one (it would hand that node's data to anyone).
+  for (const seedToken of [['--token', 'one'], []]) {
+    await refusedBySeed(t, seedToken);
+  }
+});
+
+async function refusedBySeed(t: ExecutionContext, seedToken: string[]): Promise<void> {
+  const seed = await startNodeProcess(['--executors', '1', '--http-port', 'off', ...seedToken]);
   try {
     const node = await startNodeProcess([
       ...['--executors', '1', '--http-port', 'off', '--token', 'two', '--join', seed.address],
@@ -272,7 +280,7 @@ test('a node whose seed refuses its token says which seed and why in status', as
   } finally {
     await seed.stop();
   }
-});
+}
 
 test('a node run through npx stops when npx is sent SIGTERM (its shell does not pass it on)', async (t) => {
   t.timeout(60_000);
