@@ -53,6 +53,7 @@ async function openStorage(options: ResolvedOptions) {
       dir,
       fsync: options.fsync,
       fsyncIntervalMs: options.fsyncIntervalMs,
+      ranBefore: identity.incarnation > 1,
     });
     // Without --join, a data dir that was part of a cluster rejoins it through its peers.
     const peers = options.join.length === 0 ? await loadPeers(dir) : [];

@@ -37,6 +37,7 @@ import {
   decodeSnapshot,
   encodeRecord,
   encodeSnapshotHeader,
+  FIRST_GENERATION,
   IDENTITY_FILE,
   type LogEnd,
   logFileName,
@@ -81,6 +82,12 @@ export interface DurableLogOptions {
   pendingBytesMax?: number | undefined;
   /** The file opener for logs and snapshots; default node:fs/promises `open`. */
   openFile?: OpenLogFile | undefined;
+  /**
+   * Whether a node has run on this dir before (its node.json was there): then a dir with
+   * neither a log nor a snapshot lost them, and the node refuses to start instead of
+   * serving empty under its old id (found by QA). Default false.
+   */
+  ranBefore?: boolean | undefined;
 }
 
 export interface RecoveryReport {
@@ -335,8 +342,16 @@ async function replayLogs(
 }
 
 /** Reads the snapshot and the logs to replay; throws CorruptLogError, writes nothing. */
-async function recoverDataDir(dir: string): Promise<Recovered> {
+async function recoverDataDir(dir: string, ranBefore: boolean): Promise<Recovered> {
   const listing = classifyDataDir(await readdir(dir));
+  if (ranBefore && !listing.snapshot && listing.logs.length === 0) {
+    throw new CorruptLogError(
+      join(dir, logFileName(FIRST_GENERATION)),
+      0,
+      `log generation ${FIRST_GENERATION} is missing: node.json says a node ran on this dir before, and neither a log nor a snapshot is left`,
+      MISSING_ADVICE,
+    );
+  }
   const entries = new Map<string, Lattice>();
   const snapshot = listing.snapshot ? await readSnapshotInto(dir, entries) : undefined;
   const plan = planRecovery(snapshot?.generation, listing.logs);
@@ -520,7 +535,7 @@ export class DurableLog {
   static async open(options: DurableLogOptions): Promise<OpenedLog> {
     const config = resolveOptions(options);
     await mkdir(config.dir, { recursive: true });
-    const recovered = await recoverDataDir(config.dir);
+    const recovered = await recoverDataDir(config.dir, options.ranBefore === true);
     const file = await openAppendFile(config, recovered);
     const log = new DurableLog(config, file, recovered);
     const report: RecoveryReport = {

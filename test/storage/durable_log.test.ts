@@ -294,6 +294,23 @@ test('a damaged snapshot, a missing generation or a torn older generation refuse
   t.is(older?.file, join(other, 'log-1.bin'));
 });
 
+test('a dir a node ran on before, with its only log gone, refuses to start; a new dir opens', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await DurableLog.open({ dir });
+  await log.append('precious', valueFor('precious', 1));
+  await log.close();
+  await rm(join(dir, 'log-1.bin'));
+  const missing = await t.throwsAsync(DurableLog.open({ dir, ranBefore: true }), {
+    instanceOf: CorruptLogError,
+  });
+  t.is(missing?.file, join(dir, 'log-1.bin'));
+  t.regex(missing?.message ?? '', /node\.json says a node ran on this dir before/);
+  t.deepEqual(await readdir(dir), [], 'nothing was created');
+  const fresh = await DurableLog.open({ dir, ranBefore: false });
+  await fresh.log.close();
+  t.pass();
+});
+
 test('snapshot compacts: new generation, old log deleted, reopen gives the same entries', async (t) => {
   const dir = await tempDir(t);
   const store = new StoreShard();
