@@ -192,3 +192,17 @@ export function parseWireError(value: unknown): WireError | undefined {
 function isThrownCode(value: unknown): value is string | number {
   return (typeof value === 'string' && value.length <= 200) || Number.isFinite(value);
 }
+
+/**
+ * Refuses options that are not an object, or (given `known`) that name an option there is
+ * not: a misspelt option would otherwise be ignored in silence (`timeoutMS`, `int`).
+ */
+export function checkOptions(options: unknown, what: string, known?: readonly string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ValidationError(`${what} options must be an object, got ${describeValue(options)}`);
+  const unknown = known && Object.keys(options).find((key) => !known.includes(key));
+  if (unknown !== undefined)
+    throw new ValidationError(
+      `unknown ${what} option ${JSON.stringify(unknown)}: the options are ${known!.join(', ')}`,
+    );
+}

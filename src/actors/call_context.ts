@@ -4,7 +4,7 @@
  * supervisor over the executor's port. Values cross that port as CBOR bytes or plain
  * structured clones, so what a function reads is always its own copy.
  */
-import { TimeoutError, ValidationError } from '../errors.js';
+import { checkOptions, TimeoutError, ValidationError } from '../errors.js';
 import {
   type CacheReader,
   decode,
@@ -189,6 +189,7 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
       await link.request({ op: 'send', from: info.actorId, to, message: bytes }, [bytes.buffer]);
     },
     async recv(options?: { timeoutMs?: number }): Promise<ReceivedMessage[]> {
+      if (options !== undefined) checkOptions(options, 'recv', ['timeoutMs']);
       const timeoutMs = options?.timeoutMs ?? 0;
       if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > RECV_TIMEOUT_MS_MAX) {
         throw new ValidationError(`recv timeoutMs must be between 0 and ${RECV_TIMEOUT_MS_MAX}`);

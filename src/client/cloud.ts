@@ -6,7 +6,7 @@
  */
 
 import { checkStorable, toPutValue } from '../actors/index.js';
-import { describeValue, ValidationError } from '../errors.js';
+import { checkOptions, describeValue, ValidationError } from '../errors.js';
 import type { NodeStatus } from '../runtime/index.js';
 import { decodeLarge, encode, type FutureRef, type Ref } from '../storage/index.js';
 import { bundleModule } from './bundle.js';
@@ -113,7 +113,7 @@ export class Cloud {
     options: RegisterOptions = {},
   ): Promise<HandleOf<F>> {
     if (typeof fn !== 'function') throw new ValidationError('register needs a function or a class');
-    checkOptions(options, 'register');
+    checkOptions(options, 'register', ['init']);
     const init = options.init ?? [];
     if (!Array.isArray(init)) throw new ValidationError('options.init must be an array');
     const answer = await this.#request({
@@ -134,7 +134,7 @@ export class Cloud {
   /** Registers every exported function and class of a TypeScript or JavaScript module. */
   async deploy(source: string, options: DeployOptions = {}): Promise<string[]> {
     if (typeof source !== 'string') throw new ValidationError('deploy needs module source text');
-    checkOptions(options, 'deploy');
+    checkOptions(options, 'deploy', ['filename', 'resolveDir']);
     for (const field of ['filename', 'resolveDir'] as const) {
       const value = options[field];
       if (value !== undefined && (typeof value !== 'string' || value === ''))
@@ -337,16 +337,6 @@ function checkTimeoutMs(value: unknown): number {
 }
 
 /** `options` is an object whose keys are among `known` (when given): a typo is an error. */
-function checkOptions(options: unknown, what: string, known?: readonly string[]): void {
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new ValidationError(`${what} options must be an object, got ${describeValue(options)}`);
-  const unknown = known && Object.keys(options).find((key) => !known.includes(key));
-  if (unknown !== undefined)
-    throw new ValidationError(
-      `unknown ${what} option ${JSON.stringify(unknown)}: the options are ${known!.join(', ')}`,
-    );
-}
-
 function encodeArgs(args: unknown[], record = false): Uint8Array {
   if (!record && !Array.isArray(args)) throw new ValidationError('args must be an array');
   checkStorable(args);

@@ -4,6 +4,7 @@
  * reference to that key (it extends FutureRef), and the executor waits for the result
  * before the function runs — chaining calls without a round trip through the client.
  */
+import { checkOptions } from '../errors.js';
 import { decodeLarge, FutureRef } from '../storage/index.js';
 import type { ClientConnection } from './client_connection.js';
 
@@ -19,6 +20,7 @@ export class Future<T = unknown> extends FutureRef {
 
   /** Resolves to the call's result, or rejects with its error (TimeoutError past `timeoutMs`). */
   async get(options: { timeoutMs?: number } = {}): Promise<T> {
+    checkOptions(options, 'Future.get', ['timeoutMs']);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const answer = await this.#connection.request(
       { op: 'await', key: this.key, timeoutMs },

@@ -194,6 +194,22 @@ test('SDK arguments of the wrong type are ValidationError', async (t) => {
   await t.throwsAsync(connect(node.address, { tokn: 'x' } as never), {
     instanceOf: ValidationError,
   });
+  const init = await t.throwsAsync(
+    cloud.register('typo', () => 1, { int: [1] } as never),
+    {
+      instanceOf: ValidationError,
+    },
+  );
+  t.regex(init.message, /unknown register option "int": the options are init/);
+  await t.throwsAsync(cloud.deploy('export function f() {}', { fileName: 'x.ts' } as never), {
+    instanceOf: ValidationError,
+  });
+  const future = await cloud.callAsync('thrower', [1]);
+  await t.throwsAsync(future.get({ timeout: 5 } as never), { instanceOf: ValidationError });
+  t.is(await future.get(), 1);
+  await cloud.register('recvTypo', async (ctx: Context) => ctx.recv({ timeout: 1000 } as never));
+  const recv = await t.throwsAsync(cloud.call('recvTypo'), { instanceOf: FunctionError });
+  t.regex(recv.message, /unknown recv option "timeout"/);
   // What would not come back as written is refused, not stored changed.
   const proto = await t.throwsAsync(cloud.put('p', JSON.parse('{"__proto__":{"x":1},"a":1}')), {
     instanceOf: ValidationError,
