@@ -76,7 +76,7 @@ function reportRecovery(supervisor: Supervisor, recovered: RecoveryReport): void
   if (droppedTornBytes > 0) {
     supervisor.log.warn(
       { ...fields, droppedTornBytes, dataDir: supervisor.options.dataDir },
-      `the end of log-${generation}.bin was torn (the node stopped in the middle of an append): dropped its last ${droppedTornBytes} bytes`,
+      `the end of log-${generation}.bin was torn (the node stopped in the middle of an append, or its last record was damaged): dropped its last ${droppedTornBytes} bytes`,
     );
   } else if (snapshotEntries + records > 0) {
     supervisor.log.info(fields, 'recovered the data dir');

@@ -100,6 +100,11 @@ function isAlive(pid: number): boolean {
   }
   let command: string;
   try {
+    // A killed node whose parent has not reaped it yet is a zombie: it holds nothing, and
+    // a restart right after a kill -9 was refused as "in use" until it was reaped (QA).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    if (state === 'Z' || state === 'X') return false;
     command = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
   } catch {
     return true;

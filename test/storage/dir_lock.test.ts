@@ -46,3 +46,32 @@ test('a lock whose pid now belongs to another program is taken over; a live node
     node.kill();
   }
 });
+
+test('a killed node not yet reaped by its parent (a zombie) holds no lock', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'squall-lockzombie-'));
+  // A node whose parent shell became `sleep`, which never reaps it: killed, it stays a
+  // zombie (a child of this process would be reaped by libuv at once).
+  const parent = spawn('sh', [
+    '-c',
+    `"${process.execPath}" -e "setTimeout(() => {}, 30000)" & echo $!; exec sleep 30`,
+  ]);
+  try {
+    const pid = await new Promise<number>((resolve) =>
+      parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    );
+    process.kill(pid, 'SIGKILL');
+    const stateOf = () => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return stat.charAt(stat.lastIndexOf(')') + 2);
+    };
+    const deadline = Date.now() + 5000;
+    while (stateOf() !== 'Z' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    t.is(stateOf(), 'Z');
+    writeFileSync(join(dir, 'LOCK'), `${pid}\n`);
+    const lock = await lockDataDir(dir);
+    t.is(readFileSync(join(dir, 'LOCK'), 'utf8'), `${process.pid}\n`);
+    await lock.release();
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
