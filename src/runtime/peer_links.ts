@@ -21,6 +21,7 @@ import {
 } from '../errors.js';
 import { encode, endsWithLargeByteString } from '../storage/index.js';
 import { Connection, type ConnectionLimits } from './connection.js';
+import { FrameError } from './frame_decoder.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { isRecord } from './validate.js';
 
@@ -219,9 +220,12 @@ export class PeerLinks {
       });
       connection.setHandlers({
         onMessage: (frame) => this.#onFrame(address, connection, frame),
-        onClose: () => {
+        onClose: (error) => {
           if (link.connection === connection) link.connection = undefined;
           this.#failSentOn(connection, address);
+          // Something answered, but not in frames: a seed given as another program's port
+          // (a node's HTTP port, say) is named as such, not left as "has not answered".
+          if (error instanceof FrameError) this.#onRefused(address, error);
         },
       });
       const hello: Record<string, unknown> = {

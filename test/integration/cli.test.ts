@@ -282,6 +282,29 @@ async function refusedBySeed(t: ExecutionContext, seedToken: string[]): Promise<
   }
 }
 
+test("a node given a seed's HTTP port says in status that it is not a squall port", async (t) => {
+  const seed = await startNodeProcess(['--executors', '1']);
+  try {
+    const http = seed.httpAddress!;
+    const node = await startNodeProcess([
+      ...['--executors', '1', '--http-port', 'off', '--join', http],
+    ]);
+    try {
+      const env = { SQUALL_ADDRESS: node.address };
+      await waitFor('the refusal to be seen', async () => {
+        const status = await runCli(['status', '--json'], env);
+        return JSON.parse(status.stdout).seedsRefused?.[0]?.address === http;
+      });
+      const text = await runCli(['status'], env);
+      t.regex(text.stdout, /seed 127\.0\.0\.1:\d+ refused this node.*speaks HTTP/);
+    } finally {
+      await node.stop();
+    }
+  } finally {
+    await seed.stop();
+  }
+});
+
 test('a node run through npx stops when npx is sent SIGTERM (its shell does not pass it on)', async (t) => {
   t.timeout(60_000);
   const npx = spawn(
