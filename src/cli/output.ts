@@ -24,9 +24,14 @@ export function parseJsonArg(text: string, what: string): unknown {
   } catch {
     throw new CliError(
       'INVALID',
-      `${what} is not JSON: ${text} (to pass a string, quote it: '"${text.replace(/'/g, '')}"')`,
+      `${what} is not JSON: ${text} (to pass a string, quote it: ${shellQuote(JSON.stringify(text))})`,
     );
   }
+}
+
+/** `text` as one POSIX shell word: in single quotes, each ' written as '\''. */
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, "'\\''")}'`;
 }
 
 /** An error the CLI itself raises, printed like the SDK's typed errors. */

@@ -5,7 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { connect } from '../client/index.js';
+import { connect, stopBundler } from '../client/index.js';
 import { type NodeOptions, startNode } from '../runtime/index.js';
 import { CliError } from './output.js';
 
@@ -97,6 +97,7 @@ async function deployExamples(address: string, token: string | undefined): Promi
     }
   } finally {
     cloud.close();
+    await stopBundler();
   }
   return names;
 }

@@ -24,8 +24,17 @@ import {
   type Message,
   type OutputFile,
   type Plugin,
+  stop,
 } from 'esbuild';
 import { ValidationError } from '../errors.js';
+
+/**
+ * Ends esbuild's service process (a later bundle starts it again). A node that deployed its
+ * examples at start keeps no idle bundler processes for the rest of its life.
+ */
+export function stopBundler(): Promise<void> {
+  return stop();
+}
 
 export type BundleInput = (
   | { source: string; filename?: string | undefined; resolveDir?: string | undefined }

@@ -24,7 +24,12 @@ import {
   UnavailableError,
   ValidationError,
 } from '../errors.js';
-import { Connection, DEFAULT_CONNECTION_LIMITS, PROTOCOL_VERSION } from '../runtime/index.js';
+import {
+  Connection,
+  DEFAULT_CONNECTION_LIMITS,
+  FrameError,
+  PROTOCOL_VERSION,
+} from '../runtime/index.js';
 import { endsWithLargeByteString } from '../storage/index.js';
 
 export interface Answer {
@@ -63,6 +68,11 @@ const REPLY_CHANNEL_RETRY_MS = 5000;
 const MEMBERS_REFRESH_MS = 5000;
 
 export function parseAddress(address: string): { host: string; port: number } {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address.trim())) {
+    throw new ValidationError(
+      `address ${JSON.stringify(address)} is a URL: give host:port, the node's port (the SDK and CLI do not speak HTTP)`,
+    );
+  }
   const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address.trim());
   const port = match === null ? Number.NaN : Number(match[2]);
   if (match === null || !(port > 0 && port < 65536) || match[1] === '') {
@@ -387,6 +397,11 @@ export class ClientConnection {
     for (const [id, pending] of this.#pending) {
       if (pending.connection !== connection) continue;
       this.#pending.delete(id);
+      // What answered does not speak squall (an HTTP port, say): nothing ran there.
+      if (error instanceof FrameError) {
+        pending.reject(new UnavailableError(`cannot use ${address}: ${error.message}`));
+        continue;
+      }
       if (READS.has(pending.fields.op as string)) {
         this.#resendElsewhere(pending);
         continue;

@@ -1,6 +1,8 @@
 /**
  * The SDK's public face.
  */
+
+export { stopBundler } from './bundle.js';
 export {
   type CallOptions,
   Cloud,

@@ -186,6 +186,7 @@ export class HttpGateway {
     if (method === 'PUT') {
       const body = await readJson(req, s.options.frameBytesMax);
       if (!('value' in body)) throw new ValidationError('body must be {"value": ...}');
+      checkFields(body, ['value']);
       await s.put(key, { t: 'plain', v: body.value });
       return json({ ok: true });
     }

@@ -114,6 +114,17 @@ test('errors are one line on stderr with the code, and a non-zero exit', async (
   const badPut = await runCli(['put', 'k', '{oops'], env);
   t.is(badPut.code, 1);
   t.regex(badPut.stderr, /^error INVALID: the value is not JSON/);
+  // The hint's quoting is one shell word that gives back exactly what was typed.
+  const quoted = await runCli(['put', 'k', "{'a':1}"], env);
+  t.true(quoted.stderr.includes(`quote it: '"{'\\''a'\\'':1}"')`), quoted.stderr);
+  // The node's HTTP port, or a URL, as the address: said so, not a timeout.
+  const http = await runCli(['get', 'x', '--address', t.context.node.httpAddress!]);
+  t.regex(
+    http.stderr,
+    /^error UNAVAILABLE: cannot use 127\.0\.0\.1:\d+: the other side speaks HTTP/,
+  );
+  const url = await runCli(['get', 'x', '--address', `http://${t.context.node.address}`]);
+  t.regex(url.stderr, /^error INVALID: address "http:\/\/[^"]+" is a URL: give host:port/);
 });
 
 test('--version prints the version', async (t) => {

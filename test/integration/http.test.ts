@@ -141,6 +141,18 @@ test('read and write keys over HTTP', async (t) => {
   t.deepEqual(await t.context.cloud.get('http-key'), { n: [1, 2] });
   const reserved = await request(t, '/v1/kv/__squall%2Fx', { method: 'PUT', body: '{"value":1}' });
   t.is(reserved.status, 400);
+  const extra = await request(t, '/v1/kv/http-key', {
+    method: 'PUT',
+    body: '{"value":1,"ack":"all"}',
+  });
+  t.is(extra.status, 400);
+  const refusal = (await extra.json()) as { error: { message: string } };
+  t.regex(refusal.error.message, /unknown field "ack": the body takes value/);
+  t.deepEqual(
+    await t.context.cloud.get('http-key'),
+    { n: [1, 2] },
+    'a refused put changes nothing',
+  );
   // A key with slashes works written as a path, and percent-encoded alike.
   const slashed = await request(t, '/v1/kv/visits/home', { method: 'PUT', body: '{"value":3}' });
   t.is(slashed.status, 200);
