@@ -4,9 +4,9 @@
 
 export { parseWireError } from '../errors.js';
 export { Connection, DEFAULT_CONNECTION_LIMITS } from './connection.js';
-export { FrameError } from './frame_decoder.js';
 // The cluster protocol cores, for the simulator (src/sim) that runs them on a virtual network.
 export type { CoreEffect, CoreEnv } from './core_effects.js';
+export { FrameError } from './frame_decoder.js';
 export { HashRing } from './hash_ring.js';
 export { toJsonText, toJsonValue } from './json_value.js';
 export {
