@@ -47,9 +47,12 @@ export interface PutOptions {
   ack?: 'one' | 'all';
 }
 
-export interface RegisterOptions {
-  /** Constructor arguments (after ctx) when registering a class. */
-  init?: unknown[];
+/** A class's constructor arguments after `ctx`, which `init` passes; anything for a function. */
+type InitOf<F> = F extends new (ctx: never, ...args: infer A) => unknown ? A : unknown[];
+
+export interface RegisterOptions<F = RegisterTarget> {
+  /** Constructor arguments (after ctx) when registering a class, typed from its constructor. */
+  init?: InitOf<F>;
 }
 
 export interface DeployOptions {
@@ -110,7 +113,7 @@ export class Cloud {
   async register<F extends RegisterTarget>(
     name: string,
     fn: F,
-    options: RegisterOptions = {},
+    options: RegisterOptions<F> = {},
   ): Promise<HandleOf<F>> {
     if (typeof fn !== 'function') throw new ValidationError('register needs a function or a class');
     checkOptions(options, 'register', ['init']);

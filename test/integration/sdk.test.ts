@@ -68,6 +68,12 @@ test('a class keeps its instance between calls and gets its init arguments', asy
     }
   }
   const tally = await cloud.register('tally', Tally, { init: [100] });
+  // init is typed from the constructor: a string where it takes a number does not compile
+  // (tsc fails on an unused @ts-expect-error, so this checks the type; it never runs).
+  const typo = () =>
+    // @ts-expect-error
+    cloud.register('tally-typo', Tally, { init: ['100'] });
+  t.is(typeof typo, 'function');
   t.is(await tally(1), 101);
   t.is(await tally(2), 103);
   const results = await Promise.all([tally(1), tally(1), tally(1)]);
