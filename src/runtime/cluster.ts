@@ -77,6 +77,8 @@ const REFUSAL_REPORT_MS = 30_000;
 /** When a node that has not reached any seed first says so, then how often again. */
 const SEED_WARNING_FIRST_MS = 3_000;
 const SEED_WARNING_REPEAT_MS = 30_000;
+/** How long a request on a node still joining waits for it to join (see whenJoined). */
+const JOIN_WAIT_MS = 3000;
 
 export class Cluster {
   readonly #o: ClusterOptions;
@@ -219,6 +221,22 @@ export class Cluster {
     return this.#o.seeds.length > 0 && !this.membership.joined;
   }
 
+  /**
+   * Resolves once this node has joined its cluster, or JOIN_WAIT_MS after it started (then
+   * it goes on with what it knows: seeds that never answer must not slow every request).
+   * Until it joins, its ring is itself alone: it would answer reads of keys it holds no
+   * copy of with "absent" and take writes as their only owner (found by QA: a node that
+   * had just joined, or rejoined, read existing keys as undefined, and an ack-all write
+   * taken then was lost with it).
+   */
+  async whenJoined(): Promise<void> {
+    const deadlineMs = this.#startedMs + JOIN_WAIT_MS;
+    while (this.joining && Date.now() < deadlineMs)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  readonly #startedMs = Date.now();
+
   /** Live members' ids (this node included), sorted. */
   liveNodes(): string[] {
     return this.membership
@@ -258,6 +276,7 @@ export class Cluster {
    * or it is the only owner), without a promise; undefined when other nodes must be asked.
    */
   readHere(key: string): { value: Lattice | undefined } | undefined {
+    if (this.joining) return undefined;
     const owners = this.owners(key);
     if (!owners.includes(this.selfId)) return undefined;
     const value = this.#o.store.lattice(key);
@@ -271,7 +290,12 @@ export class Cluster {
    * for, and only one acknowledgement is asked. Undefined otherwise (use `write`).
    */
   writeHere(key: string, spec: LatticeSpec, ack: Ack): Lattice | undefined {
-    if (ack !== 'one' || this.#o.store.durable || !this.owners(key).includes(this.selfId)) {
+    if (
+      ack !== 'one' ||
+      this.joining ||
+      this.#o.store.durable ||
+      !this.owners(key).includes(this.selfId)
+    ) {
       return undefined;
     }
     return this.#o.store.write(key, spec);
@@ -279,6 +303,7 @@ export class Cluster {
 
   /** Reads a key from wherever it lives. `subscribe`: we will cache it; keep us posted. */
   async read(key: string, subscribe = false): Promise<Lattice | undefined> {
+    if (this.joining) await this.whenJoined();
     const owners = this.owners(key);
     const local = owners.includes(this.selfId) ? this.#o.store.lattice(key) : undefined;
     if (local !== undefined) return local;
@@ -302,6 +327,7 @@ export class Cluster {
    * causal mode reads this way. UnavailableError when no owner answered.
    */
   async readAll(key: string): Promise<Lattice | undefined> {
+    if (this.joining) await this.whenJoined();
     const current = this.owners(key);
     const earlier = this.#previousViews.flatMap((view) => ownersIn(view, key));
     const owners = [...new Set([...current, ...earlier])].filter(
@@ -338,6 +364,7 @@ export class Cluster {
    * nothing — anything but a counter increment, which counts again at every owner it reaches.
    */
   async write(key: string, spec: LatticeSpec, ack: Ack = 'one'): Promise<Lattice> {
+    if (this.joining) await this.whenJoined();
     const owners = this.owners(key);
     if (owners.includes(this.selfId)) return this.#writeHere(key, spec, ack);
     let lastTimeout: TimeoutError | undefined;

@@ -74,9 +74,6 @@ const NO_ARGS = encodeOwned([]);
 /** Earlier homes of a class remembered (their fallback mailboxes are still read). */
 const HOMES_KEPT = 8;
 
-/** How long a class call or message on a node still joining waits for it to join. */
-const JOIN_WAIT_MS = 3000;
-
 /** The most class turns a nested call's chain may carry (deeper chains are not sane). */
 const HOLDING_MAX = 1024;
 
@@ -302,14 +299,9 @@ export class DagService {
     return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then(requireBytes);
   }
 
-  /**
-   * Resolves once this node has joined its cluster, or JOIN_WAIT_MS after it started (then
-   * it goes on with what it knows: seeds that never answer must not slow every call).
-   */
-  async whenJoined(): Promise<void> {
-    const deadlineMs = this.#startedMs + JOIN_WAIT_MS;
-    while (this.#deps.cluster().joining && Date.now() < deadlineMs)
-      await new Promise((resolve) => setTimeout(resolve, 20));
+  /** Cluster.whenJoined: a class call or message on a node still joining waits for it. */
+  whenJoined(): Promise<void> {
+    return this.#deps.cluster().whenJoined();
   }
 
   /** The node where class `name`'s instance lives (see #homeOf). */
@@ -371,7 +363,6 @@ export class DagService {
   }
 
   readonly #homesClaiming = new Set<string>();
-  readonly #startedMs = Date.now();
 
   /**
    * The nodes class `name` lived on before its current home, the latest first — if it

@@ -190,3 +190,31 @@ test('a node back from a log that lost its tail counts on: no increment it ackno
     await Promise.all([first.stop(), second.stop()]);
   }
 });
+
+test('a node answers no read or write before it has joined: existing keys read back through it at once', async (t) => {
+  t.timeout(120_000);
+  const args = ['--executors', '1', '--replication', '2', '--http-port', 'off'];
+  const first = await startNodeProcess(args);
+  const a = await connect(first.address);
+  const joiners: NodeProcess[] = [];
+  try {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => a.put(`early/${i}`, lattice.counter(7), { ack: 'all' })),
+    );
+    for (let round = 0; round < 3; round++) {
+      const node = await startNodeProcess([...args, '--join', first.address]);
+      joiners.push(node);
+      // As soon as it says it serves: its ring must already be the cluster's.
+      const b = await connect(node.address);
+      try {
+        const read = await Promise.all(Array.from({ length: 20 }, (_, i) => b.get(`early/${i}`)));
+        t.deepEqual(read, Array(20).fill(7), `round ${round}`);
+      } finally {
+        b.close();
+      }
+    }
+  } finally {
+    a.close();
+    await Promise.all([first, ...joiners].map((n) => n.stop()));
+  }
+});
