@@ -66,7 +66,7 @@ function clusterStatus(
     ...(conflict === undefined ? {} : { idAlsoUsedBy: conflict }),
     ...(alone ? { seedsUnanswered: [...seeds] } : {}),
     ...(refused.length > 0 ? { seedsRefused: refused } : {}),
-    nodes: cluster.membership.members().map((m) => ({
+    nodes: shownMembers(cluster.membership.members()).map((m) => ({
       id: m.id,
       address: m.address,
       state: m.state,
@@ -126,4 +126,18 @@ export function nodeStatus(supervisor: Supervisor): NodeStatus {
     dagFunctionsRun: Object.fromEntries(supervisor.dags.runner.functionsRun),
     dagAnswersDirect: supervisor.counters.dagAnswersDirect,
   };
+}
+
+/**
+ * The members to list: a dead or departed member whose address a live one now uses (a node
+ * restarted there without its data dir, under a new id) is left out. The membership keeps it
+ * until it is forgotten, but listed beside its successor it read as a second node (QA).
+ */
+function shownMembers<M extends { address: string; state: string }>(members: M[]): M[] {
+  const live = new Set(
+    members.filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.address),
+  );
+  return members.filter(
+    (m) => m.state === 'alive' || m.state === 'suspect' || !live.has(m.address),
+  );
 }

@@ -218,3 +218,33 @@ test('a node answers no read or write before it has joined: existing keys read b
     await Promise.all([first, ...joiners].map((n) => n.stop()));
   }
 });
+
+test('status lists a node restarted at the same address under a new id once, not beside its old self', async (t) => {
+  t.timeout(120_000);
+  const args = ['--executors', '1', '--http-port', 'off'];
+  const first = await startNodeProcess(args);
+  let second = await startNodeProcess([...args, '--join', first.address]);
+  const a = await connect(first.address);
+  try {
+    await waitFor('2 members', async () => (await a.status()).ring.members.length === 2);
+    const port = second.address.split(':')[1]!;
+    second.child.kill('SIGKILL');
+    await waitFor('the old id dead', async () =>
+      (await a.status()).nodes.some((n) => n.id === second.id && n.state === 'dead'),
+    );
+    const oldId = second.id;
+    second = await startNodeProcess([...args, '--port', port, '--join', first.address]);
+    t.not(second.id, oldId, 'no data dir: a new id');
+    await waitFor('the new id alive', async () =>
+      (await a.status()).nodes.some((n) => n.id === second.id && n.state === 'alive'),
+    );
+    const listed = (await a.status()).nodes.filter((n) => n.address === second.address);
+    t.deepEqual(
+      listed.map((n) => n.id),
+      [second.id],
+    );
+  } finally {
+    a.close();
+    await Promise.all([first.stop(), second.stop()]);
+  }
+});
