@@ -194,15 +194,15 @@ function isThrownCode(value: unknown): value is string | number {
 }
 
 /**
- * Refuses options that are not an object, or (given `known`) that name an option there is
- * not: a misspelt option would otherwise be ignored in silence (`timeoutMS`, `int`).
+ * Refuses options that are not an object, or that name an option not in `known`: a
+ * misspelt option would otherwise be ignored in silence (`timeoutMS`, `int`).
  */
-export function checkOptions(options: unknown, what: string, known?: readonly string[]): void {
+export function checkOptions(options: unknown, what: string, known: readonly string[]): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new ValidationError(`${what} options must be an object, got ${describeValue(options)}`);
-  const unknown = known && Object.keys(options).find((key) => !known.includes(key));
+  const unknown = Object.keys(options).find((key) => !known.includes(key));
   if (unknown !== undefined)
     throw new ValidationError(
-      `unknown ${what} option ${JSON.stringify(unknown)}: the options are ${known!.join(', ')}`,
+      `unknown ${what} option ${JSON.stringify(unknown)}: the options are ${known.join(', ')}`,
     );
 }

@@ -339,7 +339,6 @@ function checkTimeoutMs(value: unknown): number {
   return value;
 }
 
-/** `options` is an object whose keys are among `known` (when given): a typo is an error. */
 function encodeArgs(args: unknown[], record = false): Uint8Array {
   if (!record && !Array.isArray(args)) throw new ValidationError('args must be an array');
   checkStorable(args);

@@ -229,13 +229,21 @@ export class Cluster {
    * had just joined, or rejoined, read existing keys as undefined, and an ack-all write
    * taken then was lost with it).
    */
-  async whenJoined(): Promise<void> {
-    const deadlineMs = this.#startedMs + JOIN_WAIT_MS;
-    while (this.joining && Date.now() < deadlineMs)
-      await new Promise((resolve) => setTimeout(resolve, 20));
+  whenJoined(): Promise<void> {
+    if (!this.joining) return Promise.resolve();
+    // One wait for every request that arrives meanwhile, not a polling loop each.
+    this.#joinWait ??= (async () => {
+      const deadlineMs = this.#startedMs + JOIN_WAIT_MS;
+      while (this.joining && Date.now() < deadlineMs)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    })().finally(() => {
+      this.#joinWait = undefined;
+    });
+    return this.#joinWait;
   }
 
   readonly #startedMs = Date.now();
+  #joinWait: Promise<void> | undefined;
 
   /** Live members' ids (this node included), sorted. */
   liveNodes(): string[] {

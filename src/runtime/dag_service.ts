@@ -249,7 +249,7 @@ export class DagService {
     if (this.#deps.isClass(name)) {
       const call = () => this.#callClass(name, args, timeoutMs, here, holding);
       // A node that is still joining learns where the class lives first (briefly).
-      return this.#deps.cluster().joining ? this.whenJoined().then(call) : call();
+      return this.#deps.cluster().joining ? this.#deps.cluster().whenJoined().then(call) : call();
     }
     if (!this.#scheduler.busy(self, nowMs)) return here();
     const cluster = this.#deps.cluster();
@@ -297,11 +297,6 @@ export class DagService {
     };
     if (holding !== undefined) base.holding = holding;
     return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then(requireBytes);
-  }
-
-  /** Cluster.whenJoined: a class call or message on a node still joining waits for it. */
-  whenJoined(): Promise<void> {
-    return this.#deps.cluster().whenJoined();
   }
 
   /** The node where class `name`'s instance lives (see #homeOf). */

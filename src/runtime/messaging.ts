@@ -48,8 +48,6 @@ export interface MessagingOptions {
   classHome(name: string): string | undefined;
   /** The largest message `send` takes. */
   messageBytesMax: number;
-  /** Resolves once this node has joined its cluster (or gave up waiting). */
-  whenJoined(): Promise<void>;
   /** The nodes a class lived on before its current home, if it moved within `withinMs`. */
   previousHomes(name: string, withinMs: number): string[];
 }
@@ -122,7 +120,7 @@ export class ActorMessaging {
         `a message of ${message.length} bytes is over the limit of ${this.#o.messageBytesMax}`,
       );
     // A class's home is known once this node has joined (briefly waited for).
-    if (this.#o.cluster().joining) await this.#o.whenJoined();
+    if (this.#o.cluster().joining) await this.#o.cluster().whenJoined();
     const { node, to } = this.#route(address);
     const cluster = this.#o.cluster();
     const member =

@@ -134,10 +134,7 @@ export function nodeStatus(supervisor: Supervisor): NodeStatus {
  * until it is forgotten, but listed beside its successor it read as a second node (QA).
  */
 function shownMembers<M extends { address: string; state: string }>(members: M[]): M[] {
-  const live = new Set(
-    members.filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.address),
-  );
-  return members.filter(
-    (m) => m.state === 'alive' || m.state === 'suspect' || !live.has(m.address),
-  );
+  const isLive = (m: M) => m.state === 'alive' || m.state === 'suspect';
+  const liveAddresses = new Set(members.filter(isLive).map((m) => m.address));
+  return members.filter((m) => isLive(m) || !liveAddresses.has(m.address));
 }

@@ -179,7 +179,6 @@ export class Supervisor {
         this.registry.get(name)?.kind === 'class' ? this.dags.homeOfClass(name) : undefined,
       // A message that went to a fallback mailbox must fit in it beside another.
       messageBytesMax: Math.floor(options.valueBytesMax / 2),
-      whenJoined: () => this.dags.whenJoined(),
       previousHomes: (name, withinMs) => this.dags.previousHomes(name, withinMs),
     });
     this.pool = new ExecutorPool({

@@ -15,7 +15,6 @@ function messaging(messageTtlMs: number) {
     isLive: () => false,
     classHome: () => undefined,
     messageBytesMax: 1024,
-    whenJoined: async () => undefined,
     previousHomes: () => [],
   });
 }
