@@ -645,8 +645,7 @@ export class ExecutorPool {
     const replacement = this.#spawn(slot.index, slot.restarts + 1);
     this.#slots[slot.index] = replacement;
     const orphans = [...slot.inFlight.keys()];
-    // A lone call on a thread that died by itself is taken to be what killed it.
-    const culpritKnown = slot.killedFor !== undefined || orphans.length > 1;
+    const suspect = slot.killedFor === undefined ? suspectOf(slot, orphans) : undefined;
     const lost = lostBecause(slot, reason);
     const told = new Set<string>();
     for (const callId of orphans) {
@@ -663,11 +662,11 @@ export class ExecutorPool {
             `${overran(pending, slot.progress)} ran past its timeout of ${pending.call.timeoutMs} ms and was stopped`,
           ),
         );
-      } else if (culpritKnown && pending.attempts < ATTEMPTS_MAX) {
+      } else if (callId !== suspect && pending.attempts < ATTEMPTS_MAX) {
         this.#dispatch(pending);
       } else {
-        // Alone on the thread it is the culprit: named by the step it was at.
-        const name = culpritKnown ? def.name : overran(pending, slot.progress);
+        // The culprit is named by the step it was at.
+        const name = callId === suspect ? overran(pending, slot.progress) : def.name;
         pending.reject(new FunctionError(`${name}: ${reason}`, 'ExecutorFailure'));
       }
     }
@@ -686,6 +685,19 @@ export class ExecutorPool {
       waiter.reject(new UnavailableError(reason));
     }
   }
+}
+
+/**
+ * Which of the calls on a thread that died by itself (out of memory, say) killed it: a lone
+ * call, else the one that last entered user code, if it is still in flight — a thread
+ * dies while running code, and most often in the call that began last. Only the suspect
+ * fails; the others run again on another thread, so a runaway costs only itself (were the
+ * guess wrong, the culprit kills one more thread and is then alone or the suspect).
+ */
+function suspectOf(slot: Slot, orphans: string[]): string | undefined {
+  if (orphans.length === 1) return orphans[0];
+  const tag = Atomics.load(slot.progress, 0);
+  return orphans.find((callId) => slot.inFlight.get(callId)?.tag === tag);
 }
 
 /** Why a thread's class instances are gone, in words for their callers. */

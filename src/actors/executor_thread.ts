@@ -5,6 +5,7 @@
  * synchronous, so lines written just before a thread is killed are not lost) and carry
  * the node, the function name and the call id.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { CacheReader } from '../storage/index.js';
@@ -55,12 +56,19 @@ function post(message: FromExecutor, transfer?: ArrayBuffer[]): void {
 /** Calls in flight on this thread, by id; a call leaves it when it is answered. */
 const inFlight = new Set<string>();
 
+/**
+ * The call whose code is running, carried into the timers and promises it starts, so that
+ * an error nothing awaited is pinned on the call that caused it (onStrayError) and never on
+ * another call that happens to be in flight.
+ */
+const callScope = new AsyncLocalStorage<string>();
+
 async function runCall(message: Extract<ToExecutor, { t: 'call' }>): Promise<void> {
   inFlight.add(message.callId);
   let done: FromExecutor;
   let transfer: ArrayBuffer[] | undefined;
   try {
-    const { bytes, reads } = await executor.run(message);
+    const { bytes, reads } = await callScope.run(message.callId, () => executor.run(message));
     done = { t: 'done', callId: message.callId, ok: true, bytes, ...(reads && { reads }) };
     transfer = [bytes.buffer];
   } catch (error) {
@@ -80,24 +88,37 @@ async function runCall(message: Extract<ToExecutor, { t: 'call' }>): Promise<voi
 
 /*
  * An error nothing awaited — a throw in a timer, a promise no one handles — would by Node's
- * default end the thread, and with it every class instance living here. Instead: when one
- * call is in flight it is the likely cause (a call that returned earlier may have left a
- * timer behind, which is why this is a guess) and fails with the error, so its caller learns
- * of it; with none in flight or several (no telling whose), the error is only logged. Either
- * way the thread serves on and its actors keep their state.
+ * default end the thread, and with it every class instance living here. Instead the call
+ * whose code caused it (callScope) fails with the error, so its caller learns of it; when
+ * that call already returned, or the error came from no call (a module's top-level timer),
+ * it is only logged. Either way the thread serves on and its actors keep their state.
  */
 function onStrayError(error: unknown, kind: string): void {
-  if (inFlight.size === 1) {
-    const callId = inFlight.values().next().value as string;
-    inFlight.delete(callId);
-    root.warn({ err: error, call: callId }, `${kind}: failed the one call in flight`);
+  const callId = callScope.getStore();
+  if (callId !== undefined && inFlight.delete(callId)) {
+    root.warn({ err: error, call: callId }, `${kind}: failed the call that caused it`);
     post({ t: 'done', callId, ok: false, error: Executor.describeFailure(error) });
     return;
   }
-  root.error({ err: error, callsInFlight: inFlight.size }, `${kind}: logged; the thread serves on`);
+  const after = callId === undefined ? '' : ' after its call returned';
+  root.error({ err: error, call: callId }, `${kind}${after}: logged; the thread serves on`);
 }
 process.on('uncaughtException', (error) => onStrayError(error, 'uncaught error outside a call'));
 process.on('unhandledRejection', (reason) => onStrayError(reason, 'unhandled rejection'));
+
+/**
+ * `process.exit` in a function would end this thread and every call and actor on it; it
+ * throws in the calling code instead, so only that call fails (with the error below) and
+ * no other call has to run again elsewhere.
+ */
+class ProcessExit extends Error {
+  override name = 'ProcessExit';
+}
+process.exit = ((code?: number | string | null) => {
+  throw new ProcessExit(
+    `process.exit(${code ?? ''}) was called: a function cannot end its executor thread`,
+  );
+}) as typeof process.exit;
 
 function idleSpin(spinUs: number): void {
   const deadline = performance.now() + spinUs / 1000;

@@ -38,7 +38,8 @@ export function checkStorable(value: unknown): void {
       throw new ValidationError(
         'a lattice.* value can only be the whole value of a put, or inside lattice.map',
       );
-    if (Array.isArray(next)) stack.push(...next);
+    // One push per element: spreading a long array into push overflows the call stack.
+    if (Array.isArray(next)) for (const item of next) stack.push(item);
     else if (next instanceof Map) for (const [k, v] of next) stack.push(k, v);
     else if (next instanceof Set) for (const v of next) stack.push(v);
     else if (

@@ -527,21 +527,18 @@ function splitArgs(
       throw new ValidationError(`DAG ${dag.name} has no function ${fn}`);
     if (!Array.isArray(args)) throw new ValidationError(`arguments of ${fn} must be an array`);
   }
-  // fromEntries defines own properties, whatever the function names.
-  const argsOf = (fn: string): unknown[] =>
-    Object.hasOwn(record, fn) ? (record[fn] as unknown[]) : [];
-  // Posted to an executor: a buffer of its own, or the whole codec slab is cloned along.
-  const encoded = Object.fromEntries(
-    dag.functions.map((fn) => [fn, Object.hasOwn(record, fn) ? encodeOwned(argsOf(fn)) : NO_ARGS]),
-  );
-  const refs = Object.fromEntries(
-    dag.functions.map((fn) => [
-      fn,
-      argsOf(fn)
-        .filter((a): a is Ref => a instanceof Ref)
-        .map((r) => r.key),
-    ]),
-  );
+  // Null-prototype records: a function may be named like an Object.prototype member
+  // (`constructor`, `__proto__`), which plain assignment to `{}` would not store.
+  const encoded: Record<string, Uint8Array> = Object.create(null);
+  const refs: Record<string, string[]> = Object.create(null);
+  for (const fn of dag.functions) {
+    const args = Object.hasOwn(record, fn) ? (record[fn] as unknown[]) : undefined;
+    // Posted to an executor: a buffer of its own, or the whole codec slab is cloned along.
+    encoded[fn] = args === undefined ? NO_ARGS : encodeOwned(args);
+    const keys: string[] = [];
+    for (const arg of args ?? []) if (arg instanceof Ref) keys.push(arg.key);
+    refs[fn] = keys;
+  }
   return { encoded, refs };
 }
 

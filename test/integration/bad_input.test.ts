@@ -366,7 +366,8 @@ test('a DAG step that overruns while waiting, or kills its thread, is the one na
   const quitting = await t.throwsAsync(cloud.callDag('quitting', { first: [1] }), {
     instanceOf: FunctionError,
   });
-  t.regex(quitting.message, /^quits: the executor thread exited with code 3/);
+  t.is(quitting.remoteName, 'ProcessExit');
+  t.regex(quitting.message, /process\.exit\(3\) was called/);
 });
 
 test('running out of memory fails the call with FunctionError and the node recovers', async (t) => {
@@ -381,13 +382,55 @@ test('running out of memory fails the call with FunctionError and the node recov
   t.regex(error.message, /out of memory/);
   await cloud.register('ok', () => 'fine');
   t.is(await cloud.call('ok'), 'fine');
+  // With other calls on its thread, the call that began last is the one failed.
+  await cloud.register('dozer', async (_ctx: Context, x: number) => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return x;
+  });
+  const dozes = Array.from({ length: 20 }, (_, i) => cloud.call('dozer', [i]));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await t.throwsAsync(cloud.call('hog', [], { timeoutMs: 60_000 }), { instanceOf: FunctionError });
+  t.deepEqual(
+    await Promise.all(dozes),
+    Array.from({ length: 20 }, (_, i) => i),
+  );
 });
 
-test('a function that exits its thread fails with FunctionError', async (t) => {
+test('a function that calls process.exit fails alone; the calls beside it finish', async (t) => {
   const { cloud } = t.context;
   await cloud.register('quitter', () => process.exit(3));
+  await cloud.register('napper', async (_ctx: Context, x: number) => {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return x;
+  });
+  const restarts = async () =>
+    (await cloud.status()).executors.reduce((sum, e) => sum + e.restarts, 0);
+  const before = await restarts();
+  const naps = Array.from({ length: 40 }, (_, i) => cloud.call('napper', [i]));
   const error = await t.throwsAsync(cloud.call('quitter'), { instanceOf: FunctionError });
-  t.regex(error.message, /exited with code 3/);
+  t.is(error.remoteName, 'ProcessExit');
+  t.regex(error.message, /process\.exit\(3\) was called/);
+  t.deepEqual(
+    await Promise.all(naps),
+    Array.from({ length: 40 }, (_, i) => i),
+  );
+  t.is(await restarts(), before, 'no thread was lost');
+});
+
+test("a timer's error fails the call that set it, not another call in flight", async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('bomb', () => {
+    setTimeout(() => {
+      throw new Error('bomb from an earlier call');
+    }, 100);
+    return 'set';
+  });
+  await cloud.register('patient', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    return 'fine';
+  });
+  t.is(await cloud.call('bomb'), 'set');
+  t.is(await cloud.call('patient'), 'fine');
   await cloud.register('late', () => {
     setTimeout(() => {
       throw new Error('thrown outside the call');

@@ -102,3 +102,14 @@ test('an ordered set merged with a few elements (binary insertion) equals the pl
   );
   t.pass();
 });
+
+test('a large set takes many new elements in one merge and reads back in order', (t) => {
+  // Enough elements that spreading them into one call's arguments would overflow the stack.
+  const big = setOf(Array.from({ length: 600_000 }, (_, i) => i));
+  reveal(big);
+  const more = setOf(Array.from({ length: 140_000 }, (_, i) => i + 0.5));
+  const merged = merge(big, more) as SetLattice;
+  const order = reveal(merged) as number[];
+  t.is(order.length, 740_000);
+  t.true(order.every((x, i) => i === 0 || order[i - 1]! < x));
+});

@@ -189,5 +189,6 @@ export function insertSorted(
   }
   if (pieces.length === 0) return undefined;
   pieces.push(sorted.slice(from));
-  return ([] as unknown[]).concat(...pieces);
+  // flat(), not concat(...pieces): a spread of that many arguments overflows the stack.
+  return pieces.flat();
 }

@@ -84,7 +84,7 @@ export function setValues(l: SetLattice): unknown[] {
 function sortedFromAncestor(l: SetLattice): unknown[] | undefined {
   const added: unknown[] = [];
   for (let at = derivation.get(l); at !== undefined; at = derivation.get(at.parent)) {
-    added.push(...at.added);
+    for (const item of at.added) added.push(item); // a spread of many overflows the stack
     if (added.length * 4 > l.items.size) return undefined;
     const known = sortedCache.get(at.parent);
     if (known !== undefined) return insertSorted(known, sortValues(added)) ?? known.slice();
