@@ -15,7 +15,7 @@ import {
 } from '../storage/index.js';
 import type { Context, Logger, ReceivedMessage } from './context_types.js';
 import type { ExecutorRequest, MailMessage } from './messages.js';
-import { toPutValue } from './put_value.js';
+import { checkStorable, toPutValue } from './put_value.js';
 import type { ReadSnapshot } from './read_snapshot.js';
 import type { SupervisorLink } from './supervisor_link.js';
 
@@ -56,6 +56,28 @@ export function checkKey(key: unknown): string {
   return key;
 }
 
+/** `out[key] = value`, also for a key named `__proto__` (an own entry, not the prototype). */
+function setEntry(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(out, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  else out[key] = value;
+}
+
+/** What a function passes on (`ctx.call` arguments, a message): refused as the SDK refuses it. */
+function encodePassed(value: unknown, what: string): Uint8Array<ArrayBuffer> {
+  checkStorable(value);
+  try {
+    return encodeOwned(value);
+  } catch (error) {
+    throw new ValidationError(`${what} cannot be sent: ${(error as Error).message}`);
+  }
+}
+
 async function getMany(
   deps: ContextDeps,
   keys: string[],
@@ -69,12 +91,12 @@ async function getMany(
       continue;
     }
     if (snapshot?.covers(checkKey(key))) {
-      out[key] = await snapshot.get(key, deps.cache, deps.link);
+      setEntry(out, key, await snapshot.get(key, deps.cache, deps.link));
       continue;
     }
     const value = deps.cache.get(checkKey(key));
     if (value === MISS) missing.push(key);
-    else out[key] = value;
+    else setEntry(out, key, value);
   }
   if (missing.length > 0) {
     const fetched = (await deps.link.request(readRequest(deps, missing))) as (
@@ -84,7 +106,7 @@ async function getMany(
     missing.forEach((key, i) => {
       const bytes = fetched[i];
       // The bytes were posted to this thread alone: a large value is decoded in place.
-      out[key] = bytes === undefined ? undefined : decodeLarge(bytes);
+      setEntry(out, key, bytes === undefined ? undefined : decodeLarge(bytes));
     });
   }
   return out;
@@ -144,7 +166,7 @@ async function nestedCall(
     throw new ValidationError(
       `${info.name} cannot call ${name}: ${name}'s turn is waiting, up this call's chain, for this very call, and calls to a class instance take turns, so it would wait forever`,
     );
-  const bytes = encodeOwned(args);
+  const bytes = encodePassed(args, `the arguments of ${name}`);
   const request: Extract<ExecutorRequest, { op: 'call' }> = { op: 'call', name, args: bytes };
   if (deps.causal) request.consistency = 'causal';
   if (holding.length > 0) request.holding = holding;
@@ -185,7 +207,7 @@ export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: Read
       if (typeof to !== 'string' || to.length === 0) {
         throw new ValidationError('ctx.send needs the target actor address (a string)');
       }
-      const bytes = encodeOwned(message);
+      const bytes = encodePassed(message, 'the message');
       await link.request({ op: 'send', from: info.actorId, to, message: bytes }, [bytes.buffer]);
     },
     async recv(options?: { timeoutMs?: number }): Promise<ReceivedMessage[]> {

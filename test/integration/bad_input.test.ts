@@ -530,6 +530,35 @@ test('ctx.put of a value that cannot be stored fails at once; a put beside it la
   t.is(await cloud.get('unstorable/a/bad'), undefined);
 });
 
+test('ctx.send and ctx.call of a value that cannot be encoded are ValidationError', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('passesOn', async (ctx: Context, how: string) => {
+    try {
+      if (how === 'send') await ctx.send(ctx.id, { f: () => 1 });
+      else await ctx.call('thrower', [() => 1]);
+      return 'sent';
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    }
+  });
+  t.regex(await cloud.call('passesOn', ['send']), /^ValidationError: the message cannot be sent/);
+  t.regex(
+    await cloud.call('passesOn', ['call']),
+    /^ValidationError: the arguments of thrower cannot be sent/,
+  );
+});
+
+test('ctx.get of several keys gives a key named __proto__ as its own entry', async (t) => {
+  const { cloud } = t.context;
+  await cloud.put('__proto__', { polluted: true });
+  await cloud.put('plain/key', 1);
+  await cloud.register('readsMany', async (ctx: Context) => {
+    const got = await ctx.get(['__proto__', 'plain/key']);
+    return [Object.keys(got), 'polluted' in got, Object.getPrototypeOf(got) === Object.prototype];
+  });
+  t.deepEqual(await cloud.call('readsMany'), [['__proto__', 'plain/key'], false, true]);
+});
+
 test('reserved keys cannot be written', async (t) => {
   await t.throwsAsync(t.context.cloud.put('__squall/fn/thrower', 'hijack'), {
     instanceOf: ValidationError,
