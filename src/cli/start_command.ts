@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, stopBundler } from '../client/index.js';
 import { type NodeOptions, startNode } from '../runtime/index.js';
-import { CliError } from './output.js';
+import { CliError, failWith } from './output.js';
 
 export interface StartFlags {
   host?: string;
@@ -110,7 +110,7 @@ export async function startCommand(flags: StartFlags): Promise<void> {
     stopping = true;
     node.stop().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (error: unknown) => failWith(error),
     );
   };
   // Before the line that says it serves: whoever reads it may signal at once.

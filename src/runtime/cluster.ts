@@ -80,6 +80,9 @@ const SEED_WARNING_REPEAT_MS = 30_000;
 /** How long a request on a node still joining waits for it to join (see whenJoined). */
 const JOIN_WAIT_MS = 3000;
 
+/** How often an ack-all write tries an owner that could not be reached again. */
+const ACK_ALL_RETRY_MS = 100;
+
 export class Cluster {
   readonly #o: ClusterOptions;
   readonly peers: PeerLinks;
@@ -380,12 +383,9 @@ export class Cluster {
       const address = this.#view.addressOf(owner);
       if (address === undefined) continue;
       try {
-        const wire = await this.peers.request(
-          address,
-          'put',
-          { key, spec, ack },
-          this.#o.requestTimeoutMs,
-        );
+        // An ack-all write may wait at the owner for another owner to be known dead.
+        const timeoutMs = this.#o.requestTimeoutMs + (ack === 'all' ? this.#ackAllWaitMs : 0);
+        const wire = await this.peers.request(address, 'put', { key, spec, ack }, timeoutMs);
         const value = fromWire(wire);
         this.#o.store.refreshCached(key, value);
         return value;
@@ -464,16 +464,8 @@ export class Cluster {
   async #writeHere(key: string, spec: LatticeSpec, ack: Ack): Promise<Lattice> {
     const value = await this.#o.store.writeDurable(key, spec);
     if (ack === 'all') {
-      const wire = toWire(value);
-      const others = this.owners(key).filter((id) => id !== this.selfId);
       try {
-        await Promise.all(
-          others.map((id) => {
-            const address = this.#view.addressOf(id);
-            if (address === undefined) return undefined;
-            return this.peers.request(address, 'merge', { key, wire }, this.#o.requestTimeoutMs);
-          }),
-        );
+        await this.#mergeAtOtherOwners(key, toWire(value));
       } catch (error) {
         // Merged here already: an UnavailableError would send the writer on to the next
         // owner, applying the write twice (a counter increment counted twice).
@@ -483,6 +475,49 @@ export class Cluster {
       }
     }
     return value;
+  }
+
+  /**
+   * `ack: 'all'`: merges a written value at every other live owner. An owner that cannot be
+   * reached or does not answer (it just died, say, and is not yet known dead) is tried again until it answers
+   * or is no longer a live owner — failure detection takes it off the ring, and the key's
+   * new owner gets the value instead — within ackAllWaitMs. Failing at once instead made a
+   * causal DAG, whose writes all ack 'all', fail for a node's death (found by QA).
+   */
+  async #mergeAtOtherOwners(key: string, wire: unknown): Promise<void> {
+    const deadlineMs = Date.now() + this.#ackAllWaitMs;
+    const acked = new Set([this.selfId]);
+    for (;;) {
+      const pending = this.owners(key).filter((id) => !acked.has(id) && this.isAlive(id));
+      if (pending.length === 0) return;
+      const outcomes = await Promise.allSettled(
+        pending.map(async (id) => {
+          const address = this.#view.addressOf(id);
+          const timeoutMs = Math.max(
+            1,
+            Math.min(this.#o.requestTimeoutMs, deadlineMs - Date.now()),
+          );
+          if (address !== undefined)
+            await this.peers.request(address, 'merge', { key, wire }, timeoutMs);
+          acked.add(id);
+        }),
+      );
+      const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+      // All answered: the owners are looked at once more, in case the ring moved meanwhile.
+      if (failures.length === 0) continue;
+      // A merge is idempotent: sent again after a closed connection or a timeout, it adds
+      // nothing twice (a refusal, such as another lattice kind, is final).
+      const transient = failures.every(
+        (error) => error instanceof UnavailableError || error instanceof TimeoutError,
+      );
+      if (!transient || Date.now() >= deadlineMs) throw failures[0];
+      await new Promise((resolve) => setTimeout(resolve, ACK_ALL_RETRY_MS));
+    }
+  }
+
+  /** How long an ack-all write waits for an owner that cannot be reached to be known dead. */
+  get #ackAllWaitMs(): number {
+    return 2 * this.#o.requestTimeoutMs;
   }
 
   async #remoteGet(owner: string, key: string, subscribe: boolean): Promise<Lattice | undefined> {

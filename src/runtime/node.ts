@@ -65,6 +65,9 @@ async function openStorage(options: ResolvedOptions) {
     const code = (error as NodeJS.ErrnoException).code;
     if (typeof code === 'string' && UNUSABLE_DIR_CODES.has(code))
       throw new ValidationError(`cannot use ${dir} as the data dir: ${(error as Error).message}`);
+    // The disk failed or is full (ENOSPC, EIO): the dir is right, the node cannot use it now.
+    if (typeof code === 'string')
+      throw new UnavailableError(`cannot start on ${dir}: ${(error as Error).message}`);
     throw error;
   }
 }
@@ -130,11 +133,15 @@ export async function startNode(options: NodeOptions = {}): Promise<NodeHandle> 
       stopping ??= (async () => {
         // Requests already taken are answered first (new ones are sent elsewhere), then
         // the keys are handed off, then the peer connections close.
-        await Promise.all([gateway?.close(DRAIN_MS), server.drain(DRAIN_MS)]);
-        await supervisor.leave();
-        await server.close();
-        await supervisor.stop();
-        await lock?.release();
+        try {
+          await Promise.all([gateway?.close(DRAIN_MS), server.drain(DRAIN_MS)]);
+          await supervisor.leave();
+          await server.close();
+          await supervisor.stop();
+        } finally {
+          // Also after a failed log (a full disk): the next start must find the dir free.
+          await lock?.release();
+        }
       })();
       return stopping;
     },

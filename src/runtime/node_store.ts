@@ -6,7 +6,7 @@
  * value stays as it was. The cache holds each key's revealed value, encoded once here;
  * executors decode it without asking.
  */
-import { UnavailableError, ValidationError } from '../errors.js';
+import { TimeoutError, UnavailableError, ValidationError } from '../errors.js';
 import {
   type CacheWriter,
   conflictOrder,
@@ -178,7 +178,7 @@ export class NodeStore {
    * Once the data dir has failed, writes are refused before anything changes: a write
    * told UnavailableError is then not applied, so sending it again (to another node) adds
    * nothing twice. Only the writes in flight when the disk failed can be in memory (and
-   * passed to replicas) without being on this disk, and their error says so.
+   * passed to replicas) without being on this disk: they get TimeoutError (outcome unknown).
    */
   async writeDurable(key: string, spec: LatticeSpec): Promise<Lattice> {
     const failure = this.#o.persistFailure?.();
@@ -191,7 +191,9 @@ export class NodeStore {
     try {
       await this.#lastPersist;
     } catch (error) {
-      throw new UnavailableError(
+      // Its outcome is unknown to the caller (it may reach replicas): TimeoutError, not
+      // UnavailableError, which says that sending it again is safe.
+      throw new TimeoutError(
         `the write to ${JSON.stringify(key)} is in this node's memory (and may reach its replicas) but not on its disk: ${(error as Error).message}`,
       );
     }

@@ -6,7 +6,7 @@
  * process refuses the start. The lock is removed when the node stops.
  */
 import { readFileSync } from 'node:fs';
-import { type FileHandle, open, readFile, unlink } from 'node:fs/promises';
+import { type FileHandle, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
 
@@ -14,6 +14,8 @@ const LOCK_FILE = 'LOCK';
 const TAKEOVER_FILE = 'LOCK.takeover';
 const TAKEOVER_ATTEMPTS = 20;
 const TAKEOVER_PAUSE_MS = 25;
+/** An empty takeover file this old was left by a taker that died before writing its pid. */
+const EMPTY_TAKEOVER_STALE_MS = 2_000;
 
 export interface DirLock {
   release(): Promise<void>;
@@ -35,16 +37,19 @@ export async function lockDataDir(dir: string): Promise<DirLock> {
         if (now !== undefined && now !== process.pid && isAlive(now)) throw inUse(dir, now);
         await unlink(path).catch(() => undefined);
         // Someone who found no lock at all in the moment between may hold it now.
-        if (!(await createExclusive(path, mine))) throw inUse(dir, (await pidIn(path)) ?? 0);
+        if (!(await createExclusive(path, mine))) throw inUse(dir, await pidIn(path));
       } finally {
         await unlink(takeover).catch(() => undefined);
       }
       break;
     }
-    if (attempt >= TAKEOVER_ATTEMPTS) throw inUse(dir, (await pidIn(takeover)) ?? 0);
-    // Another process is taking the lock over; one that died doing it left its file behind.
     const taker = await pidIn(takeover);
-    if (taker !== undefined && !isAlive(taker)) await unlink(takeover).catch(() => undefined);
+    if (attempt >= TAKEOVER_ATTEMPTS) throw inUse(dir, taker);
+    // Another process is taking the lock over. One that died doing it left its file behind:
+    // with its pid, or empty when it died (or its disk filled) before writing it — an empty
+    // file is stale once older than any live taker takes to write a pid.
+    if (taker === undefined ? await olderThan(takeover, EMPTY_TAKEOVER_STALE_MS) : !isAlive(taker))
+      await unlink(takeover).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, TAKEOVER_PAUSE_MS));
   }
   return {
@@ -78,11 +83,17 @@ async function pidIn(path: string): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-function inUse(dir: string, pid: number): ValidationError {
+function inUse(dir: string, pid: number | undefined): ValidationError {
+  const by = pid === undefined ? 'another process starting on it' : `process ${pid}`;
   return new ValidationError(
-    `data dir ${dir} is in use by process ${pid} (another squall node?): ` +
-      'give each node its own data dir',
+    `data dir ${dir} is in use by ${by} (another squall node?): give each node its own data dir`,
   );
+}
+
+/** Whether the file at `path` was last written more than `ms` ago (false: gone). */
+async function olderThan(path: string, ms: number): Promise<boolean> {
+  const info = await stat(path).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs > ms;
 }
 
 /**

@@ -119,6 +119,11 @@ test('the last survivor takes its dead peer off the ring and takes every write, 
   try {
     await waitFor('2 members', async () => (await cloud.status()).ring.members.length === 2);
     second.child.kill('SIGKILL');
+    // Before the survivor knows its peer is dead: an ack-all write waits for that, not
+    // failing for an owner it cannot reach.
+    const startedMs = Date.now();
+    await cloud.put('during/detection', lattice.set(['y']), { ack: 'all' });
+    t.log(`an ack-all write during failure detection took ${Date.now() - startedMs} ms`);
     // Nothing but its own timers tells the survivor: no other peer is left to gossip.
     await waitFor('the dead peer off the ring', async () => {
       const status = await cloud.status();
@@ -131,6 +136,7 @@ test('the last survivor takes its dead peer off the ring and takes every write, 
       [first.id],
     );
     t.is(await cloud.get('alone/49'), 49);
+    t.deepEqual(await cloud.get('during/detection'), ['y']);
   } finally {
     cloud.close();
     await Promise.all([first.stop(), second.stop()]);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { UnavailableError } from '../../src/errors.js';
+import { TimeoutError, UnavailableError } from '../../src/errors.js';
 import { NodeStore } from '../../src/runtime/node_store.js';
 import {
   CacheWriter,
@@ -41,7 +41,7 @@ test('once its disk failed, a node refuses writes before applying them', async (
   await store.writeDurable('c', { kind: 'counter', by: 1 });
   // In flight when the disk fails: applied in memory, and its error says so.
   const inFlight = await t.throwsAsync(store.writeDurable('c', { kind: 'counter', by: 1 }), {
-    instanceOf: UnavailableError,
+    instanceOf: TimeoutError,
   });
   t.regex(inFlight.message, /in this node's memory .* but not on its disk/);
   // Later writes change nothing, so sending them again elsewhere counts nothing twice.

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,7 +25,7 @@ test("processes started together on a dead node's lock: exactly one takes it ove
     );
     t.is(outcomes.filter((o) => o === 'won').length, 1, outcomes.join(' | '));
     for (const o of outcomes.filter((o) => o !== 'won'))
-      t.regex(o, /^refused data dir .* is in use by process \d+/);
+      t.regex(o, /^refused data dir .* is in use by (process \d+|another process)/);
   }
 });
 
@@ -74,4 +74,19 @@ test('a killed node not yet reaped by its parent (a zombie) holds no lock', asyn
   } finally {
     parent.kill('SIGKILL');
   }
+});
+
+test('an empty takeover file left by a taker that died before writing its pid goes stale', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'squall-locktake-'));
+  writeFileSync(join(dir, 'LOCK'), '4194305\n');
+  writeFileSync(join(dir, 'LOCK.takeover'), '');
+  const longAgo = new Date(Date.now() - 60_000);
+  utimesSync(join(dir, 'LOCK.takeover'), longAgo, longAgo);
+  const lock = await lockDataDir(dir);
+  t.is(readFileSync(join(dir, 'LOCK'), 'utf8'), `${process.pid}\n`);
+  await lock.release();
+  // A fresh empty one may be a live taker that is writing its pid: waited for, then refused.
+  writeFileSync(join(dir, 'LOCK'), '4194305\n');
+  writeFileSync(join(dir, 'LOCK.takeover'), '');
+  await t.throwsAsync(lockDataDir(dir), { message: /in use by another process starting on it/ });
 });
