@@ -92,7 +92,7 @@ function addDagCommands(program: Command): void {
         flags: ClientFlags & { args: string; consistency?: string; outputKey?: string },
       ) =>
         withCloud(flags, async (cloud) => {
-          const args = parseJsonArg(flags.args, '--args') as Record<string, unknown[]>;
+          const args = parseJsonArg(flags.args, '--args', true) as Record<string, unknown[]>;
           const options: DagCallOptions & { direct?: true } = {};
           if (flags.consistency !== undefined) {
             options.consistency = flags.consistency as NonNullable<DagCallOptions['consistency']>;

@@ -17,15 +17,18 @@ export function failWith(error: unknown): never {
   process.exit(1);
 }
 
-/** Parses one JSON command-line argument, saying which one and how to quote a string. */
-export function parseJsonArg(text: string, what: string): unknown {
+/**
+ * Parses one JSON command-line argument, saying which one and — where a string would do —
+ * how to quote one (`objectOnly`: it must be an object, so that hint would mislead).
+ */
+export function parseJsonArg(text: string, what: string, objectOnly = false): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new CliError(
-      'INVALID',
-      `${what} is not JSON: ${text} (to pass a string, quote it: ${shellQuote(JSON.stringify(text))})`,
-    );
+    const hint = objectOnly
+      ? `it takes a JSON object, such as '{"f":[1]}'`
+      : `to pass a string, quote it: ${shellQuote(JSON.stringify(text))}`;
+    throw new CliError('INVALID', `${what} is not JSON: ${text} (${hint})`);
   }
 }
 

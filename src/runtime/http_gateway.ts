@@ -179,9 +179,11 @@ export class HttpGateway {
     const s = this.#supervisor;
     requireKey(key);
     if (method === 'GET') {
-      const value = await s.cluster.read(key);
+      const stored = await s.cluster.read(key);
+      // A key whose value was written as `undefined` reads as not set, as in the SDK and CLI.
+      const value = stored === undefined ? undefined : reveal(stored);
       if (value === undefined) throw new NotFoundError(`key ${key} is not set`);
-      return json({ value: reveal(value) });
+      return json({ value });
     }
     if (method === 'PUT') {
       const body = await readJson(req, s.options.frameBytesMax);
@@ -200,7 +202,8 @@ function noRoute(method: string, path: string, allowed: string[]): NotFoundError
   return new NotFoundError(`no route ${method} ${path}${hint}`);
 }
 
-const DEEP_MESSAGE = 'the request nests its values too deeply to be stored or passed on';
+const DEEP_MESSAGE =
+  'a value nests too deeply (thousands of levels) to be stored, passed on or answered';
 
 /** V8's stack overflow: a JSON body nested thousands deep overflows the encoder's recursion. */
 function tooDeep(error: unknown): boolean {

@@ -9,7 +9,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { nanoid } from 'nanoid';
-import { UnavailableError, ValidationError } from '../errors.js';
+import { SquallError, UnavailableError, ValidationError } from '../errors.js';
 import {
   CorruptLogError,
   type DirLock,
@@ -62,6 +62,7 @@ async function openStorage(options: ResolvedOptions) {
     await lock?.release();
     if (error instanceof CorruptLogError)
       throw new UnavailableError(`cannot start: ${error.message}`);
+    if (error instanceof SquallError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (typeof code === 'string' && UNUSABLE_DIR_CODES.has(code))
       throw new ValidationError(`cannot use ${dir} as the data dir: ${(error as Error).message}`);

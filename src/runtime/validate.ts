@@ -68,7 +68,7 @@ const NAME_PATTERN = /^[A-Za-z_$][\w$.-]{0,127}$/;
 export function requireName(value: unknown, what = 'name'): string {
   if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
     throw new ValidationError(
-      `${what} ${describeValue(value)} is not valid: use letters, digits, _ $ . - (at most 128, not starting with a digit)`,
+      `${what} ${describeValue(value)} is not valid: use ASCII letters, digits, _ $ . - (at most 128, not starting with a digit)`,
     );
   }
   return value;

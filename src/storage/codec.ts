@@ -7,6 +7,7 @@
  * (TOOLCHAIN.md: cbor-x decodes views into shared memory).
  */
 import { addExtension, Encoder } from 'cbor-x';
+import { ValidationError } from '../errors.js';
 import { FutureRef, Ref } from './refs.js';
 
 // Tags from the CBOR "first come first served" range, private to squall.
@@ -91,7 +92,22 @@ export function encode(value: unknown): Uint8Array {
 }
 
 export function decode(bytes: Uint8Array): unknown {
-  return decodeByteArray(bytes, true) ?? encoder.decode(bytes);
+  return decodeByteArray(bytes, true) ?? decodeWith(encoder, bytes);
+}
+
+/**
+ * The decoder recurses once per level of nesting, with more stack per level than the
+ * encoder: a value nested a few thousand deep can be encoded (a function's result, say)
+ * and then not decoded. That is the caller's ValidationError, not a bare RangeError.
+ */
+function decodeWith(decoder: Encoder, bytes: Uint8Array): unknown {
+  try {
+    return decoder.decode(bytes);
+  } catch (error) {
+    if (error instanceof RangeError && error.message.includes('call stack'))
+      throw new ValidationError('the value nests too deeply to be decoded (thousands of levels)');
+    throw error;
+  }
 }
 
 /**
@@ -100,7 +116,7 @@ export function decode(bytes: Uint8Array): unknown {
  * value that saves copying it a second time.
  */
 export function decodeOwned(bytes: Uint8Array): unknown {
-  return decodeByteArray(bytes, false) ?? encoder.decode(bytes);
+  return decodeByteArray(bytes, false) ?? decodeWith(encoder, bytes);
 }
 
 /** The same codec, but byte strings decode as views of the input instead of copies. */
@@ -143,7 +159,7 @@ export function endsWithLargeByteString(frame: Uint8Array, prefixMax: number): b
 
 /** Decodes bytes nobody else holds with every byte string a view of them (see above). */
 export function decodeInPlace(bytes: Uint8Array): unknown {
-  return decodeByteArray(bytes, false) ?? inPlaceDecoder.decode(bytes);
+  return decodeByteArray(bytes, false) ?? decodeWith(inPlaceDecoder, bytes);
 }
 
 /** The big-endian 32-bit integer at `at` (a CBOR length). */

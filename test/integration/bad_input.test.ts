@@ -559,6 +559,20 @@ test('ctx.get of several keys gives a key named __proto__ as its own entry', asy
   t.deepEqual(await cloud.call('readsMany'), [['__proto__', 'plain/key'], false, true]);
 });
 
+test('a result nested too deeply to decode is ValidationError at the client', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('nests', (_ctx: Context, depth: number) => {
+    let value: unknown[] = [];
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  });
+  await t.throwsAsync(cloud.call('nests', [3000]), {
+    instanceOf: ValidationError,
+    message: /nests too deeply to be decoded/,
+  });
+  t.is(((await cloud.call('nests', [10])) as unknown[]).length, 1);
+});
+
 test('reserved keys cannot be written', async (t) => {
   await t.throwsAsync(t.context.cloud.put('__squall/fn/thrower', 'hijack'), {
     instanceOf: ValidationError,

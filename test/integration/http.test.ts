@@ -158,6 +158,9 @@ test('read and write keys over HTTP', async (t) => {
   t.is(slashed.status, 200);
   t.deepEqual(await (await request(t, '/v1/kv/visits%2Fhome')).json(), { value: 3 });
   t.is(await t.context.cloud.get('visits/home'), 3);
+  // Written as undefined from the SDK: not set, as the SDK and the CLI read it too.
+  await t.context.cloud.put('cleared', undefined);
+  t.is((await request(t, '/v1/kv/cleared')).status, 404);
   t.is((await request(t, '/v1/kv/bad%E0%A4%A')).status, 400);
   // Dot segments are part of the key, not folded away (x/../y is not y).
   const raw = (method: string, path: string, body?: string) =>

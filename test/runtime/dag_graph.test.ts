@@ -194,7 +194,7 @@ test('a DagSpec and a raw request record are both accepted', (t) => {
 // Errors
 
 const NAME_RULE =
-  'is not valid: use letters, digits, _ $ . - (at most 128, not starting with a digit)';
+  'is not valid: use ASCII letters, digits, _ $ . - (at most 128, not starting with a digit)';
 
 test('rejects a bad DAG name', (t) => {
   rejects(t, () => build(['a'], [], '1dag'), `DAG name "1dag" ${NAME_RULE}`);
