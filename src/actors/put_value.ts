@@ -6,7 +6,7 @@
  * squall package inside a deployed module still counts.
  */
 import { ValidationError } from '../errors.js';
-import { isLatticeInput, type LatticeSpec } from '../storage/index.js';
+import { checkWellFormed, isLatticeInput, type LatticeSpec, wellFormed } from '../storage/index.js';
 
 export type PutValue = { t: 'plain'; v: unknown } | { t: 'lattice'; spec: LatticeSpec };
 
@@ -24,13 +24,15 @@ export function toPutValue(value: unknown): PutValue {
  * leaves are not walked, so this costs little beside encoding the value.
  */
 export function checkStorable(value: unknown): void {
+  if (typeof value === 'string') checkWellFormed(value);
   if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return;
   // The common case on every call, arguments that are all plain scalars, allocates nothing.
-  if (Array.isArray(value) && value.every((x) => typeof x !== 'object' || x === null)) return;
+  if (Array.isArray(value) && value.every(isPlainScalar)) return;
   const seen = new Set<object>();
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const next = stack.pop();
+    if (typeof next === 'string') checkWellFormed(next);
     if (typeof next !== 'object' || next === null || ArrayBuffer.isView(next)) continue;
     if (seen.has(next)) continue;
     seen.add(next);
@@ -49,8 +51,15 @@ export function checkStorable(value: unknown): void {
       for (const key of Object.keys(next)) {
         if (key === '__proto__')
           throw new ValidationError('a key named "__proto__" cannot be stored or passed');
+        checkWellFormed(key);
         stack.push((next as Record<string, unknown>)[key]);
       }
     }
   }
+}
+
+/** A scalar that needs no walk: anything but an object, or a string that UTF-8 can carry. */
+function isPlainScalar(x: unknown): boolean {
+  if (typeof x === 'string') return wellFormed(x);
+  return typeof x !== 'object' || x === null;
 }

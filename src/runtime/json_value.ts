@@ -5,6 +5,7 @@
  * the SDK speaks CBOR and only the text interfaces use this.
  */
 import { describeValue, ValidationError } from '../errors.js';
+import { checkWellFormed } from '../storage/index.js';
 
 export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -42,6 +43,7 @@ export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
  * array read over HTTP can be written back as one. Everything else is left as it is.
  */
 export function fromJsonValue(value: unknown): unknown {
+  if (typeof value === 'string') checkWellFormed(value);
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = fromJsonValue(value[i]);
@@ -54,6 +56,7 @@ export function fromJsonValue(value: unknown): unknown {
   for (const key of keys) {
     // cbor-x would store an own `__proto__` key as `__proto_`: refused rather than renamed.
     if (key === '__proto__') throw new ValidationError('a key named "__proto__" cannot be stored');
+    checkWellFormed(key);
     record[key] = fromJsonValue(record[key]);
   }
   return record;

@@ -26,3 +26,4 @@ export * from './lattices/index.js';
 export { loadPeers, PEERS_FILE, PEERS_MAX, savePeers } from './peers_file.js';
 export { FutureRef, Ref, ref } from './refs.js';
 export { StoreShard } from './store.js';
+export { checkWellFormed, wellFormed } from './well_formed.js';

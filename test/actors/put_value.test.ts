@@ -5,6 +5,8 @@ import test from 'ava';
 import { checkStorable, toPutValue } from '../../src/actors/index.js';
 import { ValidationError } from '../../src/errors.js';
 import { lattice } from '../../src/index.js';
+import { fromJsonValue } from '../../src/runtime/json_value.js';
+import { canonicalKey } from '../../src/storage/index.js';
 
 test('long arrays of objects are walked without overflowing the stack', (t) => {
   const rows = Array.from({ length: 300_000 }, (_, i) => ({ i }));
@@ -20,4 +22,17 @@ test('a __proto__ key or a lattice inside a plain value is refused', (t) => {
     message: /whole value of a put/,
   });
   t.is(toPutValue(lattice.counter(2)).t, 'lattice');
+});
+
+test('a string with a lone surrogate is refused, in values, keys and set elements', (t) => {
+  const lone = 'cut \ud83d';
+  for (const value of [lone, [1, lone], { text: lone }, { [lone]: 1 }, new Map([[lone, 1]])])
+    t.throws(() => checkStorable(value), {
+      instanceOf: ValidationError,
+      message: /lone surrogate/,
+    });
+  t.throws(() => canonicalKey(['ok', lone]), { instanceOf: ValidationError });
+  t.throws(() => fromJsonValue({ note: lone }), { instanceOf: ValidationError });
+  // Whole pairs are fine.
+  t.notThrows(() => checkStorable(['\ud83d\ude00', { '\ud83d\ude00': 'é' }]));
 });

@@ -6,6 +6,7 @@
  * enters a set. Every token is self-delimiting (a class letter, then JSON-quoted text, hex
  * or a bracketed list), which is what makes the key injective.
  */
+import { checkWellFormed } from '../well_formed.js';
 import {
   bytesOf,
   errorMessage,
@@ -47,6 +48,7 @@ function keyAt(value: unknown, depth: number): string {
     case RANK_NUMERIC:
       return numericKey(value as number | bigint);
     case RANK_STRING:
+      checkWellFormed(value as string);
       return `s${JSON.stringify(value)}`;
     default:
       return objectKey(rank, value as object, depth + 1);
