@@ -22,14 +22,30 @@ export function failWith(error: unknown): never {
  * how to quote one (`objectOnly`: it must be an object, so that hint would mislead).
  */
 export function parseJsonArg(text: string, what: string, objectOnly = false): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
-  } catch {
+    value = JSON.parse(text, refuseNonFinite);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
     const hint = objectOnly
       ? `it takes a JSON object, such as '{"f":[1]}'`
       : `to pass a string, quote it: ${shellQuote(JSON.stringify(text))}`;
     throw new CliError('INVALID', `${what} is not JSON: ${text} (${hint})`);
   }
+  return value;
+}
+
+/**
+ * A JSON number beyond a double's range (1e400) parses as Infinity, which JSON cannot
+ * print back: refused, so what is written reads back as it was given.
+ */
+function refuseNonFinite(_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value))
+    throw new CliError(
+      'INVALID',
+      'a number is too large for a JSON number (it parses as Infinity)',
+    );
+  return value;
 }
 
 /** `text` as one POSIX shell word: in single quotes, each ' written as '\''. */

@@ -44,6 +44,9 @@ export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
  */
 export function fromJsonValue(value: unknown): unknown {
   if (typeof value === 'string') checkWellFormed(value);
+  // 1e400 parses as Infinity, which JSON cannot give back: refused, not changed.
+  if (typeof value === 'number' && !Number.isFinite(value))
+    throw new ValidationError('a number is too large for a JSON number (it parses as Infinity)');
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = fromJsonValue(value[i]);

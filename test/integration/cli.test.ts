@@ -114,6 +114,9 @@ test('errors are one line on stderr with the code, and a non-zero exit', async (
   const badPut = await runCli(['put', 'k', '{oops'], env);
   t.is(badPut.code, 1);
   t.regex(badPut.stderr, /^error INVALID: the value is not JSON/);
+  const infinite = await runCli(['put', 'k', '[1e400]'], env);
+  t.is(infinite.code, 1);
+  t.regex(infinite.stderr, /^error INVALID: a number is too large for a JSON number/);
   // The hint's quoting is one shell word that gives back exactly what was typed.
   const quoted = await runCli(['put', 'k', "{'a':1}"], env);
   t.true(quoted.stderr.includes(`quote it: '"{'\\''a'\\'':1}"')`), quoted.stderr);

@@ -139,6 +139,8 @@ test('read and write keys over HTTP', async (t) => {
   const got = await request(t, '/v1/kv/http-key');
   t.deepEqual(await got.json(), { value: { n: [1, 2] } });
   t.deepEqual(await t.context.cloud.get('http-key'), { n: [1, 2] });
+  const infinite = await request(t, '/v1/kv/http-key', { method: 'PUT', body: '{"value":1e400}' });
+  t.is(infinite.status, 400);
   const reserved = await request(t, '/v1/kv/__squall%2Fx', { method: 'PUT', body: '{"value":1}' });
   t.is(reserved.status, 400);
   const extra = await request(t, '/v1/kv/http-key', {
