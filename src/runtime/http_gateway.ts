@@ -110,7 +110,13 @@ export class HttpGateway {
   }
 
   async #route(req: IncomingMessage): Promise<Answer> {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    const target = req.url ?? '/';
+    // A path is joined to the origin, not resolved against it: `//v1/status` resolved
+    // would read as host `v1`, path `/status`.
+    const url = new URL(
+      target.startsWith('/') ? `http://gateway${target}` : target,
+      'http://gateway',
+    );
     const parts = url.pathname
       .split('/')
       .filter((p) => p.length > 0)

@@ -73,7 +73,9 @@ export type ResolvedOptions = Required<
 
 function integer(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ValidationError(`${name} must be an integer between ${min} and ${max}, not ${value}`);
+    throw new ValidationError(
+      `${name} must be an integer between ${min} and ${max}, not ${describeValue(value)}`,
+    );
   }
   return value;
 }
