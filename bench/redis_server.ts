@@ -67,6 +67,11 @@ export async function startRedis(): Promise<RedisHandle> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: 'ignore' },
   );
+  // Not left serving when the bench ends some other way than stop() (bench/run.ts turns a
+  // signal into an exit, so this runs then too).
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   // A fresh client per attempt: retrying connect() on one client fails with "already connecting".
   for (let attempt = 0; ; attempt++) {
     const probe = new Redis({

@@ -22,6 +22,15 @@ if (load === undefined) {
   process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [--quick]\n`);
   process.exit(2);
 }
+// A signal ends the bench through exit, so that the servers it started (redis-server,
+// redis_server.ts) are stopped by their exit hooks; squall nodes watch this process anyway.
+for (const [signal, number] of [
+  ['SIGINT', 2],
+  ['SIGTERM', 15],
+  ['SIGHUP', 1],
+] as const) {
+  process.once(signal, () => process.exit(128 + number));
+}
 const started = performance.now();
 const result = await (await load()).run({ quick });
 const seconds = Math.round((performance.now() - started) / 100) / 10;

@@ -280,6 +280,10 @@ export class ClientConnection {
         );
         this.#hello = (await this.#send(connection, this.#helloFields(), timeoutMs)).value;
         this.address = address;
+        const frameBytesMax = (this.#hello as { frameBytesMax?: unknown } | undefined)
+          ?.frameBytesMax;
+        if (typeof frameBytesMax === 'number' && frameBytesMax > 0)
+          connection.sendBytesMax = Math.min(connection.sendBytesMax, frameBytesMax);
         return connection;
       } catch (error) {
         connection?.close();

@@ -210,8 +210,10 @@ export class Cloud {
     name: string,
     functions: string[],
     edges: [string, string][] = [],
+    options: { timeoutMs?: number } = {},
   ): Promise<void> {
-    await this.#request({ op: 'registerDag', name, functions, edges });
+    const timeoutMs = timeoutOf(options, this.#timeoutMs, CALL_OPTIONS, 'registerDag');
+    await this.#connection.request({ op: 'registerDag', name, functions, edges }, timeoutMs);
   }
 
   /**
@@ -229,6 +231,12 @@ export class Cloud {
     args: Record<string, unknown[]>,
     options: DagCallOptions & { direct: false },
   ): Promise<Future<R>>;
+  /** Options not known to be direct or not until run time: either answer. */
+  async callDag<R = unknown>(
+    name: string,
+    args: Record<string, unknown[]>,
+    options?: DagCallOptions,
+  ): Promise<R | Future<R>>;
   async callDag<R = unknown>(
     name: string,
     args: Record<string, unknown[]> = {},
@@ -324,8 +332,9 @@ function timeoutOf(
   options: { timeoutMs?: number },
   fallbackMs: number,
   known: readonly string[] = CALL_OPTIONS,
+  what = 'call',
 ): number {
-  checkOptions(options, 'call', known);
+  checkOptions(options, what, known);
   return options.timeoutMs === undefined ? fallbackMs : checkTimeoutMs(options.timeoutMs);
 }
 

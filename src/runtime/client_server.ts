@@ -257,7 +257,9 @@ export class ClientServer {
           .liveNodes()
           .map((id) => (id === s.nodeId ? s.address : s.cluster.membership.addressOf(id)))
           .filter((address) => address !== undefined);
-        return { value: { nodeId: s.nodeId, address: s.address, members } };
+        // Its frame limit: a client sends nothing larger (the node would close the connection).
+        const { frameBytesMax } = s.options;
+        return { value: { nodeId: s.nodeId, address: s.address, members, frameBytesMax } };
       }
       case 'register': {
         const def = await s.register(request.name, request.source, request.init);

@@ -66,6 +66,13 @@ export class Connection {
   /** Small frames waiting for the end of this event-loop turn, and their bytes. */
   #outbox: Buffer[] = [];
   #outboxBytes = 0;
+  /**
+   * The largest frame this end sends: the limit it was made with, or less once the other
+   * end says it takes less (a node's hello gives its own `frameBytesMax`), so that a frame
+   * the other end would refuse — closing the connection, and failing every request on it —
+   * is a ValidationError for its sender alone.
+   */
+  sendBytesMax: number;
   /** See ConnectionOptions; settable, as a client connection may become a peer's. */
   decodeInPlace: (frame: Buffer) => boolean;
 
@@ -78,6 +85,7 @@ export class Connection {
     this.socket = socket;
     this.decodeInPlace = options.decodeInPlace ?? (() => false);
     this.#limits = limits;
+    this.sendBytesMax = limits.frameBytesMax;
     this.#decoder = new FrameDecoder(limits.frameBytesMax);
     this.#handlers = handlers;
     socket.setNoDelay(true);
@@ -103,9 +111,9 @@ export class Connection {
 
   sendEncoded(body: Uint8Array): void {
     if (this.#closed) throw new UnavailableError('connection closed');
-    if (body.length > this.#limits.frameBytesMax) {
+    if (body.length > this.sendBytesMax) {
       throw new ValidationError(
-        `message of ${body.length} bytes exceeds the frame limit of ${this.#limits.frameBytesMax}`,
+        `message of ${body.length} bytes exceeds the frame limit of ${this.sendBytesMax}`,
       );
     }
     if (this.socket.writableLength + this.#outboxBytes > this.#limits.writeBytesMax) {

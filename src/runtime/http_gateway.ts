@@ -104,7 +104,9 @@ export class HttpGateway {
   #checkToken(req: IncomingMessage): void {
     const token = this.#supervisor.options.token;
     if (token === undefined) return;
-    if (req.headers.authorization !== `Bearer ${token}`) {
+    // The scheme's name is case-insensitive (RFC 7235); the token is not.
+    const given = /^bearer +(.*)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (given !== token) {
       throw new AuthError('this node requires "Authorization: Bearer <token>"');
     }
   }

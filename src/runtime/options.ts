@@ -4,7 +4,7 @@
  * and change it in one place.
  */
 import { availableParallelism, networkInterfaces } from 'node:os';
-import { describeValue, ValidationError } from '../errors.js';
+import { checkOptions, describeValue, ValidationError } from '../errors.js';
 
 export interface NodeOptions {
   host?: string;
@@ -136,7 +136,39 @@ function defaultHttpPort(port: number): number {
 
 export const HTTP_PORT_OFFSET = 80;
 
+/** Every option's name (the compiler holds this to NodeOptions, both ways). */
+const OPTION_NAMES: Record<keyof NodeOptions, true> = {
+  host: true,
+  advertiseHost: true,
+  port: true,
+  httpPort: true,
+  join: true,
+  executors: true,
+  dataDir: true,
+  replication: true,
+  cacheBytes: true,
+  token: true,
+  callTimeoutMs: true,
+  executorMemoryMb: true,
+  valueBytesMax: true,
+  frameBytesMax: true,
+  messageTtlMs: true,
+  callsInFlightMax: true,
+  resultTtlMs: true,
+  functionsMax: true,
+  fsync: true,
+  fsyncIntervalMs: true,
+  gossipIntervalMs: true,
+  antiEntropyIntervalMs: true,
+  probeIntervalMs: true,
+  suspicionTimeoutMs: true,
+  peerTimeoutMs: true,
+  spinUs: true,
+};
+
 export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
+  // A misspelt option (\`tokn\`) must not start a node without what was meant.
+  checkOptions(options, 'startNode', Object.keys(OPTION_NAMES));
   const port = integer('port', options.port ?? 7700, 0, 65535);
   const resolved: ResolvedOptions = {
     host: text('host', options.host, '127.0.0.1')!,

@@ -3,11 +3,12 @@
  * snapshots lose acknowledged writes without a word (found by trying it), so a node takes
  * `LOCK` in its data dir when it starts: a file created exclusively, holding its pid. A lock
  * left by a process that is gone (a crash, `kill -9`) is taken over; one held by a live
- * process refuses the start. The lock is removed when the node stops.
+ * process refuses the start, and so does a dir another node in this process holds. The
+ * lock is removed when the node stops.
  */
 import { readFileSync } from 'node:fs';
-import { type FileHandle, open, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { type FileHandle, open, readFile, realpath, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { ValidationError } from '../errors.js';
 
 const LOCK_FILE = 'LOCK';
@@ -21,7 +22,26 @@ export interface DirLock {
   release(): Promise<void>;
 }
 
+/**
+ * The data dirs held by nodes in this process (real paths). Their lock files all hold this
+ * process's pid, so the file alone cannot tell a second node embedded in the same process
+ * (startNode twice) that the dir is taken.
+ */
+const heldHere = new Set<string>();
+
 export async function lockDataDir(dir: string): Promise<DirLock> {
+  const held = await realpath(dir).catch(() => resolve(dir));
+  if (heldHere.has(held)) throw inUse(dir, process.pid);
+  heldHere.add(held);
+  try {
+    return await lockFile(dir, () => heldHere.delete(held));
+  } catch (error) {
+    heldHere.delete(held);
+    throw error;
+  }
+}
+
+async function lockFile(dir: string, onRelease: () => void): Promise<DirLock> {
   const path = join(dir, LOCK_FILE);
   const mine = `${process.pid}\n`;
   for (let attempt = 0; ; attempt++) {
@@ -52,10 +72,14 @@ export async function lockDataDir(dir: string): Promise<DirLock> {
       await unlink(takeover).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, TAKEOVER_PAUSE_MS));
   }
+  let released = false;
   return {
     async release() {
+      if (released) return;
+      released = true;
       const now = await readFile(path, 'utf8').catch(() => '');
       if (now === mine) await unlink(path).catch(() => undefined);
+      onRelease();
     },
   };
 }

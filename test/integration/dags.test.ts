@@ -97,7 +97,11 @@ test('bad DAGs are refused with ValidationError naming the problem', async (t) =
   await refuse('dupes', ['double', 'double'], [], /lists function "double" twice/);
   await refuse('bad name!', ['double'], [], /not valid/);
   await t.throwsAsync(cloud.callDag('never-registered', {}), { instanceOf: NotFoundError });
-  await cloud.registerDag('argcheck', ['double'], []);
+  await t.throwsAsync(cloud.registerDag('optcheck', ['double'], [], { foo: 1 } as never), {
+    instanceOf: ValidationError,
+    message: /unknown registerDag option "foo"/,
+  });
+  await cloud.registerDag('argcheck', ['double'], [], { timeoutMs: 10_000 });
   await t.throwsAsync(cloud.callDag('argcheck', { other: [1] }), { instanceOf: ValidationError });
   await t.throwsAsync(cloud.callDag('argcheck', { double: 5 as never }), {
     instanceOf: ValidationError,

@@ -257,6 +257,11 @@ test('without the token, HTTP, SDK and CLI are refused with UNAUTHORIZED', async
   t.is(http.status, 401);
   const wrong = await request(t, '/v1/status', {}, 'wrong');
   t.is(wrong.status, 401);
+  // The scheme's name is case-insensitive (RFC 7235).
+  const lower = await fetch(`${t.context.base}/v1/status`, {
+    headers: { authorization: `bearer ${TOKEN}` },
+  });
+  t.is(lower.status, 200);
   await t.throwsAsync(connect(t.context.node.address), { instanceOf: AuthError });
   await t.throwsAsync(connect(t.context.node.address, { token: 'wrong' }), {
     instanceOf: AuthError,

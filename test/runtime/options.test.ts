@@ -251,3 +251,14 @@ test('a non-string token is a ValidationError naming it', (t) => {
     message: /token/,
   });
 });
+
+test('startNode refuses an option it does not know, and options that are not an object', (t) => {
+  t.throws(() => resolveOptions({ tokn: 'secret' } as unknown as NodeOptions), {
+    instanceOf: ValidationError,
+    message: /unknown startNode option "tokn"/,
+  });
+  t.throws(() => resolveOptions(null as unknown as NodeOptions), {
+    instanceOf: ValidationError,
+    message: /startNode options must be an object/,
+  });
+});

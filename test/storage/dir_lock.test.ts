@@ -90,3 +90,16 @@ test('an empty takeover file left by a taker that died before writing its pid go
   writeFileSync(join(dir, 'LOCK.takeover'), '');
   await t.throwsAsync(lockDataDir(dir), { message: /in use by another process starting on it/ });
 });
+
+test('a second node in the same process is refused the dir; after the first lets go it may take it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'squall-lockself-'));
+  const first = await lockDataDir(dir);
+  await t.throwsAsync(lockDataDir(`${dir}/.`), {
+    message: new RegExp(`is in use by process ${process.pid}`),
+  });
+  t.is(readFileSync(join(dir, 'LOCK'), 'utf8'), `${process.pid}\n`, 'the refusal kept the lock');
+  await first.release();
+  const second = await lockDataDir(dir);
+  await second.release();
+  t.pass();
+});

@@ -106,6 +106,7 @@ test('builders validate at the call site', (t) => {
   t.throws(() => lattice.counter('1' as unknown as number), { instanceOf: ValidationError });
   t.throws(() => lattice.max(Number.NaN), { instanceOf: ValidationError });
   t.throws(() => lattice.map({ a: 1 as unknown as LatticeInput }), { instanceOf: ValidationError });
+  t.throws(() => lattice.map([lattice.counter(1)] as never), { instanceOf: ValidationError });
   t.throws(() => lattice.set([() => 1]), { instanceOf: ValidationError });
   t.throws(() => lattice.set(5 as unknown as unknown[]), { instanceOf: ValidationError });
   t.throws(() => lattice.set('ab' as unknown as unknown[]), { instanceOf: ValidationError });

@@ -31,7 +31,10 @@ export function countsOf(entries: CountEntries, check: CountCheck, what: string)
     if (typeof key !== 'string') throw new ValidationError(`${what} keys must be strings`);
     if (seen.has(key)) throw new ValidationError(`${what} repeats the key ${JSON.stringify(key)}`);
     seen.add(key);
-    if (!check(n, key)) throw new ValidationError(`${what}: bad count for ${JSON.stringify(key)}`);
+    if (!check(n, key))
+      throw new ValidationError(
+        `${what}: the count for ${JSON.stringify(key)} would be ${String(n)}, not a finite number of at least 0`,
+      );
     if (n !== 0) list.push([key, n]);
   }
   list.sort((x, y) => compareStrings(x[0], y[0]));

@@ -50,7 +50,7 @@ export const lattice = {
   map(
     entries: Readonly<Record<string, LatticeInput>> | ReadonlyMap<string, LatticeInput>,
   ): LatticeInput {
-    if (typeof entries !== 'object' || entries === null) {
+    if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) {
       throw new ValidationError('lattice.map takes an object (or a Map) of lattice values');
     }
     const list: [unknown, unknown][] =
