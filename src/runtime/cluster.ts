@@ -61,6 +61,8 @@ export interface ClusterOptions {
   onPeerMessage?: (fromAddress: string, core: string, message: unknown) => void;
   /** Told the other ring members' addresses whenever the ring changes. */
   onRingChange?: (peerAddresses: string[]) => void;
+  /** Told the id of a member whose link was lost (PeerLinks.onLinkLost). */
+  onPeerLost?: (nodeId: string) => void;
   /** Serves peer requests the cluster itself does not know (messages, DAG steps). */
   onPeerRequest?: (fromAddress: string, op: string, args: unknown) => Promise<unknown> | unknown;
 }
@@ -116,6 +118,11 @@ export class Cluster {
       (address, error) => this.#onRefused(address, error),
       replicationWanted(options.replication),
     );
+    this.peers.onLinkLost = (address) => {
+      for (const member of this.membership.members())
+        if (member.address === address && member.id !== this.selfId)
+          this.#o.onPeerLost?.(member.id);
+    };
     this.membership = new Membership(options.self, options.membership ?? {}, env);
     this.replication = new Replication(
       options.self.id,

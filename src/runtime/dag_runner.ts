@@ -272,6 +272,23 @@ export class DagRunner {
     return result;
   }
 
+  /**
+   * The link to `node` was lost (its connection closed, or could not be made with messages
+   * waiting): the attempts it takes part in may have lost messages, or — when it restarted
+   * at once, never to be seen dead — all of its part of the run. They are run again now
+   * rather than waiting out their deadline (found by QA: a node killed and restarted within
+   * the failure detector's time left its calls hanging to their timeout).
+   */
+  onNodeLost(node: string): void {
+    for (const [runId, waiting] of this.#waiting) {
+      if (waiting.nodes.includes(node))
+        this.#fail(
+          runId,
+          new AttemptFailed(`the link to node ${node} was lost during the DAG call`, node),
+        );
+    }
+  }
+
   /** One timer watches every coordinated call for dead nodes and deadlines. */
   #watch(): void {
     if (this.#watcher !== undefined) return;

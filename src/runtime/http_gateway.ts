@@ -112,13 +112,7 @@ export class HttpGateway {
   }
 
   async #route(req: IncomingMessage): Promise<Answer> {
-    const target = req.url ?? '/';
-    // A path is joined to the origin, not resolved against it: `//v1/status` resolved
-    // would read as host `v1`, path `/status`.
-    const url = new URL(
-      target.startsWith('/') ? `http://gateway${target}` : target,
-      'http://gateway',
-    );
+    const url = requestUrl(req);
     const parts = url.pathname
       .split('/')
       .filter((p) => p.length > 0)
@@ -202,6 +196,15 @@ export class HttpGateway {
     }
     throw noRoute(method, `/v1/kv/${key}`, ['GET', 'PUT']);
   }
+}
+
+/**
+ * A request's URL. A path is joined to the origin, not resolved against it: `//v1/status`
+ * resolved would read as host `v1`, path `/status`.
+ */
+function requestUrl(req: IncomingMessage): URL {
+  const target = req.url ?? '/';
+  return new URL(target.startsWith('/') ? `http://gateway${target}` : target, 'http://gateway');
 }
 
 /** A request no route serves: says which methods the path takes, when it takes any. */

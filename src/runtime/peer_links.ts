@@ -80,6 +80,12 @@ export class PeerLinks {
   #onRpc: RpcHandler = () => undefined;
   #nextId = 1;
   #closed = false;
+  /**
+   * Told when the link to `address` is lost: its connection closed, or a dial failed with
+   * frames waiting (which are then dropped). One-way messages on it may be lost, and a peer
+   * that restarted has lost what it was running (dag_runner.ts fails those attempts).
+   */
+  onLinkLost: ((address: string) => void) | undefined;
 
   readonly #onRefused: (address: string, error: Error) => void;
 
@@ -204,6 +210,7 @@ export class PeerLinks {
     const socket = netConnect({ host, port: Number(portText) });
     const fail = () => {
       link.connecting = false;
+      if (link.queue.length > 0) this.onLinkLost?.(address);
       for (const frame of link.queue) {
         if (frame.p === 'rpc')
           this.#fail(frame.id, new PeerUnreachableError(`peer ${address} cannot be reached`));
@@ -223,6 +230,7 @@ export class PeerLinks {
         onClose: (error) => {
           if (link.connection === connection) link.connection = undefined;
           this.#failSentOn(connection, address);
+          if (!this.#closed) this.onLinkLost?.(address);
           // Something answered, but not in frames: a seed given as another program's port
           // (a node's HTTP port, say) is named as such, not left as "has not answered".
           if (error instanceof FrameError) this.#onRefused(address, error);

@@ -224,6 +224,7 @@ export class Supervisor {
       onPeerRequest: (_from, op, args) => this.#servePeer(op, args),
       onPeerMessage: (from, core, message) => this.#onPeerMessage(from, core, message),
       onRingChange: (peers) => this.#rememberPeers(peers),
+      onPeerLost: (id) => this.dags.runner.onNodeLost(id),
       membership: {
         probeIntervalMs: this.options.probeIntervalMs,
         probeTimeoutMs: Math.max(1, Math.floor(this.options.probeIntervalMs / 2)),

@@ -162,6 +162,43 @@ test('DAG calls complete while a node is killed in the middle of them', async (t
   }
 });
 
+test('a DAG call whose node is killed and restarted at once is run again, not left to time out', async (t) => {
+  t.timeout(120_000);
+  const root = mkdtempSync(join(tmpdir(), 'squall-dagbounce-'));
+  const { nodes, clouds } = await cluster(root);
+  const [cloud] = clouds as [Cloud];
+  try {
+    await cloud.register('napInc', async (_ctx: Context, x: number) => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return x + 1;
+    });
+    await cloud.register('double', (_ctx: Context, x: number) => x * 2);
+    await cloud.registerDag('bounced', ['napInc', 'double'], [['napInc', 'double']]);
+    const ids = nodes.map((n) => n.id);
+    const placement = { napInc: ids[2]!, double: ids[1]! };
+    t.is(await cloud.callDag('bounced', { napInc: [1] }, { placement }), 4);
+    // Back before the failure detector could call it dead: it never looks dead, so only
+    // the lost link tells the coordinator that the part it ran is gone.
+    const call = cloud.callDag('bounced', { napInc: [20] }, { placement, timeoutMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    nodes[2]!.child.kill('SIGKILL');
+    const port = nodes[2]!.address.split(':')[1]!;
+    nodes[2] = await startNodeProcess([
+      ...nodeArgs(root, 2),
+      '--port',
+      port,
+      '--join',
+      nodes[0]!.address,
+    ]);
+    const startedMs = Date.now();
+    t.is(await call, 42);
+    t.log(`answered ${Date.now() - startedMs} ms after the node was back`);
+  } finally {
+    for (const c of clouds) c.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
 test('actors on two nodes exchange messages, also while the receiver restarts', async (t) => {
   t.timeout(180_000);
   const root = mkdtempSync(join(tmpdir(), 'squall-msg-'));
