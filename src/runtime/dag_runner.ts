@@ -131,7 +131,8 @@ interface Run {
 interface Waiting {
   nodes: string[];
   deadlineMs: number;
-  dagName: string;
+  /** What a timeout names: `DAG name`, or the function of a one-function plan (a class call). */
+  label: string;
   resolve(bytes: Uint8Array | undefined): void;
   reject(error: Error): void;
 }
@@ -257,8 +258,11 @@ export class DagRunner {
 
   #attempt(plan: DagPlan, deadlineMs: number): Promise<Uint8Array | undefined> {
     const nodes = [...new Set(Object.values(plan.placement))];
+    const { dag } = plan;
+    const single = dag.functions.length === 1 && dag.functions[0] === dag.name;
+    const label = single ? dag.name : `DAG ${dag.name}`;
     const result = new Promise<Uint8Array | undefined>((resolve, reject) => {
-      this.#waiting.set(plan.runId, { nodes, deadlineMs, dagName: plan.dag.name, resolve, reject });
+      this.#waiting.set(plan.runId, { nodes, deadlineMs, label, resolve, reject });
     });
     this.#watch();
     const self = this.#deps.nodeId;
@@ -299,7 +303,7 @@ export class DagRunner {
         if (dead !== undefined)
           this.#fail(runId, new AttemptFailed(`node ${dead} died during the DAG call`, dead));
         else if (nowMs > waiting.deadlineMs)
-          this.#fail(runId, new TimeoutError(`DAG ${waiting.dagName} ran past its timeout`));
+          this.#fail(runId, new TimeoutError(`${waiting.label} ran past its timeout`));
       }
       if (this.#waiting.size === 0) {
         clearInterval(this.#watcher);
