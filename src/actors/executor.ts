@@ -18,7 +18,7 @@ import type {
   SnapshotEntry,
   ToExecutor,
 } from './messages.js';
-import { compileFunction, isClass, loadModule } from './module_loader.js';
+import { codeFileOf, compileFunction, isClass, loadModule } from './module_loader.js';
 import { ReadSnapshot } from './read_snapshot.js';
 
 /** A call in flight on this thread: where in its chain it is, and what its steps inherit. */
@@ -185,6 +185,12 @@ export class Executor {
       found.push({ name, kind: isClass(value) ? 'class' : 'function' });
     }
     return found;
+  }
+
+  /** The file that version's frames name in stack traces (module_loader.ts `codeFileOf`). */
+  codeFile(version: string): string | undefined {
+    const def = this.#compiled.get(version)?.def;
+    return def === undefined ? undefined : codeFileOf(def);
   }
 
   #prepare(message: CallStep): Compiled {

@@ -73,6 +73,16 @@ export function isClass(value: unknown): boolean {
   return /^class\b/.test(Function.prototype.toString.call(value));
 }
 
+/**
+ * The file name a function's frames carry in stack traces: `squall:function/NAME` for a
+ * registered function, the module's own path for one deployed (frames of what the module
+ * imported name those files instead).
+ */
+export function codeFileOf(def: { name: string; source?: string; module?: { filename: string } }) {
+  if (def.source !== undefined) return `${FUNCTION_FILE_PREFIX}${def.name}`;
+  return def.module === undefined ? undefined : path.resolve(def.module.filename);
+}
+
 /** Compiles `code` as a CommonJS module named `filename` and returns its `module.exports`. */
 function evaluate(code: string, filename: string): unknown {
   // Absolute, because Node resolves a source map's `sources` against the module's path
