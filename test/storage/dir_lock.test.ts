@@ -15,7 +15,7 @@ test("processes started together on a dead node's lock: exactly one takes it ove
     const dir = mkdtempSync(join(tmpdir(), 'squall-lockrace-'));
     // A pid no live process has (above the kernel's default pid_max).
     writeFileSync(join(dir, 'LOCK'), '4194305\n');
-    const atMs = Date.now() + 1500;
+    const atMs = Date.now() + 3000;
     const outcomes = await Promise.all(
       Array.from({ length: 4 }, () =>
         run(process.execPath, ['--import', 'tsx', CONTENDER, dir, String(atMs)]).then(
