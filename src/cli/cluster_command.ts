@@ -22,7 +22,8 @@ export interface ClusterUpFlags {
 }
 
 function count(flag: string, text: string | undefined, fallback: number, max: number): number {
-  const value = text === undefined ? fallback : Number(text);
+  // Digits only: Number() would take 1e1, 0x10 or " 7" as well.
+  const value = text === undefined ? fallback : /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value) || value < 1 || value > max) {
     throw new CliError('INVALID', `--${flag} needs an integer between 1 and ${max}`);
   }
@@ -57,7 +58,13 @@ function nodeFailure(index: number, port: number, error: unknown): CliError {
 
 export async function clusterUpCommand(flags: ClusterUpFlags): Promise<void> {
   const nodes = count('nodes', flags.nodes, 3, 64);
-  const basePort = count('base-port', flags.basePort, 7700, 65_000 - HTTP_PORT_OFFSET - nodes);
+  // The last node's HTTP port (base + nodes - 1 + offset) must still be a port.
+  const basePort = count(
+    'base-port',
+    flags.basePort,
+    7700,
+    65_535 - HTTP_PORT_OFFSET - (nodes - 1),
+  );
   const started: NodeProcess[] = [];
   let stopping = false;
   const stopAll = async () => {

@@ -390,13 +390,19 @@ export function replayCommand(seed: number): string {
   return `SQUALL_SEED=${seed} npx ava test/sim/cluster_sim.test.ts`;
 }
 
-/** A failing seed's report: what failed, how to replay it, the scenario, the last events. */
-export function formatFailure(result: SimResult): string {
+/**
+ * A failing seed's report: what failed, how to replay it, the scenario, the last events.
+ * `flags`: replay.ts options the run had, which only replay.ts takes, so that is the
+ * command given then.
+ */
+export function formatFailure(result: SimResult, flags: readonly string[] = []): string {
+  const replayTs = `node --import tsx src/sim/replay.ts ${[result.seed, ...flags].join(' ')}`;
   return [
     `cluster simulation seed ${result.seed} failed:`,
     ...result.failures.map((f) => `  - ${f}`),
-    `replay: ${replayCommand(result.seed)}`,
-    `   (or, every event: node --import tsx src/sim/replay.ts ${result.seed})`,
+    ...(flags.length > 0
+      ? [`replay: ${replayTs}`]
+      : [`replay: ${replayCommand(result.seed)}`, `   (or, every event: ${replayTs})`]),
     ...describeScenario(result.scenario).map((line) => `  ${line}`),
     ...Object.entries(result.keyHistory).flatMap(([key, lines]) => [
       `last ${lines.length} events of ${key}:`,

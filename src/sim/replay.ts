@@ -25,8 +25,9 @@ function parseArgs(
   argv: readonly string[],
 ): { seed: number; node: Partial<SimNodeConfig> } | undefined {
   const [first, ...flags] = argv;
-  const seed = Number(first);
-  if (first === undefined || !Number.isSafeInteger(seed)) return undefined;
+  // Decimal digits only: Number() would read "" as 0, and 0x2a, 1e3 or " 7" as others.
+  const seed = first !== undefined && /^\d+$/.test(first) ? Number(first) : Number.NaN;
+  if (!Number.isSafeInteger(seed)) return undefined;
   const node: Partial<SimNodeConfig> = {};
   for (const flag of flags) {
     if (flag === '--leave-as-cluster-ts') node.refreshViewWhileLeaving = true;
@@ -57,7 +58,7 @@ function main(argv: readonly string[]): number {
       `${d.loss} lost, ${d.partition} partition, ${d.down} down, ${d.restarted} restarted`,
   );
   if (!result.ok) {
-    out(formatFailure(result));
+    out(formatFailure(result, argv.slice(1)));
     return 1;
   }
   out(
