@@ -92,11 +92,14 @@ export class Mailboxes {
     return this.#boxes.has(actorId);
   }
 
-  /** Every mailbox that holds messages not yet received, with them (for a graceful stop). */
-  undelivered(): [string, MailMessage[]][] {
+  /** Empties every mailbox that holds messages not yet received, giving them (a graceful stop). */
+  takeUndelivered(): [string, MailMessage[]][] {
     const out: [string, MailMessage[]][] = [];
-    for (const [actorId, box] of this.#boxes)
-      if (box.messages.length > 0) out.push([actorId, [...box.messages]]);
+    for (const actorId of this.#boxes.keys()) {
+      // Taken, not copied: a recv still running here must not deliver them a second time.
+      const messages = this.take(actorId);
+      if (messages.length > 0) out.push([actorId, messages]);
+    }
     return out;
   }
 

@@ -200,15 +200,17 @@ export class ActorMessaging {
   }
 
   /**
-   * A graceful stop: writes every message not yet received to its actor's fallback mailbox,
-   * which outlives this process (handed off, and in the data dir), so a restart finds it.
+   * A graceful stop: moves every message not yet received to its actor's fallback mailbox,
+   * which outlives this process (handed off, and in the data dir), so a restart or the
+   * actor's next home finds it — moves, so that a recv still running here cannot deliver
+   * it too (found by QA: messages received at the next home a second time).
    */
   async saveUndelivered(): Promise<number> {
     const cluster = this.#o.cluster();
     const nowMs = Date.now();
     let saved = 0;
     await Promise.all(
-      this.#mailboxes.undelivered().map(async ([actorId, mail]) => {
+      this.#mailboxes.takeUndelivered().map(async ([actorId, mail]) => {
         // Spaced by a µs so that they are read back in the order they arrived.
         const values = mail.map((m, i) => envelopeOf(m, nowMs + i / 1000));
         await cluster.write(MAILBOX_PREFIX + actorId, { kind: 'set', values });

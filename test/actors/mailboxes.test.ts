@@ -286,3 +286,19 @@ test('property: random operations behave like the model', (t) => {
   t.true(refusals > 100, `${refusals} refusals`);
   t.true(swept > 100, `${swept} mailboxes swept`);
 });
+
+test('a graceful stop takes the undelivered messages: a recv after it gets none of them again', (t) => {
+  const clock = new FakeClock();
+  const boxes = new Mailboxes({ messagesMax: 100, mailboxesMax: 10, ttlMs: 1000 }, clock.now);
+  boxes.deliver('a', msg('s', 1));
+  boxes.deliver('a', msg('s', 2));
+  boxes.deliver('b', msg('s', 3));
+  boxes.take('b');
+  const saved = boxes.takeUndelivered();
+  t.deepEqual(
+    saved.map(([actor, mail]) => [actor, ids(mail)]),
+    [['a', [1, 2]]],
+  );
+  t.deepEqual(boxes.take('a'), [], 'moved out, not copied');
+  t.deepEqual(boxes.takeUndelivered(), []);
+});
