@@ -15,7 +15,7 @@ import {
 } from '../storage/index.js';
 import type { Context, Logger, ReceivedMessage } from './context_types.js';
 import type { ExecutorRequest, MailMessage } from './messages.js';
-import { checkStorable, toPutValue } from './put_value.js';
+import { checkStorable, setOwn, toPutValue } from './put_value.js';
 import type { ReadSnapshot } from './read_snapshot.js';
 import type { SupervisorLink } from './supervisor_link.js';
 
@@ -56,18 +56,6 @@ export function checkKey(key: unknown): string {
   return key;
 }
 
-/** `out[key] = value`, also for a key named `__proto__` (an own entry, not the prototype). */
-function setEntry(out: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__')
-    Object.defineProperty(out, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  else out[key] = value;
-}
-
 /** What a function passes on (`ctx.call` arguments, a message): refused as the SDK refuses it. */
 function encodePassed(value: unknown, what: string): Uint8Array<ArrayBuffer> {
   checkStorable(value);
@@ -91,12 +79,12 @@ async function getMany(
       continue;
     }
     if (snapshot?.covers(checkKey(key))) {
-      setEntry(out, key, await snapshot.get(key, deps.cache, deps.link));
+      setOwn(out, key, await snapshot.get(key, deps.cache, deps.link));
       continue;
     }
     const value = deps.cache.get(checkKey(key));
     if (value === MISS) missing.push(key);
-    else setEntry(out, key, value);
+    else setOwn(out, key, value);
   }
   if (missing.length > 0) {
     const fetched = (await deps.link.request(readRequest(deps, missing))) as (
@@ -106,7 +94,7 @@ async function getMany(
     missing.forEach((key, i) => {
       const bytes = fetched[i];
       // The bytes were posted to this thread alone: a large value is decoded in place.
-      setEntry(out, key, bytes === undefined ? undefined : decodeLarge(bytes));
+      setOwn(out, key, bytes === undefined ? undefined : decodeLarge(bytes));
     });
   }
   return out;

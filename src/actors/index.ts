@@ -28,4 +28,4 @@ export type {
   SnapshotEntry,
 } from './messages.js';
 export { WROTE } from './messages.js';
-export { checkStorable, type PutValue, toPutValue } from './put_value.js';
+export { checkStorable, type PutValue, setOwn, toPutValue } from './put_value.js';

@@ -41,11 +41,8 @@ export class PortOutbox<M extends { t: string }> {
       this.#postOne(queue[0]!, transfers[0]);
       return;
     }
-    const transfer: ArrayBuffer[] = [];
-    for (const list of transfers) {
-      // Listing one buffer twice makes postMessage throw.
-      for (const buffer of list ?? []) if (!transfer.includes(buffer)) transfer.push(buffer);
-    }
+    // Each buffer once: listing one twice makes postMessage throw.
+    const transfer = [...new Set(transfers.flatMap((list) => list ?? []))];
     try {
       this.#port.postMessage({ t: 'batch', messages: queue } satisfies Batched<M>, transfer);
     } catch {

@@ -63,3 +63,18 @@ function isPlainScalar(x: unknown): boolean {
   if (typeof x === 'string') return wellFormed(x);
   return typeof x !== 'object' || x === null;
 }
+
+/**
+ * `target[key] = value` as an own entry, also for a key named `__proto__` (plain assignment
+ * would set the prototype instead).
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  else target[key] = value;
+}

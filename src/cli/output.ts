@@ -2,8 +2,8 @@
  * How the CLI speaks (SPEC.md, "Command line"): results on stdout as JSON, errors on
  * stderr as one line `error CODE: message` with a non-zero exit code.
  */
-import { SquallError } from '../errors.js';
-import { toJsonText } from '../runtime/index.js';
+import { SquallError, ValidationError } from '../errors.js';
+import { checkJsonNumber, toJsonText } from '../runtime/index.js';
 
 /** One JSON value on one line (so a script can read results line by line). */
 export function printJson(value: unknown): void {
@@ -24,27 +24,17 @@ export function failWith(error: unknown): never {
 export function parseJsonArg(text: string, what: string, objectOnly = false): unknown {
   let value: unknown;
   try {
-    value = JSON.parse(text, refuseNonFinite);
+    value = JSON.parse(text, (_key, parsed: unknown) => {
+      checkJsonNumber(parsed);
+      return parsed;
+    });
   } catch (error) {
-    if (error instanceof CliError) throw error;
+    if (error instanceof ValidationError) throw error;
     const hint = objectOnly
       ? `it takes a JSON object, such as '{"f":[1]}'`
       : `to pass a string, quote it: ${shellQuote(JSON.stringify(text))}`;
     throw new CliError('INVALID', `${what} is not JSON: ${text} (${hint})`);
   }
-  return value;
-}
-
-/**
- * A JSON number beyond a double's range (1e400) parses as Infinity, which JSON cannot
- * print back: refused, so what is written reads back as it was given.
- */
-function refuseNonFinite(_key: string, value: unknown): unknown {
-  if (typeof value === 'number' && !Number.isFinite(value))
-    throw new CliError(
-      'INVALID',
-      'a number is too large for a JSON number (it parses as Infinity)',
-    );
   return value;
 }
 

@@ -8,7 +8,7 @@ export { Connection, DEFAULT_CONNECTION_LIMITS } from './connection.js';
 export type { CoreEffect, CoreEnv } from './core_effects.js';
 export { FrameError } from './frame_decoder.js';
 export { HashRing } from './hash_ring.js';
-export { toJsonText, toJsonValue } from './json_value.js';
+export { checkJsonNumber, toJsonText, toJsonValue } from './json_value.js';
 export {
   DEFAULT_MEMBERSHIP_CONFIG,
   Membership,

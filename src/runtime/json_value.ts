@@ -4,6 +4,7 @@
  * `{"$bytes": base64}`, Dates ISO strings. The mapping is lossy by nature, which is why
  * the SDK speaks CBOR and only the text interfaces use this.
  */
+import { setOwn } from '../actors/index.js';
 import { describeValue, ValidationError } from '../errors.js';
 import { checkWellFormed } from '../storage/index.js';
 
@@ -44,9 +45,7 @@ export function toJsonValue(value: unknown, seen = new Set<object>()): unknown {
  */
 export function fromJsonValue(value: unknown): unknown {
   if (typeof value === 'string') checkWellFormed(value);
-  // 1e400 parses as Infinity, which JSON cannot give back: refused, not changed.
-  if (typeof value === 'number' && !Number.isFinite(value))
-    throw new ValidationError('a number is too large for a JSON number (it parses as Infinity)');
+  checkJsonNumber(value);
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = fromJsonValue(value[i]);
@@ -65,21 +64,20 @@ export function fromJsonValue(value: unknown): unknown {
   return record;
 }
 
+/**
+ * A JSON number beyond a double's range (1e400) parses as Infinity, which JSON cannot give
+ * back: refused, so what is written reads back as it was given (HTTP bodies, CLI arguments).
+ */
+export function checkJsonNumber(value: unknown): void {
+  if (typeof value === 'number' && !Number.isFinite(value))
+    throw new ValidationError('a number is too large for a JSON number (it parses as Infinity)');
+}
+
 /** `{"$bytes": base64}`'s bytes; Node's decoder skips bad characters, so they are checked. */
 function bytesOf(base64: string): Uint8Array {
   if (base64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(base64))
     throw new ValidationError('$bytes must be base64 (A-Z a-z 0-9 + /, padded with =)');
   return new Uint8Array(Buffer.from(base64, 'base64'));
-}
-
-/** Sets an own property, even one named `__proto__`. */
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
 }
 
 export function toJsonText(value: unknown, indent?: number): string {
