@@ -376,15 +376,21 @@ export class Cluster {
   }
 
   /**
-   * Writes at an owner and resolves to the merged value once acknowledged. An owner that
+   * Writes at an owner and resolves once acknowledged. An owner that
    * cannot be reached is passed over for the next; so is one whose connection closed before
    * it answered (the outcome unknown: TimeoutError) when merging the write twice changes
    * nothing — anything but a counter increment, which counts again at every owner it reaches.
    */
-  async write(key: string, spec: LatticeSpec, ack: Ack = 'one'): Promise<Lattice> {
+  async write(key: string, spec: LatticeSpec, ack: Ack = 'one'): Promise<void> {
     if (this.joining) await this.whenJoined();
     const owners = this.owners(key);
-    if (owners.includes(this.selfId)) return this.#writeHere(key, spec, ack);
+    if (owners.includes(this.selfId)) {
+      await this.#writeHere(key, spec, ack);
+      return;
+    }
+    // A node that caches the key takes the merged value back, to refresh its copy (a
+    // function here reads its own write); others are spared a large value's transfer.
+    const cached = this.#o.store.caches(key);
     let lastTimeout: TimeoutError | undefined;
     for (const owner of owners) {
       const address = this.#view.addressOf(owner);
@@ -392,10 +398,10 @@ export class Cluster {
       try {
         // An ack-all write may wait at the owner for another owner to be known dead.
         const timeoutMs = this.#o.requestTimeoutMs + (ack === 'all' ? this.#ackAllWaitMs : 0);
-        const wire = await this.peers.request(address, 'put', { key, spec, ack }, timeoutMs);
-        const value = fromWire(wire);
-        this.#o.store.refreshCached(key, value);
-        return value;
+        const request = { key, spec, ack, value: cached };
+        const wire = await this.peers.request(address, 'put', request, timeoutMs);
+        if (wire !== null && wire !== undefined) this.#o.store.refreshCached(key, fromWire(wire));
+        return;
       } catch (error) {
         const retry =
           error instanceof UnavailableError ||
@@ -410,9 +416,9 @@ export class Cluster {
     );
   }
 
-  /** Called for every change merged into the local shard. */
-  onLocalChange(key: string, value: Lattice): void {
-    this.replication.changed(key);
+  /** Called for every change merged into the local shard; `delta` is what was merged in. */
+  onLocalChange(key: string, value: Lattice, delta: Lattice): void {
+    this.replication.changed(key, delta);
     const subscribers = this.#subscriptions.subscribers(key, Date.now());
     if (subscribers.length === 0) return;
     const message = { t: 'update', key, wire: toWire(value) };
@@ -469,10 +475,12 @@ export class Cluster {
   }
 
   async #writeHere(key: string, spec: LatticeSpec, ack: Ack): Promise<Lattice> {
-    const value = await this.#o.store.writeDurable(key, spec);
+    const { value, incoming } = await this.#o.store.writeDurable(key, spec);
     if (ack === 'all') {
       try {
-        await this.#mergeAtOtherOwners(key, toWire(value));
+        // The write alone: merged into what the other owners hold, it gives what this one
+        // holds, and it costs its own size, not the key's (a large set's).
+        await this.#mergeAtOtherOwners(key, toWire(incoming));
       } catch (error) {
         // Merged here already: an UnavailableError would send the writer on to the next
         // owner, applying the write twice (a counter increment counted twice).
@@ -616,7 +624,9 @@ export class Cluster {
       }
       case 'put': {
         const ack: Ack = args.ack === 'all' ? 'all' : 'one';
-        return toWire(await this.#writeHere(key, specFromWire(args.spec), ack));
+        const value = await this.#writeHere(key, specFromWire(args.spec), ack);
+        // The merged value only for a writer that caches the key (it may be large).
+        return args.value === true ? toWire(value) : null;
       }
       case 'merge':
         this.#o.store.mergeReplica(key, fromWire(args.wire));

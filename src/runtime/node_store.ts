@@ -19,6 +19,7 @@ import {
   merge,
   reveal,
   type StoreShard,
+  setDifference,
 } from '../storage/index.js';
 
 export const SYSTEM_PREFIX = '__squall/';
@@ -39,8 +40,11 @@ export interface NodeStoreOptions {
    */
   writerId: string;
   valueBytesMax: number;
-  /** Called after a key's value changed (wakes waiters for call results). */
-  onChange(key: string, value: Lattice): void;
+  /**
+   * Called after a key's value changed (wakes waiters for call results, gossips the
+   * change); `delta` is what was merged in, which joined to what came before gives `value`.
+   */
+  onChange(key: string, value: Lattice, delta: Lattice): void;
   /** Called after a key was removed (its replication bookkeeping can go too). */
   onDelete?: (key: string) => void;
   /** Makes a changed value durable (the data dir's log); absent: memory only. */
@@ -101,6 +105,16 @@ export class NodeStore {
   }
 
   write(key: string, spec: LatticeSpec): Lattice {
+    return this.#apply(key, spec).value;
+  }
+
+  /** Whether this node caches `key` (a write forwarded from here wants its value back). */
+  caches(key: string): boolean {
+    return this.#o.cache.has(key);
+  }
+
+  /** A write: the merged value, and the write itself as a lattice (`incoming`: a delta). */
+  #apply(key: string, spec: LatticeSpec): { value: Lattice; incoming: Lattice } {
     const { store, clock, writerId } = this.#o;
     const current = store.get(key);
     const own = this.#ownCounts.get(key);
@@ -111,12 +125,12 @@ export class NodeStore {
     const { value, changed } = store.commit(key, current, merged);
     if (specHasCounter(spec))
       this.#ownCounts.set(key, own === undefined ? incoming : merge(own, incoming));
-    if (!changed) return value;
+    if (!changed) return { value, incoming };
     if (this.#o.cache.has(key)) this.#o.cache.put(key, bytes ?? encode(reveal(value)));
-    // The log gets the write alone: replaying merges it into what came before, and a
-    // record of the whole value would make adding to a large set cost its size each time.
+    // The log (and gossip) get the write alone: replaying merges it into what came before,
+    // and a record of the whole value would make adding to a large set cost its size each time.
     this.#changed(key, value, incoming);
-    return value;
+    return { value, incoming };
   }
 
   /**
@@ -165,6 +179,18 @@ export class NodeStore {
   readonly #sizes = new WeakMap<Lattice, number>();
 
   /**
+   * Carries a growing set's size bound across a merge from a replica (#checkSize), so the
+   * next write to it need not encode the whole set: a hot set takes a co-owner's gossip
+   * between any two of its writes.
+   */
+  #boundSize(current: Lattice | undefined, incoming: Lattice, merged: Lattice): void {
+    if (merged.kind !== 'set' && merged.kind !== 'orderedSet') return;
+    const before = current === undefined ? undefined : this.#sizes.get(current);
+    if (before === undefined || current?.kind !== merged.kind) return;
+    this.#sizes.set(merged, before + this.#sizeOf(incoming) + ARRAY_HEADER_BYTES_MAX);
+  }
+
+  /**
    * This node's own contributions to counter keys, kept apart from the shard: an increment
    * is "my running total + n" under this node's writer id, and the shard may have handed
    * the key off and deleted it, or not have it back yet — then the total would restart and
@@ -180,14 +206,17 @@ export class NodeStore {
    * nothing twice. Only the writes in flight when the disk failed can be in memory (and
    * passed to replicas) without being on this disk: they get TimeoutError (outcome unknown).
    */
-  async writeDurable(key: string, spec: LatticeSpec): Promise<Lattice> {
+  async writeDurable(
+    key: string,
+    spec: LatticeSpec,
+  ): Promise<{ value: Lattice; incoming: Lattice }> {
     const failure = this.#o.persistFailure?.();
     if (failure !== undefined) {
       throw new UnavailableError(
         `this node takes no writes: ${failure.message}. Nothing was written; another node can take it`,
       );
     }
-    const value = this.write(key, spec);
+    const written = this.#apply(key, spec);
     try {
       await this.#lastPersist;
     } catch (error) {
@@ -197,7 +226,7 @@ export class NodeStore {
         `the write to ${JSON.stringify(key)} is in this node's memory (and may reach its replicas) but not on its disk: ${(error as Error).message}`,
       );
     }
-    return value;
+    return written;
   }
 
   #lastPersist: Promise<void> = Promise.resolve();
@@ -210,7 +239,7 @@ export class NodeStore {
       done.catch(() => undefined);
       this.#lastPersist = done;
     }
-    this.#o.onChange(key, value);
+    this.#o.onChange(key, value, logged);
   }
 
   /**
@@ -220,6 +249,7 @@ export class NodeStore {
    */
   mergeReplica(key: string, incoming: Lattice): boolean {
     if (this.#o.isExpired?.(key, incoming)) return false;
+    const current = this.#o.store.get(key);
     let merged: { value: Lattice; changed: boolean };
     try {
       merged = this.#o.store.merge(key, incoming);
@@ -230,8 +260,15 @@ export class NodeStore {
     }
     const { value, changed } = merged;
     if (!changed) return false;
+    // What the merge added, when a replica sent a whole set (a repair, a hand-off): the
+    // log and the gossip to other co-owners then carry the new elements, not the set.
+    const added =
+      current?.kind === 'set' && incoming.kind === 'set' && value.kind === 'set'
+        ? setDifference(incoming, current)
+        : incoming;
+    this.#boundSize(current, added, value);
     if (this.#o.cache.has(key)) this.#o.cache.put(key, encode(reveal(value)));
-    this.#changed(key, value, incoming);
+    this.#changed(key, value, added);
     return true;
   }
 

@@ -4,8 +4,11 @@
  * it is handed, the ring view, and the node's shard through `ReplicaStore`, and answers
  * with messages to send and timers to arm.
  *
- * - Gossip: a merged change marks the key dirty for its co-owners; every
- *   `gossipIntervalMs` each co-owner gets the dirty keys' values (bounded batches).
+ * - Gossip: a merged change marks the key dirty for its co-owners, with the change itself
+ *   (a delta: the write, or what a peer sent); every `gossipIntervalMs` each co-owner gets
+ *   the join of a key's deltas since its last round, not the key's whole value (bounded
+ *   batches). Sending whole values made every add to a set of n elements cost n on the
+ *   wire, in the co-owner's decode and merge and in its log, ten times a second.
  * - Anti-entropy: every `antiEntropyIntervalMs` the node sends one peer the bucket sums of
  *   the keys both own; buckets that differ are exchanged both ways. This repairs whatever
  *   gossip lost, a restart missed or a partition kept apart.
@@ -19,7 +22,7 @@
  * flight per peer); merges are idempotent, so duplicates and re-sends are harmless.
  */
 import type { Lattice } from '../storage/index.js';
-import { toWire } from '../storage/index.js';
+import { merge, toWire } from '../storage/index.js';
 import type { CoreEffect, CoreEnv, ProtocolCore } from './core_effects.js';
 import { HashRing } from './hash_ring.js';
 import { bucketSums, FingerprintCache } from './replication_digest.js';
@@ -72,6 +75,22 @@ export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
 
 type Effects = CoreEffect<ReplicaMessage>[];
 
+/** What a co-owner is sent for a dirty key: the join of its deltas, or its whole value. */
+const WHOLE = Symbol('whole value');
+type Pending = Lattice | typeof WHOLE;
+
+/** `pending` joined with one more change (`undefined`: the whole value must go). */
+function joinPending(pending: Pending, delta: Lattice | undefined): Pending {
+  if (pending === WHOLE || delta === undefined) return WHOLE;
+  try {
+    return merge(pending, delta);
+  } catch {
+    // Deltas of two kinds (owners that crossed first writes of different kinds): whichever
+    // kind the key kept here, its whole value says it.
+    return WHOLE;
+  }
+}
+
 interface Handoff {
   queue: Set<string>;
   /** The batch awaiting its ack, with the value each key had when it was sent. */
@@ -86,7 +105,8 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
   readonly #store: ReplicaStore;
   readonly #env: CoreEnv;
   readonly #fingerprints = new FingerprintCache();
-  readonly #dirty = new Map<string, Set<string>>();
+  /** Per co-owner: the keys changed since its last round, each with its joined delta. */
+  readonly #dirty = new Map<string, Map<string, Pending>>();
   readonly #handoffs = new Map<string, Handoff>();
   /** Keys this node no longer owns, with the owners that have yet to acknowledge them. */
   readonly #leaving = new Map<string, Set<string>>();
@@ -151,8 +171,10 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
   /**
    * A key's value changed here (a client write or a merge from a peer; the host calls this
    * for every change to its shard). A change merged from a peer is not gossiped back to it.
+   * `delta` is the change (what was merged in), which the co-owners are sent instead of the
+   * key's whole value; without it they get the whole value.
    */
-  changed(key: string): void {
+  changed(key: string, delta?: Lattice): void {
     const fromPeer = this.#mergingFrom;
     this.#fingerprints.forget(key);
     const owners = this.owners(key);
@@ -164,10 +186,12 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
       if (owner === this.#self || owner === fromPeer) continue;
       let dirty = this.#dirty.get(owner);
       if (dirty === undefined) {
-        dirty = new Set();
+        dirty = new Map();
         this.#dirty.set(owner, dirty);
       }
-      if (dirty.size < this.#config.dirtyKeysMax) dirty.add(key);
+      const pending = dirty.get(key);
+      if (pending !== undefined) dirty.set(key, joinPending(pending, delta));
+      else if (dirty.size < this.#config.dirtyKeysMax) dirty.set(key, delta ?? WHOLE);
     }
   }
 
@@ -265,9 +289,10 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
         continue;
       }
       const entries: WireEntry[] = [];
-      for (const key of dirty) {
+      for (const [key, pending] of dirty) {
         dirty.delete(key);
-        const entry = this.#entry(key);
+        const entry: WireEntry | undefined =
+          pending === WHOLE ? this.#entry(key) : [key, toWire(pending)];
         if (entry !== undefined) entries.push(entry);
         if (entries.length >= this.#config.batchKeysMax) break;
       }

@@ -524,9 +524,9 @@ export class Supervisor {
       clock: new HybridClock(() => Date.now()),
       writerId: `${this.nodeId}.${this.#incarnation.toString(36)}`,
       valueBytesMax: this.options.valueBytesMax,
-      onChange: (key, value) => {
+      onChange: (key, value, delta) => {
         this.#results.changed(key);
-        this.#cluster?.onLocalChange(key, value);
+        this.#cluster?.onLocalChange(key, value, delta);
       },
       onDelete: (key) => this.#cluster?.replication.deleted(key),
       isExpired: (key, value) =>

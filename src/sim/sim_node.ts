@@ -5,7 +5,7 @@
  * message (HashRing of the ring members plus self, `replication` copies capped at the ring
  * size, `placementOf` for placement, addresses from the member table), `setView` is called
  * when the ring's members change, and every change merged into the shard is reported with
- * `replication.changed(key)` before the merge returns.
+ * `replication.changed(key, delta)` before the merge returns.
  *
  * Its "disk" is the StoreShard: it survives a crash, as a shard logged with fsync 'always'
  * would, and so does the incarnation (the runtime persists it and adds one on every start).
@@ -321,18 +321,15 @@ export class SimNode {
     const cores = this.#live;
     const remember = spec.kind === 'counter' && this.#config.rememberOwnCounts;
     const own = this.#ownCounts.get(key);
-    if (
-      remember &&
-      own !== undefined &&
-      this.shard.merge(key, counterOf([[this.id, own]])).changed
-    ) {
-      cores.replication.changed(key);
+    const ownCount = remember && own !== undefined ? counterOf([[this.id, own]]) : undefined;
+    if (ownCount !== undefined && this.shard.merge(key, ownCount).changed) {
+      cores.replication.changed(key, ownCount);
     }
-    const { value, changed } = this.shard.write(key, spec, {
+    const { value, changed, incoming } = this.shard.write(key, spec, {
       ts: cores.hlc.next(),
       writer: this.id,
     });
-    if (changed) cores.replication.changed(key);
+    if (changed) cores.replication.changed(key, incoming);
     if (remember && value.kind === 'counter')
       this.#ownCounts.set(key, counterOfWriter(value, this.id));
     this.#world.writes.applied(opId, this.id);
@@ -461,7 +458,7 @@ export class SimNode {
       get: (key) => this.shard.get(key),
       merge: (key, value) => {
         const { changed } = this.shard.merge(key, value);
-        if (changed) this.#live.replication.changed(key);
+        if (changed) this.#live.replication.changed(key, value);
         return changed;
       },
       keys: () => this.shard.keys(),

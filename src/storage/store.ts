@@ -79,10 +79,14 @@ export class StoreShard {
     return { value: next, changed: true };
   }
 
-  /** A user's write: materialized against the current value, then merged. */
-  write(key: string, spec: LatticeSpec, stamp: WriteStamp): MergeResult {
+  /**
+   * A user's write: materialized against the current value, then merged. `incoming` is
+   * the write as a lattice (what replicas need to apply it too).
+   */
+  write(key: string, spec: LatticeSpec, stamp: WriteStamp): MergeResult & { incoming: Lattice } {
     checkKey(key);
-    return this.merge(key, materialize(spec, stamp, this.#values.get(key)));
+    const incoming = materialize(spec, stamp, this.#values.get(key));
+    return { ...this.merge(key, incoming), incoming };
   }
 
   /**

@@ -7,11 +7,16 @@ import {
   createCacheBuffer,
   HybridClock,
   type Lattice,
+  reveal,
   StoreShard,
+  setOf,
 } from '../../src/storage/index.js';
 
-/** A node store whose disk fails on the `failAt`-th append. */
-function failingStore(failAt: number) {
+/** A node store whose disk fails on the `failAt`-th append, telling `onChange` of changes. */
+function failingStore(
+  failAt: number,
+  onChange: (key: string, value: Lattice, delta: Lattice) => void = () => undefined,
+) {
   let appends = 0;
   let failure: Error | undefined;
   const logged: [string, Lattice][] = [];
@@ -21,7 +26,7 @@ function failingStore(failAt: number) {
     clock: new HybridClock(() => Date.now()),
     writerId: 'n1',
     valueBytesMax: 1 << 20,
-    onChange: () => undefined,
+    onChange,
     persist: async (key, value) => {
       appends += 1;
       if (appends >= failAt) {
@@ -53,4 +58,36 @@ test('once its disk failed, a node refuses writes before applying them', async (
   }
   t.is(counterValue(store.lattice('c') as never), 3);
   t.is(logged.length, 2);
+});
+
+test('a whole set merged from a replica is logged and passed on as the elements it added', async (t) => {
+  const deltas: Lattice[] = [];
+  const { store: watched, logged } = failingStore(Number.POSITIVE_INFINITY, (_k, _v, delta) =>
+    deltas.push(delta),
+  );
+  const many = Array.from({ length: 500 }, (_, i) => `e${i}`);
+  t.true(watched.mergeReplica('s', setOf(many)));
+  // A repair sends the replica's whole set, which holds two elements this one lacks.
+  t.true(watched.mergeReplica('s', setOf([...many, 'new1', 'new2'])));
+  const [, record] = logged.at(-1)!;
+  t.deepEqual(reveal(record), ['new1', 'new2']);
+  t.deepEqual(reveal(deltas.at(-1)!), ['new1', 'new2']);
+  t.is((reveal(watched.lattice('s')!) as unknown[]).length, 502);
+  t.false(watched.mergeReplica('s', setOf(['e1'])), 'nothing new: no record');
+  t.is(logged.length, 2);
+});
+
+test('a set grown by a replica merge and a write is still refused past the size limit', async (t) => {
+  const { store } = failingStore(Number.POSITIVE_INFINITY);
+  const big = Array.from({ length: 2000 }, (_, i) => `element-${i}`);
+  await store.writeDurable('s', { kind: 'set', values: big });
+  store.mergeReplica('s', setOf(['from-a-replica']));
+  // The bound carried across the merge is below the limit: the write is accepted...
+  await store.writeDurable('s', { kind: 'set', values: ['mine'] });
+  t.is((reveal(store.lattice('s')!) as unknown[]).length, 2002);
+  // ...and a set past the limit is still refused (the bound is exact once it is near).
+  const huge = Array.from({ length: 40_000 }, (_, i) => `padding-padding-padding-padding-${i}`);
+  await t.throwsAsync(store.writeDurable('s', { kind: 'set', values: huge }), {
+    message: /exceeds the limit/,
+  });
 });

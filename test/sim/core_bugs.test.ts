@@ -14,73 +14,16 @@
  *    the older batch is acknowledged; the new value is queued but never sent.
  */
 import test from 'ava';
-import type { CoreEffect } from '../../src/runtime/index.js';
-import {
-  HashRing,
-  parseReplicaMessage,
-  type ReplicaMessage,
-  type ReplicaStore,
-  Replication,
-  type RingView,
-} from '../../src/runtime/index.js';
+import { HashRing, parseReplicaMessage } from '../../src/runtime/index.js';
 import {
   counterOf,
   decode,
   encode,
   latticeEquals,
-  StoreShard,
   setHas,
   setOf,
 } from '../../src/storage/index.js';
-
-const address = (id: string): string => `${id}:7946`;
-
-class Replica {
-  readonly shard = new StoreShard();
-  readonly core: Replication;
-  readonly outbox: { from: string; to: string; message: ReplicaMessage }[] = [];
-
-  constructor(readonly id: string) {
-    const store: ReplicaStore = {
-      get: (key) => this.shard.get(key),
-      merge: (key, value) => {
-        const { changed } = this.shard.merge(key, value);
-        if (changed) this.core.changed(key);
-        return changed;
-      },
-      keys: () => this.shard.keys(),
-      delete: (key) => {
-        this.shard.delete(key);
-      },
-    };
-    this.core = new Replication(id, {}, store, { random: () => 0 });
-  }
-
-  take(effects: CoreEffect<ReplicaMessage>[]): void {
-    for (const e of effects) {
-      if (e.t === 'send')
-        this.outbox.push({ from: address(this.id), to: e.to, message: e.message });
-    }
-  }
-}
-
-function viewOf(ids: string[], replication: number): RingView {
-  return { ring: HashRing.of(ids), replication, addressOf: address };
-}
-
-/** Delivers every queued message (and what it provokes) until the replicas are quiet. */
-function deliverAll(replicas: Replica[], nowMs: number): void {
-  for (let round = 0; round < 100; round++) {
-    const queue = replicas.flatMap((r) => r.outbox.splice(0));
-    if (queue.length === 0) return;
-    for (const { from, to, message } of queue) {
-      const target = replicas.find((r) => address(r.id) === to);
-      const parsed = parseReplicaMessage(decode(encode(message)));
-      target?.take(target.core.receive(from, parsed, nowMs));
-    }
-  }
-  throw new Error('the replicas never went quiet');
-}
+import { address, deliverAll, Replica, viewOf } from './replicas.js';
 
 /** Two co-owners of everything whose gossip was lost: only anti-entropy can repair them. */
 function divergedPair(values: Record<string, [unknown, unknown]>): [Replica, Replica] {

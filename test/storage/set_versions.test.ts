@@ -12,6 +12,7 @@ import {
   orderedSetOf,
   reveal,
   type SetLattice,
+  setDifference,
   setHas,
   setOf,
   sortValues,
@@ -112,4 +113,22 @@ test('a large set takes many new elements in one merge and reads back in order',
   const order = reveal(merged) as number[];
   t.is(order.length, 740_000);
   t.true(order.every((x, i) => i === 0 || order[i - 1]! < x));
+});
+
+test('setDifference is what a merge adds: b ⊔ (a − b) = a ⊔ b, and it shares nothing with b', (t) => {
+  t.log('seed', seed, '(replay with SQUALL_SEED)');
+  fc.assert(
+    fc.property(
+      fc.array(element, { maxLength: 40 }),
+      fc.array(element, { maxLength: 40 }),
+      (a, b) => {
+        const [sa, sb] = [setOf(a), setOf(b)];
+        const added = setDifference(sa, sb);
+        if (!latticeEquals(merge(sb, added), merge(sa, sb))) return false;
+        return (reveal(added) as unknown[]).every((x) => !setHas(sb, x) && setHas(sa, x));
+      },
+    ),
+    { seed, numRuns: 10_000 },
+  );
+  t.pass();
 });

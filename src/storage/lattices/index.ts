@@ -22,7 +22,7 @@ export {
   multiCausalOf,
 } from './multi_causal.js';
 export { orderedSetOf, orderedSetRange } from './ordered_set.js';
-export { setHas, setOf } from './set.js';
+export { setDifference, setHas, setOf } from './set.js';
 export { type LatticeSpec, specFromWire } from './spec.js';
 export type {
   CausalLattice,

@@ -53,6 +53,16 @@ const derivation = new WeakMap<
 >();
 const DERIVATION_DEPTH_MAX = 64;
 
+/**
+ * The elements of `a` that `b` lacks, as a set: what merging `a` into `b` adds. A replica's
+ * whole set merged into a large one is logged and gossiped on as this, not as itself.
+ */
+export function setDifference(a: SetLattice, b: SetLattice): SetLattice {
+  const added: [string, unknown][] = [];
+  for (const [key, value] of a.items.entries()) if (!b.items.has(key)) added.push([key, value]);
+  return added.length === a.items.size ? a : { kind: 'set', items: SetItems.of(added) };
+}
+
 export function setEquals(a: SetLattice, b: SetLattice): boolean {
   if (a.items.size !== b.items.size) return false;
   for (const key of a.items.keys()) if (!b.items.has(key)) return false;
