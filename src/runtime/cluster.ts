@@ -272,12 +272,11 @@ export class Cluster {
     return this.peers.request(address, op, args, timeoutMs);
   }
 
-  /** A one-way, best-effort message to another node; false when it is not a live member. */
+  /** A one-way, best-effort message to another node; false when it is not a live member or the message was dropped (PeerLinks.sendCore). */
   sendNode(nodeId: string, core: string, message: unknown, evenIfDead = false): boolean {
     const address = this.membership.addressOf(nodeId);
     if (address === undefined || (!evenIfDead && !this.isAlive(nodeId))) return false;
-    this.peers.sendCore(address, core, message);
-    return true;
+    return this.peers.sendCore(address, core, message);
   }
 
   /** A one-way message to every other live member. */
@@ -640,6 +639,9 @@ export class Cluster {
   }
 
   /** Recomputes the ring when the membership changed. */
+  /** The members' addresses alive or suspect at the last membership change. */
+  #aliveAddresses = new Set<string>();
+
   #refreshView(): void {
     const conflict = this.membership.idClaimedFrom;
     if (conflict !== undefined && conflict !== this.#conflictLogged) {
@@ -661,6 +663,9 @@ export class Cluster {
     for (const member of this.membership.members()) {
       if (!alive.has(member.address)) this.#subscriptions.dropSubscriber(member.address);
     }
+    for (const address of alive)
+      if (!this.#aliveAddresses.has(address)) this.peers.retryNow(address);
+    this.#aliveAddresses = alive;
     const ids = members.includes(this.selfId) ? members : [...members, this.selfId];
     const changed =
       ids.length !== this.#view.ring.size || ids.some((id) => !this.#view.ring.nodes.includes(id));

@@ -114,8 +114,26 @@ export class PeerLinks {
   }
 
   /** Best-effort delivery of a core message. */
-  sendCore(address: string, core: string, message: unknown): void {
-    this.#send(address, { p: 'core', core, m: message });
+  /**
+   * A one-way message; false when it was dropped, not sent or queued (the peer was
+   * unreachable moments ago and its redial waits out a backoff): a caller that must know
+   * it arrived (a DAG's plan or input) acts on that at once rather than at its timeout.
+   */
+  sendCore(address: string, core: string, message: unknown): boolean {
+    return this.#send(address, { p: 'core', core, m: message });
+  }
+
+  /**
+   * The peer is known alive again (the membership heard from it): the next message dials it
+   * at once, instead of being dropped until the backoff its absence built up (up to
+   * RETRY_MAX_MS) runs out — DAG messages to a node that had just restarted were lost so,
+   * and their calls ran to their timeout (found by a chaos soak).
+   */
+  retryNow(address: string): void {
+    const link = this.#links.get(address);
+    if (link === undefined) return;
+    link.retryAtMs = 0;
+    link.backoffMs = RETRY_MIN_MS;
   }
 
   request(address: string, op: string, args: unknown, timeoutMs: number): Promise<unknown> {
