@@ -48,6 +48,11 @@ function nodeArgs(
   return args;
 }
 
+/** A node's arguments as printed for a person to re-run: the token is not echoed to the terminal. */
+export function restartHint(args: readonly string[]): string {
+  return args.map((arg, i) => (args[i - 1] === '--token' ? '<token>' : arg)).join(' ');
+}
+
 /** A node that would not start, with the code its own `squall start` printed, if any. */
 function nodeFailure(index: number, port: number, error: unknown): CliError {
   const text = error instanceof Error ? error.message : String(error);
@@ -87,7 +92,7 @@ export async function clusterUpCommand(flags: ClusterUpFlags): Promise<void> {
         process.stderr.write(
           `squall node ${node.id} on ${node.address} exited (${signal ?? `code ${code}`}); ` +
             'the others serve on. Restart it with: squall start ' +
-            `${nodeArgs(flags, i, basePort, i === 0 ? started[1]?.address : seed).join(' ')}\n`,
+            `${restartHint(nodeArgs(flags, i, basePort, i === 0 ? started[1]?.address : seed))}\n`,
         );
       });
     }

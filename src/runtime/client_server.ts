@@ -6,7 +6,13 @@
  * answer. Requests in flight per connection are bounded.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { AuthError, errorToWire, UnavailableError, ValidationError } from '../errors.js';
+import {
+  AuthError,
+  errorToWire,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+} from '../errors.js';
 import { Connection, DEFAULT_CONNECTION_LIMITS } from './connection.js';
 import type { DagReply } from './dag_runner.js';
 import type { DagCallOptions } from './dag_service.js';
@@ -314,6 +320,9 @@ export class ClientServer {
       // Undefined: the sink's node answered the client on its own connection there.
       return bytes === undefined ? { answered: true } : { bytes };
     }
+    // An unknown DAG is refused now (as a direct call is), not first at the Future's get.
+    if (s.dags.get(request.name) === undefined)
+      throw new NotFoundError(`DAG ${request.name} is not registered`);
     const start = () => s.dags.call(request.name, request.args, options);
     return { value: { key: s.runAsync(start, options.timeoutMs) } };
   }

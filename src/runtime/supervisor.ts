@@ -377,6 +377,9 @@ export class Supervisor {
 
   /** Starts a call and returns the key its result will be stored under. */
   callAsync(name: string, args: Uint8Array, timeoutMs?: number): string {
+    // An unknown name is refused now, as `call` refuses it, not first at the Future's get.
+    if (this.registry.get(requireName(name, 'function name')) === undefined)
+      throw new NotFoundError(`function ${name} is not registered`);
     const settleMs = timeoutMs ?? this.options.callTimeoutMs;
     return this.runAsync(() => this.callAnywhere(name, args, timeoutMs), settleMs);
   }

@@ -50,6 +50,15 @@ test('calling an unknown function is NotFoundError', async (t) => {
   });
   t.is(error.code, 'NOT_FOUND');
   t.regex(error.message, /no-such-function/);
+  // callAsync and an indirect DAG call say so at once, not first at the Future's get.
+  const later = await t.throwsAsync(t.context.cloud.callAsync('no-such-function'), {
+    instanceOf: NotFoundError,
+  });
+  t.regex(later.message, /function no-such-function is not registered/);
+  const dag = await t.throwsAsync(t.context.cloud.callDag('no-such-dag', {}, { direct: false }), {
+    instanceOf: NotFoundError,
+  });
+  t.regex(dag.message, /DAG no-such-dag is not registered/);
 });
 
 test('a throwing function is FunctionError with the remote name, message and stack', async (t) => {
@@ -344,9 +353,14 @@ test("a nested call gets only what is left of its caller's time, so a runaway is
     });
   }
   // The inner runaways were stopped at their callers' deadlines: nothing else is blamed.
+  // Left running, they would hold both threads for the default call timeout (60 s); their
+  // replacement threads start in under a second alone, in seconds on a loaded machine.
   const startedMs = Date.now();
-  for (let i = 0; i < 3; i++) t.is(await cloud.call('same', [i], { timeoutMs: 5000 }), i);
-  t.true(Date.now() - startedMs < 4000, 'served at once, not after the runaways');
+  for (let i = 0; i < 3; i++) t.is(await cloud.call('same', [i], { timeoutMs: 20_000 }), i);
+  t.true(
+    Date.now() - startedMs < 20_000,
+    'served once the threads are replaced, not after the runaways',
+  );
 });
 
 test('a DAG step that overruns while waiting, or kills its thread, is the one named', async (t) => {
