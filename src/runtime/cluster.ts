@@ -38,6 +38,7 @@ import {
 import { type NodeStore, specHasCounter } from './node_store.js';
 import { type PeerIdentity, PeerLinks } from './peer_links.js';
 import { DEFAULT_REPLICATION, MAILBOX_PREFIX, onEveryNode, ringView } from './placement.js';
+import { PushPacer, pushIntervalMs } from './push_pacer.js';
 import { ownersIn, Replication, type ReplicationConfig, type RingView } from './replication.js';
 import { parseReplicaMessage, type ReplicaMessage } from './replication_messages.js';
 import { Subscriptions } from './subscriptions.js';
@@ -416,10 +417,27 @@ export class Cluster {
   }
 
   /** Called for every change merged into the local shard; `delta` is what was merged in. */
-  onLocalChange(key: string, value: Lattice, delta: Lattice): void {
+  onLocalChange(key: string, delta: Lattice): void {
     this.replication.changed(key, delta);
+    if (this.#subscriptions.subscribers(key, Date.now()).length > 0) this.#pushes.changed(key);
+  }
+
+  /** Subscribers' pushes, paced by the value's size (push_pacer.ts). */
+  readonly #pushes = new PushPacer(
+    (key) => this.#push(key),
+    (key) => pushIntervalMs(this.#o.store.sizeHint(key)),
+    {
+      nowMs: Date.now,
+      setTimer: (fire, afterMs) => setTimeout(fire, afterMs),
+      clearTimer: (timer) => clearTimeout(timer as NodeJS.Timeout),
+    },
+  );
+
+  /** Sends a key's value as it is now to the nodes that cache it. */
+  #push(key: string): void {
+    const value = this.#o.store.lattice(key);
     const subscribers = this.#subscriptions.subscribers(key, Date.now());
-    if (subscribers.length === 0) return;
+    if (value === undefined || subscribers.length === 0) return;
     const message = { t: 'update', key, wire: toWire(value) };
     for (const address of subscribers) this.peers.sendCore(address, 'cache', message);
   }
@@ -466,6 +484,7 @@ export class Cluster {
   }
 
   stop(): void {
+    this.#pushes.stop();
     clearInterval(this.#renewTimer);
     clearTimeout(this.#seedTimer);
     this.#membershipHost.stop();
@@ -690,6 +709,7 @@ export class Cluster {
   /** Renews the subscriptions of keys we still cache but do not own. */
   #renewSubscriptions(): void {
     this.#subscriptions.sweep(Date.now());
+    this.#pushes.sweep();
     for (const key of this.#o.store.cachedKeys()) {
       const owners = this.owners(key);
       if (owners.includes(this.selfId)) continue;

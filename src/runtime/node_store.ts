@@ -26,6 +26,8 @@ export const SYSTEM_PREFIX = '__squall/';
 
 /** The most a CBOR array header grows by when two arrays are joined (#checkSize). */
 const ARRAY_HEADER_BYTES_MAX = 9;
+/** What a set's element is taken to cost when its size was never bounded (sizeHint). */
+const SET_ELEMENT_BYTES_GUESS = 16;
 
 export interface NodeStoreOptions {
   store: StoreShard;
@@ -119,6 +121,19 @@ export class NodeStore {
 
   write(key: string, spec: LatticeSpec): Lattice {
     return this.#apply(key, spec).value;
+  }
+
+  /**
+   * A cheap estimate of a key's encoded size, for pacing pushes to the nodes that cache it:
+   * a growing set's size bound when one is known, else a guess from its element count; 0
+   * (small) for anything else.
+   */
+  sizeHint(key: string): number {
+    const value = this.#o.store.get(key);
+    if (value === undefined) return 0;
+    const bound = this.#sizes.get(value);
+    if (bound !== undefined) return bound;
+    return value.kind === 'set' ? value.items.size * SET_ELEMENT_BYTES_GUESS : 0;
   }
 
   /** Whether this node caches `key` (a write forwarded from here wants its value back). */

@@ -527,9 +527,9 @@ export class Supervisor {
       clock: new HybridClock(() => Date.now()),
       writerId: `${this.nodeId}.${this.#incarnation.toString(36)}`,
       valueBytesMax: this.options.valueBytesMax,
-      onChange: (key, value, delta) => {
+      onChange: (key, _value, delta) => {
         this.#results.changed(key);
-        this.#cluster?.onLocalChange(key, value, delta);
+        this.#cluster?.onLocalChange(key, delta);
       },
       onDelete: (key) => this.#cluster?.replication.deleted(key),
       isExpired: (key, value) =>
