@@ -70,8 +70,11 @@ export class ActorMessaging {
   readonly #o: MessagingOptions;
   readonly #mailboxes: Mailboxes;
   readonly #waiters = new KeyedWaiters<true>(100_000);
-  /** Ids of messages each actor's mailbox got through the fallback, until they are taken. */
-  readonly #viaFallback = new Map<string, Set<string>>();
+  /**
+   * Per actor, the messages its mailbox got through a fallback mailbox, until they are
+   * taken: each id with the mailbox key it came from, where its "taken" marker goes.
+   */
+  readonly #viaFallback = new Map<string, Map<string, string>>();
 
   constructor(options: MessagingOptions) {
     this.#o = options;
@@ -276,17 +279,26 @@ export class ActorMessaging {
     const pending = this.#viaFallback.get(actorId);
     if (pending === undefined || mail.length === 0) return;
     const nowMs = Date.now();
-    const values: TakenMarker[] = [];
+    // Marked in the mailbox each came from: one read from a class's earlier home is marked
+    // there, or the class's next home (or this node after a restart) collected it again
+    // (a chaos soak: messages received two and three times).
+    const byKey = new Map<string, TakenMarker[]>();
     for (const m of mail) {
-      if (m.id === undefined || !pending.delete(m.id)) continue;
+      const key = m.id === undefined ? undefined : pending.get(m.id);
+      if (m.id === undefined || key === undefined) continue;
+      pending.delete(m.id);
+      const values = byKey.get(key) ?? [];
       values.push({ id: m.id, taken: true, sentMs: nowMs });
+      byKey.set(key, values);
     }
     if (pending.size === 0) this.#viaFallback.delete(actorId);
-    if (values.length === 0) return;
-    await this.#o
-      .cluster()
-      .write(MAILBOX_PREFIX + actorId, { kind: 'set', values })
-      .catch(() => undefined); // The messages were received; at worst a restart repeats them.
+    const cluster = this.#o.cluster();
+    await Promise.all(
+      [...byKey].map(([key, values]) =>
+        // The messages were received; at worst a restart repeats them.
+        cluster.write(key, { kind: 'set', values }).catch(() => undefined),
+      ),
+    );
   }
 
   /**
@@ -298,11 +310,12 @@ export class ActorMessaging {
     if (node !== this.#o.nodeId || name === undefined || extra !== undefined) return;
     // Only for as long as mail there can still be received: a read per old home per recv.
     for (const old of this.#o.previousHomes(name, this.#o.messageTtlMs + MAILBOX_GRACE_MS)) {
+      const key = `${MAILBOX_PREFIX}${old}/${name}`;
       const stored = await this.#o
         .cluster()
-        .read(`${MAILBOX_PREFIX}${old}/${name}`)
+        .read(key)
         .catch(() => undefined);
-      if (stored !== undefined) this.#collectFallback(actorId, stored);
+      if (stored !== undefined) this.#collectFallback(actorId, stored, key);
     }
   }
 
@@ -310,6 +323,7 @@ export class ActorMessaging {
   #collectFallback(
     actorId: string,
     stored = this.#o.cluster().readHere(MAILBOX_PREFIX + actorId)?.value,
+    from = MAILBOX_PREFIX + actorId,
   ): void {
     if (stored === undefined) return;
     const oldestMs = Date.now() - this.#o.messageTtlMs;
@@ -329,10 +343,10 @@ export class ActorMessaging {
       if (!fresh) continue;
       let ids = this.#viaFallback.get(actorId);
       if (ids === undefined) {
-        ids = new Set();
+        ids = new Map();
         this.#viaFallback.set(actorId, ids);
       }
-      ids.add(e.id);
+      ids.set(e.id, from);
     }
   }
 }
