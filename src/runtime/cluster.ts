@@ -83,6 +83,13 @@ const SEED_WARNING_REPEAT_MS = 30_000;
 /** How long a request on a node still joining waits for it to join (see whenJoined). */
 const JOIN_WAIT_MS = 3000;
 
+/**
+ * The longest a node back from a restart reads its own keys through their other owners
+ * (see `catchingUp`): anti-entropy repairs at most a batch of keys per peer and round, so
+ * a node that missed many writes needs several rounds; past this it trusts its own copies.
+ */
+const CATCH_UP_MS_MAX = 60_000;
+
 /** How often an ack-all write tries an owner that could not be reached again. */
 const ACK_ALL_RETRY_MS = 100;
 
@@ -107,6 +114,8 @@ export class Cluster {
   readonly #refusalsReportedMs = new Map<string, number>();
   /** The last refusal of this node's hello by each peer address (bounded like the above). */
   readonly #refusals = new Map<string, string>();
+  /** Until when, at the latest, this node is catching up (`catchingUp`); 0: it is not. */
+  #catchUpUntilMs = 0;
 
   constructor(options: ClusterOptions) {
     this.#o = options;
@@ -171,6 +180,9 @@ export class Cluster {
       this.membership.start(this.#o.seeds, this.#o.incarnation, this.#membershipHost.now),
     );
     this.#refreshView();
+    // Data recovered from disk and peers to rejoin: the peers took writes meanwhile.
+    if (this.#o.store.size > 0 && this.#o.seeds.length > 0)
+      this.#catchUpUntilMs = Date.now() + CATCH_UP_MS_MAX;
     this.#renewTimer = setInterval(() => this.#renewSubscriptions(), this.#subscriptionTtlMs / 3);
     this.#renewTimer.unref();
     if (this.#o.seeds.length > 0) this.#warnWhileAlone(SEED_WARNING_FIRST_MS);
@@ -290,11 +302,34 @@ export class Cluster {
   }
 
   /**
+   * Whether this node came back from a restart with the data it recovered and has not yet
+   * matched an anti-entropy digest with every other ring member: until it has, writes its
+   * co-owners took while it was down may be missing here, so a read of a key it owns
+   * merges the other owners' copies into its own (found by a chaos soak: a restarted node
+   * answered reads of keys rewritten while it was down with their old values for seconds).
+   */
+  get catchingUp(): boolean {
+    if (this.#catchUpUntilMs === 0) return false;
+    const nodes = this.#view.ring.nodes;
+    const caughtUp =
+      !this.joining &&
+      nodes.length > 1 &&
+      nodes.every((id) => id === this.selfId || this.replication.matched(id));
+    if (!caughtUp && Date.now() < this.#catchUpUntilMs) return true;
+    this.#catchUpUntilMs = 0;
+    this.#o.log.info(
+      { ring: nodes },
+      caughtUp ? 'caught up with every peer since the restart' : 'stopped waiting to catch up',
+    );
+    return false;
+  }
+
+  /**
    * The answer to a read when this node can give it alone (it owns the key and holds it,
    * or it is the only owner), without a promise; undefined when other nodes must be asked.
    */
   readHere(key: string): { value: Lattice | undefined } | undefined {
-    if (this.joining) return undefined;
+    if (this.joining || this.catchingUp) return undefined;
     const owners = this.owners(key);
     if (!owners.includes(this.selfId)) return undefined;
     const value = this.#o.store.lattice(key);
@@ -323,7 +358,9 @@ export class Cluster {
   async read(key: string, subscribe = false): Promise<Lattice | undefined> {
     if (this.joining) await this.whenJoined();
     const owners = this.owners(key);
-    const local = owners.includes(this.selfId) ? this.#o.store.lattice(key) : undefined;
+    const owned = owners.includes(this.selfId);
+    if (owned && this.catchingUp) return this.readAll(key).catch(() => this.#o.store.lattice(key));
+    const local = owned ? this.#o.store.lattice(key) : undefined;
     if (local !== undefined) return local;
     const asked = new Set([this.selfId]);
     const candidates = [owners, ...this.#previousViews.map((view) => ownersIn(view, key))];
@@ -613,6 +650,8 @@ export class Cluster {
         this.#refreshView();
       } else if (core === 'replica') {
         this.#replicationHost.receive(from, parseReplicaMessage(message));
+        // Ends (and logs) a catch-up as soon as the last peer matched, not at the next read.
+        if (this.#catchUpUntilMs !== 0) void this.catchingUp;
       } else if (core === 'cache' && isRecord(message) && message.t === 'update') {
         this.#o.store.refreshCached(requireKey(message.key), fromWire(message.wire));
       } else {

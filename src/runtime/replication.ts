@@ -10,8 +10,13 @@
  *   batches). Sending whole values made every add to a set of n elements cost n on the
  *   wire, in the co-owner's decode and merge and in its log, ten times a second.
  * - Anti-entropy: every `antiEntropyIntervalMs` the node sends one peer the bucket sums of
- *   the keys both own; buckets that differ are exchanged both ways. This repairs whatever
- *   gossip lost, a restart missed or a partition kept apart.
+ *   the keys both own. The peer says back whether they are equal; where buckets differ it
+ *   sends its fingerprint of each key in them, and the keys that differ (or that one side
+ *   lacks) are exchanged both ways, a batch per round. Sending whole buckets' entries
+ *   instead re-sent the same first batch every round once more keys differed than one
+ *   batch holds, and the rest never converged. This repairs whatever gossip lost, a
+ *   restart missed or a partition kept apart; `matched(peer)` tells a restarted node that
+ *   it has caught up.
  * - Hand-off: when the ring changes, each key goes to its new owners in acknowledged
  *   batches, one batch in flight per peer; a node that no longer owns a key deletes it
  *   only once every owner acknowledged it. Reads during a hand-off are the host's concern
@@ -60,6 +65,8 @@ export interface ReplicationConfig {
   antiEntropyIntervalMs: number;
   batchKeysMax: number;
   buckets: number;
+  /** Key fingerprints in one anti-entropy message (FINGERPRINTS_PER_MESSAGE_MAX at most). */
+  fingerprintsMax: number;
   dirtyKeysMax: number;
   handoffAckTimeoutMs: number;
 }
@@ -69,6 +76,7 @@ export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
   antiEntropyIntervalMs: 1000,
   batchKeysMax: 512,
   buckets: 64,
+  fingerprintsMax: 65_536,
   dirtyKeysMax: 100_000,
   handoffAckTimeoutMs: 2000,
 };
@@ -116,6 +124,8 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
   #aeCursor = 0;
   /** The peer whose entries are being merged right now (so `changed` skips it). */
   #mergingFrom: string | undefined;
+  /** Peers whose anti-entropy digest has matched this node's since it started. */
+  readonly #matched = new Set<string>();
 
   constructor(
     selfId: string,
@@ -141,6 +151,15 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
     let count = 0;
     for (const h of this.#handoffs.values()) count += h.queue.size + (h.inFlight?.keys.length ?? 0);
     return count;
+  }
+
+  /**
+   * Whether an anti-entropy round with `peer` has found both copies of the keys they share
+   * equal since this node started: a node back from a restart has then caught up with the
+   * writes that peer took while it was down.
+   */
+  matched(peer: string): boolean {
+    return this.#matched.has(peer);
   }
 
   owners(key: string): string[] {
@@ -212,11 +231,16 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
         return peer === undefined ? [] : this.#acknowledged(peer, message.seq, nowMs);
       case 'digest':
         return peer === undefined ? [] : this.#answerDigest(from, peer, message.sums);
+      case 'in-sync':
+        if (peer !== undefined) this.#matched.add(peer);
+        return [];
+      case 'fingerprints':
+        return peer === undefined ? [] : this.#compare(from, peer, message.buckets, message.fps);
       case 'repair': {
         this.#mergeEntries(message.entries, peer);
-        if (!message.reply || peer === undefined) return [];
-        const entries = this.#entriesIn(peer, new Set(message.buckets));
-        return [send(from, { t: 'repair', buckets: message.buckets, entries, reply: false })];
+        if (message.want.length === 0 || peer === undefined) return [];
+        const entries = this.#entries(message.want);
+        return entries.length === 0 ? [] : [send(from, { t: 'repair', entries, want: [] })];
       }
     }
   }
@@ -278,6 +302,16 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
   #entry(key: string): WireEntry | undefined {
     const value = this.#store.get(key);
     return value === undefined ? undefined : [key, toWire(value)];
+  }
+
+  /** The entries of those of `keys` held here. */
+  #entries(keys: string[]): WireEntry[] {
+    const entries: WireEntry[] = [];
+    for (const key of keys) {
+      const entry = this.#entry(key);
+      if (entry !== undefined) entries.push(entry);
+    }
+    return entries;
   }
 
   #gossip(): Effects {
@@ -397,19 +431,75 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
     );
     if (theirs.length !== ours.length) return [];
     const differing = ours.flatMap((sum, b) => (sum === theirs[b] ? [] : [b]));
-    if (differing.length === 0) return [];
-    const entries = this.#entriesIn(peer, new Set(differing));
-    return [send(from, { t: 'repair', buckets: differing, entries, reply: true })];
+    if (differing.length === 0) {
+      // Said back too, so the sender learns it as soon as we do.
+      this.#matched.add(peer);
+      return [send(from, { t: 'in-sync' })];
+    }
+    return [send(from, this.#fingerprintsIn(peer, differing))];
   }
 
-  #entriesIn(peer: string, buckets: Set<number>): WireEntry[] {
-    const entries: WireEntry[] = [];
-    for (const [key, value] of this.#coOwned(peer)) {
-      if (!buckets.has(this.#bucketOf(key))) continue;
-      entries.push([key, toWire(value)]);
-      if (entries.length >= this.#config.batchKeysMax) break;
+  /**
+   * Our fingerprints of the keys shared with `peer` in the differing buckets: as many whole
+   * buckets as one message holds, from a random one on (so later rounds cover the others),
+   * or a random run of one bucket too large for a message.
+   */
+  #fingerprintsIn(peer: string, differing: number[]): ReplicaMessage {
+    const byBucket = new Map<number, [string, number][]>(differing.map((b) => [b, []]));
+    for (const [key, value] of this.#coOwned(peer))
+      byBucket.get(this.#bucketOf(key))?.push([key, this.#fingerprints.of(key, value)]);
+    const max = this.#config.fingerprintsMax;
+    const buckets: number[] = [];
+    let fps: [string, number][] = [];
+    const start = Math.floor(this.#env.random() * differing.length);
+    for (let i = 0; i < differing.length; i++) {
+      const bucket = differing[(start + i) % differing.length]!;
+      const list = byBucket.get(bucket) ?? [];
+      if (fps.length + list.length > max) {
+        if (buckets.length === 0) fps = this.#sample(list, max);
+        break;
+      }
+      buckets.push(bucket);
+      for (const fp of list) fps.push(fp);
     }
-    return entries;
+    return { t: 'fingerprints', buckets, fps };
+  }
+
+  /**
+   * Compares a peer's fingerprints with ours: sends our entries for keys that differ or
+   * that it lacks (in the buckets it listed whole), and asks for its entries of keys that
+   * differ or that we lack. A batch of each per round; whatever is left differs next round.
+   */
+  #compare(from: string, peer: string, buckets: number[], fps: [string, number][]): Effects {
+    const give: string[] = [];
+    const want: string[] = [];
+    const listed = new Set<string>();
+    for (const [key, fp] of fps) {
+      listed.add(key);
+      const value = this.#store.get(key);
+      if (value === undefined) want.push(key);
+      else if (this.#fingerprints.of(key, value) !== fp) {
+        give.push(key);
+        want.push(key);
+      }
+    }
+    const whole = new Set(buckets);
+    if (whole.size > 0) {
+      for (const [key] of this.#coOwned(peer))
+        if (!listed.has(key) && whole.has(this.#bucketOf(key))) give.push(key);
+    }
+    const batch = this.#config.batchKeysMax;
+    const entries = this.#entries(this.#sample(give, batch));
+    const wanted = this.#sample(want, batch);
+    if (entries.length === 0 && wanted.length === 0) return [];
+    return [send(from, { t: 'repair', entries, want: wanted })];
+  }
+
+  /** At most `count` items of `items`, a run from a random start (wrapping around). */
+  #sample<T>(items: T[], count: number): T[] {
+    if (items.length <= count) return items;
+    const start = Math.floor(this.#env.random() * items.length);
+    return Array.from({ length: count }, (_, i) => items[(start + i) % items.length]!);
   }
 }
 

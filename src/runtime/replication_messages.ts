@@ -16,11 +16,20 @@ export type ReplicaMessage =
   | { t: 'push-ack'; seq: number }
   /** Anti-entropy: one sum of entry fingerprints per bucket, over the keys both nodes own. */
   | { t: 'digest'; sums: number[] }
-  /** The sender's entries in buckets whose sums differed; `reply` asks for ours in return. */
-  | { t: 'repair'; buckets: number[]; entries: WireEntry[]; reply: boolean };
+  /** The answer to a digest equal to the receiver's own. */
+  | { t: 'in-sync' }
+  /**
+   * The answer to a digest that differed: the receiver's fingerprint of each key it shares
+   * with the sender in the differing `buckets` (all of their keys), or in one bucket too
+   * large for a message (`buckets` empty: a run of its keys, compared key by key).
+   */
+  | { t: 'fingerprints'; buckets: number[]; fps: [key: string, fp: number][] }
+  /** Entries to merge, and the keys whose entries the sender wants back. */
+  | { t: 'repair'; entries: WireEntry[]; want: string[] };
 
 export const ENTRIES_PER_MESSAGE_MAX = 4096;
 export const BUCKETS_MAX = 4096;
+export const FINGERPRINTS_PER_MESSAGE_MAX = 65_536;
 
 function requireCount(value: unknown, what: string, max: number): unknown[] {
   if (!Array.isArray(value) || value.length > max) {
@@ -57,14 +66,28 @@ export function parseReplicaMessage(x: unknown): ReplicaMessage {
         t: 'digest',
         sums: requireCount(x.sums, 'sums', BUCKETS_MAX).map((s) => requireUint(s, 'sum')),
       };
-    case 'repair':
+    case 'in-sync':
+      return { t: 'in-sync' };
+    case 'fingerprints':
       return {
-        t: 'repair',
+        t: 'fingerprints',
         buckets: requireCount(x.buckets, 'buckets', BUCKETS_MAX).map((b) =>
           requireUint(b, 'bucket'),
         ),
+        fps: requireCount(x.fps, 'fps', FINGERPRINTS_PER_MESSAGE_MAX).map((fp) => {
+          if (!Array.isArray(fp) || fp.length !== 2 || typeof fp[0] !== 'string')
+            throw new ValidationError('a fingerprint must be [key, fp]');
+          return [fp[0], requireUint(fp[1], 'fingerprint')];
+        }),
+      };
+    case 'repair':
+      return {
+        t: 'repair',
         entries: parseEntries(x.entries),
-        reply: x.reply === true,
+        want: requireCount(x.want, 'want', ENTRIES_PER_MESSAGE_MAX).map((key) => {
+          if (typeof key !== 'string') throw new ValidationError('a wanted key must be a string');
+          return key;
+        }),
       };
     default:
       throw new ValidationError('unknown replica message');

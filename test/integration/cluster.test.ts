@@ -23,6 +23,11 @@ async function putAll(cloud: Cloud, count: number): Promise<void> {
   }
 }
 
+/** A node started again on the same port (and the args' data dir), joining through `seed`. */
+function restartAt(node: NodeProcess, args: string[], seed: NodeProcess): Promise<NodeProcess> {
+  return startNodeProcess([...args, '--port', node.address.split(':')[1]!, '--join', seed.address]);
+}
+
 async function readAll(cloud: Cloud, count: number): Promise<number> {
   let found = 0;
   for (let start = 0; start < count; start += 500) {
@@ -169,13 +174,7 @@ test('a node back from a log that lost its tail counts on: no increment it ackno
     b.close();
     const log = join(root, 'n1', 'log-1.bin');
     truncateSync(log, Math.floor(statSync(log).size / 2));
-    second = await startNodeProcess([
-      ...args(1),
-      '--port',
-      second.address.split(':')[1]!,
-      '--join',
-      first.address,
-    ]);
+    second = await restartAt(second, args(1), first);
     b = await connect(second.address);
     await bump(b);
     await waitFor(
@@ -251,6 +250,57 @@ test('status lists a node restarted at the same address under a new id once, not
     );
   } finally {
     a.close();
+    await Promise.all([first.stop(), second.stop()]);
+  }
+});
+
+test('a node back from kill -9 on its data dir answers with the writes it missed, at once', async (t) => {
+  t.timeout(120_000);
+  const root = mkdtempSync(join(tmpdir(), 'squall-catchup-'));
+  const COUNT = 1000;
+  const args = (i: number) => [
+    ...['--executors', '1', '--replication', '2', '--http-port', 'off'],
+    ...['--data-dir', join(root, `n${i}`)],
+  ];
+  const first = await startNodeProcess(args(0));
+  let second = await startNodeProcess([...args(1), '--join', first.address]);
+  const a = await connect(first.address);
+  let b = await connect(second.address);
+  const writeAll = (round: number) =>
+    Promise.all(Array.from({ length: COUNT }, (_, i) => a.put(`v/${i}`, { round })));
+  try {
+    await waitFor('2 members', async () => (await a.status()).ring.members.length === 2);
+    await writeAll(1);
+    await a.put('seen', lattice.set(['before']));
+    await waitFor('both copies of every key', async () => {
+      const statuses = await Promise.all([a.status(), b.status()]);
+      return statuses.every((s) => s.store.userKeys === COUNT + 1);
+    });
+    second.child.kill('SIGKILL');
+    b.close();
+    // The survivor owns every key too: it takes these alone while its peer is down.
+    await writeAll(2);
+    await a.put('seen', lattice.set(['while down']));
+    second = await restartAt(second, args(1), first);
+    b = await connect(second.address);
+    const restartedMs = Date.now();
+    const rounds = await Promise.all(
+      Array.from(
+        { length: COUNT },
+        async (_, i) => ((await b.get(`v/${i}`)) as { round: number }).round,
+      ),
+    );
+    t.is(rounds.filter((round) => round === 2).length, COUNT, 'no old value read back');
+    t.deepEqual(await b.get('seen'), ['before', 'while down']);
+    // And it stops asking its peer once anti-entropy has found them equal.
+    const restarted = second;
+    await waitFor('caught up', async () =>
+      restarted.stderr().includes('caught up with every peer'),
+    );
+    t.log(`caught up within ${Date.now() - restartedMs} ms of serving again`);
+  } finally {
+    a.close();
+    b.close();
     await Promise.all([first.stop(), second.stop()]);
   }
 });

@@ -9,6 +9,7 @@ import {
   type ReplicaMessage,
   type ReplicaStore,
   Replication,
+  type ReplicationConfig,
   type RingView,
 } from '../../src/runtime/index.js';
 import { decode, encode, type LatticeSpec, StoreShard } from '../../src/storage/index.js';
@@ -21,7 +22,11 @@ export class Replica {
   readonly outbox: { from: string; to: string; message: ReplicaMessage }[] = [];
   #ts = 0;
 
-  constructor(readonly id: string) {
+  constructor(
+    readonly id: string,
+    config: Partial<ReplicationConfig> = {},
+    random: () => number = () => 0,
+  ) {
     const store: ReplicaStore = {
       get: (key) => this.shard.get(key),
       merge: (key, value) => {
@@ -34,7 +39,7 @@ export class Replica {
         this.shard.delete(key);
       },
     };
-    this.core = new Replication(id, {}, store, { random: () => 0 });
+    this.core = new Replication(id, config, store, { random });
   }
 
   /** A client's write here, reported to the core with the write as its delta. */
