@@ -393,7 +393,7 @@ export class Cluster {
         const value =
           owner === this.selfId
             ? this.#o.store.lattice(key)
-            : await this.#remoteGet(owner, key, false);
+            : await this.#remoteGet(owner, key, false, true);
         return { value };
       } catch {
         return undefined;
@@ -590,15 +590,17 @@ export class Cluster {
     return 2 * this.#o.requestTimeoutMs;
   }
 
-  async #remoteGet(owner: string, key: string, subscribe: boolean): Promise<Lattice | undefined> {
+  /** An owner's answer to a read; `own`: its own copy, even while it is catching up. */
+  async #remoteGet(
+    owner: string,
+    key: string,
+    subscribe: boolean,
+    own = false,
+  ): Promise<Lattice | undefined> {
     const address = this.#view.addressOf(owner) ?? this.#addressInPrevious(owner);
     if (address === undefined) return undefined;
-    const wire = await this.peers.request(
-      address,
-      'get',
-      { key, subscribe },
-      this.#o.requestTimeoutMs,
-    );
+    const request = own ? { key, subscribe, own } : { key, subscribe };
+    const wire = await this.peers.request(address, 'get', request, this.#o.requestTimeoutMs);
     return wire === null || wire === undefined ? undefined : fromWire(wire);
   }
 
@@ -675,7 +677,13 @@ export class Cluster {
     const key = requireKey(args.key);
     switch (op) {
       case 'get': {
-        const value = this.#o.store.lattice(key);
+        // A node catching up answers with the other owners' copies merged in, unless the
+        // asker is merging every owner's copy itself (`own`): no ping-pong between two
+        // nodes that both restarted.
+        const value =
+          args.own !== true && this.catchingUp && this.owners(key).includes(this.selfId)
+            ? await this.readAll(key).catch(() => this.#o.store.lattice(key))
+            : this.#o.store.lattice(key);
         if (args.subscribe === true) this.#subscriptions.add(key, from, Date.now());
         return value === undefined ? null : toWire(value);
       }

@@ -254,7 +254,7 @@ test('status lists a node restarted at the same address under a new id once, not
   }
 });
 
-test('a node back from kill -9 on its data dir answers with the writes it missed, at once', async (t) => {
+test('a node back from kill -9 on its data dir answers with the writes it missed, at once, itself or through another node', async (t) => {
   t.timeout(120_000);
   const root = mkdtempSync(join(tmpdir(), 'squall-catchup-'));
   const COUNT = 1000;
@@ -263,44 +263,52 @@ test('a node back from kill -9 on its data dir answers with the writes it missed
     ...['--data-dir', join(root, `n${i}`)],
   ];
   const first = await startNodeProcess(args(0));
-  let second = await startNodeProcess([...args(1), '--join', first.address]);
-  const a = await connect(first.address);
-  let b = await connect(second.address);
+  const nodes = [first];
+  for (const i of [1, 2]) nodes.push(await startNodeProcess([...args(i), '--join', first.address]));
+  const clouds = await Promise.all(nodes.map((n) => connect(n.address)));
+  const [a, b] = clouds as [Cloud, Cloud];
   const writeAll = (round: number) =>
     Promise.all(Array.from({ length: COUNT }, (_, i) => a.put(`v/${i}`, { round })));
-  try {
-    await waitFor('2 members', async () => (await a.status()).ring.members.length === 2);
-    await writeAll(1);
-    await a.put('seen', lattice.set(['before']));
-    await waitFor('both copies of every key', async () => {
-      const statuses = await Promise.all([a.status(), b.status()]);
-      return statuses.every((s) => s.store.userKeys === COUNT + 1);
-    });
-    second.child.kill('SIGKILL');
-    b.close();
-    // The survivor owns every key too: it takes these alone while its peer is down.
-    await writeAll(2);
-    await a.put('seen', lattice.set(['while down']));
-    second = await restartAt(second, args(1), first);
-    b = await connect(second.address);
-    const restartedMs = Date.now();
-    const rounds = await Promise.all(
+  const roundsRead = (cloud: Cloud) =>
+    Promise.all(
       Array.from(
         { length: COUNT },
-        async (_, i) => ((await b.get(`v/${i}`)) as { round: number }).round,
+        async (_, i) => ((await cloud.get(`v/${i}`)) as { round: number }).round,
       ),
     );
-    t.is(rounds.filter((round) => round === 2).length, COUNT, 'no old value read back');
-    t.deepEqual(await b.get('seen'), ['before', 'while down']);
-    // And it stops asking its peer once anti-entropy has found them equal.
-    const restarted = second;
+  try {
+    await waitFor('3 members', async () => (await a.status()).ring.members.length === 3);
+    await writeAll(1);
+    await a.put('seen', lattice.set(['before']));
+    await waitFor('2 copies of every key', async () => {
+      const statuses = await Promise.all(clouds.map((c) => c.status()));
+      return statuses.reduce((sum, s) => sum + s.store.userKeys, 0) === 2 * (COUNT + 1);
+    });
+    nodes[2]!.child.kill('SIGKILL');
+    clouds[2]!.close();
+    // Its co-owners take these without it.
+    await writeAll(2);
+    await a.put('seen', lattice.set(['while down']));
+    const restarted = await restartAt(nodes[2]!, args(2), first);
+    nodes[2] = restarted;
+    const c = await connect(restarted.address);
+    clouds[2] = c;
+    const restartedMs = Date.now();
+    for (const [via, cloud] of [
+      ['itself', c],
+      ['another node', b],
+    ] as const) {
+      const rounds = await roundsRead(cloud);
+      t.is(rounds.filter((round) => round === 2).length, COUNT, `no old value read via ${via}`);
+      t.deepEqual(await cloud.get('seen'), ['before', 'while down']);
+    }
+    // And it stops asking its peers once anti-entropy has found them equal.
     await waitFor('caught up', async () =>
       restarted.stderr().includes('caught up with every peer'),
     );
     t.log(`caught up within ${Date.now() - restartedMs} ms of serving again`);
   } finally {
-    a.close();
-    b.close();
-    await Promise.all([first.stop(), second.stop()]);
+    for (const cloud of clouds) cloud.close();
+    await Promise.all(nodes.map((n) => n.stop()));
   }
 });
