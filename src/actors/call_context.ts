@@ -164,57 +164,122 @@ async function nestedCall(
   return decode(result);
 }
 
-/** `snapshot`: the call reads with repeatable read (read_snapshot.ts). */
+/**
+ * `snapshot`: the call reads with repeatable read (read_snapshot.ts).
+ *
+ * The methods are made on first use, not with every context: most calls use one or two of
+ * them, and under tsx each closure made also costs a `__name` property definition (≈ 2 µs
+ * a context before, once per function of a DAG chain). They are still closures, so a
+ * function may take them apart (`const { get, put } = ctx`).
+ */
 export function createContext(deps: ContextDeps, info: CallInfo, snapshot?: ReadSnapshot): Context {
-  const { link } = deps;
-  let log: Logger | undefined;
-  const checkLive = () => checkBeforeDeadline(info);
-  const get = (keyOrKeys: string | string[]) =>
-    Array.isArray(keyOrKeys)
-      ? getMany(deps, keyOrKeys, snapshot)
-      : getOne(deps, keyOrKeys, snapshot);
-  return {
-    id: info.actorId,
-    name: info.name,
-    callId: info.callId,
-    lattice,
-    get: get as Context['get'],
-    async put(key: string, value: unknown): Promise<void> {
-      checkLive();
-      const request: Extract<ExecutorRequest, { op: 'put' }> = {
-        op: 'put',
-        key: checkKey(key),
-        value: toPutValue(value),
-      };
-      if (deps.causal) request.ack = 'all';
-      await link.request(request);
-      snapshot?.wrote(key);
-    },
-    async send(to: string, message: unknown): Promise<void> {
-      checkLive();
-      if (typeof to !== 'string' || to.length === 0) {
-        throw new ValidationError('ctx.send needs the target actor address (a string)');
-      }
-      const bytes = encodePassed(message, 'the message');
-      await link.request({ op: 'send', from: info.actorId, to, message: bytes }, [bytes.buffer]);
-    },
-    async recv(options?: { timeoutMs?: number }): Promise<ReceivedMessage[]> {
-      if (options !== undefined) checkOptions(options, 'recv', ['timeoutMs']);
-      const timeoutMs = options?.timeoutMs ?? 0;
-      if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > RECV_TIMEOUT_MS_MAX) {
-        throw new ValidationError(`recv timeoutMs must be between 0 and ${RECV_TIMEOUT_MS_MAX}`);
-      }
-      const mail = (await link.request({
-        op: 'recv',
-        actorId: info.actorId,
-        timeoutMs,
-      })) as MailMessage[];
-      return mail.map((m) => ({ from: m.from, message: decode(m.message) }));
-    },
-    call: (name: string, args: unknown[] = []) => nestedCall(deps, info, name, args),
-    get log(): Logger {
-      log ??= deps.logger(info);
-      return log;
-    },
+  return new CallContext(deps, info, snapshot);
+}
+
+class CallContext implements Context {
+  readonly id: string;
+  readonly name: string;
+  readonly callId: string;
+  readonly lattice = lattice;
+  readonly #deps: ContextDeps;
+  readonly #info: CallInfo;
+  readonly #snapshot: ReadSnapshot | undefined;
+  #get: Context['get'] | undefined;
+  #put: Context['put'] | undefined;
+  #send: Context['send'] | undefined;
+  #recv: Context['recv'] | undefined;
+  #call: Context['call'] | undefined;
+  #log: Logger | undefined;
+
+  constructor(deps: ContextDeps, info: CallInfo, snapshot: ReadSnapshot | undefined) {
+    this.id = info.actorId;
+    this.name = info.name;
+    this.callId = info.callId;
+    this.#deps = deps;
+    this.#info = info;
+    this.#snapshot = snapshot;
+  }
+
+  get get(): Context['get'] {
+    if (this.#get !== undefined) return this.#get;
+    const deps = this.#deps;
+    const snapshot = this.#snapshot;
+    const get = (keyOrKeys: string | string[]) =>
+      Array.isArray(keyOrKeys)
+        ? getMany(deps, keyOrKeys, snapshot)
+        : getOne(deps, keyOrKeys, snapshot);
+    this.#get = get as Context['get'];
+    return this.#get;
+  }
+
+  get put(): Context['put'] {
+    this.#put ??= (key, value) => put(this.#deps, this.#info, this.#snapshot, key, value);
+    return this.#put;
+  }
+
+  get send(): Context['send'] {
+    this.#send ??= (to, message) => send(this.#deps, this.#info, to, message);
+    return this.#send;
+  }
+
+  get recv(): Context['recv'] {
+    this.#recv ??= (options) => recv(this.#deps, this.#info, options);
+    return this.#recv;
+  }
+
+  get call(): Context['call'] {
+    this.#call ??= (name: string, args: unknown[] = []) =>
+      nestedCall(this.#deps, this.#info, name, args);
+    return this.#call as Context['call'];
+  }
+
+  get log(): Logger {
+    this.#log ??= this.#deps.logger(this.#info);
+    return this.#log;
+  }
+}
+
+async function put(
+  deps: ContextDeps,
+  info: CallInfo,
+  snapshot: ReadSnapshot | undefined,
+  key: string,
+  value: unknown,
+): Promise<void> {
+  checkBeforeDeadline(info);
+  const request: Extract<ExecutorRequest, { op: 'put' }> = {
+    op: 'put',
+    key: checkKey(key),
+    value: toPutValue(value),
   };
+  if (deps.causal) request.ack = 'all';
+  await deps.link.request(request);
+  snapshot?.wrote(key);
+}
+
+async function send(deps: ContextDeps, info: CallInfo, to: string, message: unknown) {
+  checkBeforeDeadline(info);
+  if (typeof to !== 'string' || to.length === 0) {
+    throw new ValidationError('ctx.send needs the target actor address (a string)');
+  }
+  const bytes = encodePassed(message, 'the message');
+  await deps.link.request({ op: 'send', from: info.actorId, to, message: bytes }, [bytes.buffer]);
+}
+
+async function recv(
+  deps: ContextDeps,
+  info: CallInfo,
+  options?: { timeoutMs?: number },
+): Promise<ReceivedMessage[]> {
+  if (options !== undefined) checkOptions(options, 'recv', ['timeoutMs']);
+  const timeoutMs = options?.timeoutMs ?? 0;
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > RECV_TIMEOUT_MS_MAX) {
+    throw new ValidationError(`recv timeoutMs must be between 0 and ${RECV_TIMEOUT_MS_MAX}`);
+  }
+  const mail = (await deps.link.request({
+    op: 'recv',
+    actorId: info.actorId,
+    timeoutMs,
+  })) as MailMessage[];
+  return mail.map((m) => ({ from: m.from, message: decode(m.message) }));
 }

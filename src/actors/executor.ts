@@ -240,8 +240,17 @@ export class Executor {
   ): Promise<unknown[]> {
     const own = decode(bytes);
     if (!Array.isArray(own)) throw new ValidationError('call arguments must be an array');
-    const args = inputs.length === 0 ? own : [...inputs.map((input) => decode(input)), ...own];
-    if (!args.some((arg) => arg instanceof Ref || arg instanceof FutureRef)) return args;
+    // Loops, not map/some: this runs for every function of a chain, and each arrow made
+    // here would cost a `__name` definition under tsx.
+    let args: unknown[] = own;
+    if (inputs.length > 0) {
+      args = [];
+      for (const input of inputs) args.push(decode(input));
+      for (const arg of own) args.push(arg);
+    }
+    let refs = false;
+    for (const arg of args) if (arg instanceof Ref || arg instanceof FutureRef) refs = true;
+    if (!refs) return args;
     return Promise.all(
       args.map(async (arg) => {
         if (arg instanceof Ref) return getOne(deps, arg.key, snapshot);

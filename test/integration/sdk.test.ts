@@ -96,6 +96,18 @@ test('functions read and write state through the context', async (t) => {
   t.deepEqual(await cloud.get('sdk-state'), { hello: 'world' });
 });
 
+test('a function may take its context apart: each method works on its own', async (t) => {
+  const { cloud } = t.context;
+  await cloud.register('apart', async ({ get, put, id, name, log }: Context, key: string) => {
+    await put(key, 7);
+    log.info('taken apart');
+    return { value: await get(key), id, name };
+  });
+  const out = (await cloud.call('apart', ['sdk-apart'])) as { value: number; name: string };
+  t.is(out.value, 7);
+  t.is(out.name, 'apart');
+});
+
 test('a function sees the latest value after a client overwrites a cached key', async (t) => {
   const { cloud } = t.context;
   await cloud.register('read', (ctx: Context, key: string) => ctx.get(key));
