@@ -243,7 +243,7 @@ export class DagRunner {
     const bytes = await this.#deps.run(first, base.args[first]!, {
       inputs: [],
       timeoutMs: base.timeoutMs,
-      chain: rest.map((fn) => ({ name: fn, args: base.args[fn]! })),
+      chain: chainOf(rest, base.args),
       awaitNext: true,
     });
     this.#countBusy(fns, this.#deps.nowMs() - startMs);
@@ -251,9 +251,15 @@ export class DagRunner {
     return bytes;
   }
 
-  /** Whether `runHere` can run this DAG: linear, every later function chainable. */
+  /**
+   * Whether `runHere` can run this DAG: linear, every later function chainable. Loops, not
+   * closures, on this path: under tsx each closure made costs a `__name` definition.
+   */
   canRunHere(dag: DagGraph): boolean {
-    return dag.linear && dag.order.every((fn, i) => i === 0 || this.#deps.chainable(fn));
+    if (!dag.linear) return false;
+    for (let i = 1; i < dag.order.length; i++)
+      if (!this.#deps.chainable(dag.order[i]!)) return false;
+    return true;
   }
 
   #attempt(plan: DagPlan, deadlineMs: number): Promise<Uint8Array | undefined> {
@@ -613,4 +619,11 @@ function mergeSnapshots(lists: (SnapshotEntry[] | undefined)[]): SnapshotEntry[]
       if (bytes === WROTE || !merged.has(key)) merged.set(key, bytes);
   }
   return [...merged];
+}
+
+/** The chained steps of a linear run; a loop, for the same reason as in `canRunHere`. */
+function chainOf(fns: string[], args: Record<string, Uint8Array>): RunOptions['chain'] {
+  const chain: RunOptions['chain'] = [];
+  for (const fn of fns) chain.push({ name: fn, args: args[fn]! });
+  return chain;
 }

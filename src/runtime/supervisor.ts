@@ -14,6 +14,7 @@ import {
   type FunctionDef,
   instanceLost,
   MODULE_LOAD_TIMEOUT_MS,
+  type PoolCall,
   type PoolStep,
   type PutValue,
   type SnapshotEntry,
@@ -313,30 +314,27 @@ export class Supervisor {
       );
     }
     const callId = nanoid(12);
-    let steps: PoolStep[];
-    try {
-      steps = chain.map((step, i) => {
-        const stepDef = this.registry.get(step.name);
-        if (stepDef === undefined)
-          throw new NotFoundError(`function ${step.name} is not registered`);
-        return this.#step(stepDef, `${callId}.${i + 1}`, step.args);
-      });
-    } catch (error) {
-      return Promise.reject(error);
+    const steps: PoolStep[] = [];
+    for (const [i, step] of chain.entries()) {
+      const stepDef = this.registry.get(step.name);
+      if (stepDef === undefined)
+        return Promise.reject(new NotFoundError(`function ${step.name} is not registered`));
+      steps.push(this.#step(stepDef, `${callId}.${i + 1}`, step.args));
     }
     this.counters.calls += 1 + steps.length;
-    const result = this.pool.run({
-      ...this.#step(def, callId, args),
-      ...(inputs === undefined ? {} : { inputs }),
-      ...(steps.length === 0 ? {} : { chain: steps }),
-      ...(awaitNext ? {} : { awaitNext }),
-      ...(snapshot === undefined ? {} : { snapshot }),
-      ...(onReads === undefined ? {} : { onReads }),
-      ...(consistency === undefined ? {} : { consistency }),
-      ...(holding === undefined ? {} : { holding }),
-      timeoutMs: timeoutMs ?? this.options.callTimeoutMs,
-      ...(def.kind === 'class' ? { executorIndex: this.#classHome(name) } : {}),
-    });
+    // Plain assignments, not `...(cond ? {} : { x })` spreads: this runs for every call,
+    // and the spreads cost ≈ 4 µs of it (self time under the profiler, 5.4 → 1.0 µs).
+    const call: PoolCall = this.#step(def, callId, args) as PoolCall;
+    call.timeoutMs = timeoutMs ?? this.options.callTimeoutMs;
+    if (inputs !== undefined) call.inputs = inputs;
+    if (steps.length > 0) call.chain = steps;
+    if (!awaitNext) call.awaitNext = awaitNext;
+    if (snapshot !== undefined) call.snapshot = snapshot;
+    if (onReads !== undefined) call.onReads = onReads;
+    if (consistency !== undefined) call.consistency = consistency;
+    if (holding !== undefined) call.holding = holding;
+    if (def.kind === 'class') call.executorIndex = this.#classHome(name);
+    const result = this.pool.run(call);
     result.catch(() => {
       this.counters.failed += 1;
     });
@@ -353,6 +351,7 @@ export class Supervisor {
     timeoutMs?: number,
     holding?: string[],
   ): Promise<Uint8Array> {
+    if (this.dags.runsHere(name)) return this.call(name, args, { timeoutMs, holding });
     const budgetMs = timeoutMs ?? this.options.callTimeoutMs;
     const here = () => this.call(name, args, { timeoutMs, holding });
     return this.dags.callOne(name, args, budgetMs, here, holding);
@@ -365,14 +364,12 @@ export class Supervisor {
 
   #step(def: FunctionDef, callId: string, args: Uint8Array): PoolStep {
     const { name } = def;
+    const actorId =
+      def.kind === 'class' ? `${this.nodeId}/${name}` : `${this.nodeId}/${name}/${callId}`;
+    const step: PoolStep = { callId, actorId, def, args };
     const module = def.module === undefined ? undefined : this.registry.module(def.module.id);
-    return {
-      callId,
-      actorId: def.kind === 'class' ? `${this.nodeId}/${name}` : `${this.nodeId}/${name}/${callId}`,
-      def,
-      ...(module === undefined ? {} : { module }),
-      args,
-    };
+    if (module !== undefined) step.module = module;
+    return step;
   }
 
   /** Starts a call and returns the key its result will be stored under. */
