@@ -193,17 +193,7 @@ export class DagService {
     return this.runner.execute(
       callId,
       base,
-      (excluded) => {
-        const placed = this.#place(dag, refs, excluded, { pins });
-        if (fixed === undefined) return placed;
-        // A placement is kept while its nodes serve; a function whose node failed an
-        // attempt (or died) is re-run where the scheduler puts it.
-        const cluster = this.#deps.cluster();
-        const usable = (node: string) => !excluded.has(node) && cluster.isAlive(node);
-        return Object.fromEntries(
-          dag.functions.map((fn) => [fn, usable(fixed[fn]!) ? fixed[fn]! : placed[fn]!]),
-        );
-      },
+      (excluded) => this.#placeAttempt(dag, refs, excluded, pins, fixed),
       ATTEMPTS_MAX,
     );
   }
@@ -482,6 +472,37 @@ export class DagService {
     this.pins.report(nodeId, load, nowMs);
   }
 
+  /**
+   * Where an attempt runs. A placement the caller fixed is kept while its nodes serve (the
+   * scheduler is not asked then); a function whose node failed an attempt (or died) is
+   * re-run where the scheduler puts it.
+   */
+  #placeAttempt(
+    dag: DagGraph,
+    refs: Record<string, string[]>,
+    excluded: Set<string>,
+    pins: Pins | undefined,
+    fixed: Record<string, string> | undefined,
+  ): Record<string, string> {
+    const cluster = this.#deps.cluster();
+    let usable = fixed !== undefined;
+    if (fixed !== undefined) {
+      for (const fn of dag.functions) {
+        const node = fixed[fn]!;
+        if (excluded.has(node) || !cluster.isAlive(node)) usable = false;
+      }
+    }
+    if (usable) return fixed!;
+    const placed = this.#place(dag, refs, excluded, { pins });
+    if (fixed === undefined) return placed;
+    const placement: Record<string, string> = {};
+    for (const fn of dag.functions) {
+      const node = fixed[fn]!;
+      placement[fn] = !excluded.has(node) && cluster.isAlive(node) ? node : placed[fn]!;
+    }
+    return placement;
+  }
+
   #place(
     dag: DagGraph,
     refs: Record<string, string[]>,
@@ -500,10 +521,7 @@ export class DagService {
       nodes,
       holds,
       Date.now(),
-      {
-        ...(pins === undefined ? {} : { pins }),
-        ...(randomShare === undefined ? {} : { randomShare }),
-      },
+      placeOptions(pins, randomShare),
     );
     for (const fn of dag.functions)
       if (this.#deps.isClass(fn)) placement[fn] = this.#homeOf(fn, excluded);
@@ -525,6 +543,17 @@ export class DagService {
     }
     return fixed;
   }
+}
+
+/** The scheduler's options, without spreads (this runs for every DAG call placed). */
+function placeOptions(
+  pins: Pins | undefined,
+  randomShare: number | undefined,
+): { pins?: Pins; randomShare?: number } {
+  const options: { pins?: Pins; randomShare?: number } = {};
+  if (pins !== undefined) options.pins = pins;
+  if (randomShare !== undefined) options.randomShare = randomShare;
+  return options;
 }
 
 /** Splits the caller's `{ fn: args }` into each function's encoded arguments and its refs. */
