@@ -355,14 +355,17 @@ export class ExecutorPool {
     slot.calls += 1;
     pending.tag = this.#nextTag;
     this.#nextTag = this.#nextTag >= 0x7fffffff ? 1 : this.#nextTag + 1;
-    pending.timer = setTimeout(() => this.#onTimeout(slot, call.callId), call.timeoutMs);
-    const message: Extract<ToExecutor, { t: 'call' }> = {
-      t: 'call',
-      ...this.#step(slot, call),
-      tag: pending.tag,
-    };
+    // Callbacks made once, given their arguments: no closure per call (under tsx each costs
+    // a `__name` definition; docs/ARCHITECTURE.md, "Latency").
+    pending.timer = setTimeout(this.#onTimeoutOf, call.timeoutMs, slot, call.callId);
+    const message = this.#step(slot, call) as Extract<ToExecutor, { t: 'call' }>;
+    message.t = 'call';
+    message.tag = pending.tag;
     if (call.inputs !== undefined) message.inputs = call.inputs;
-    if (call.chain !== undefined) message.chain = call.chain.map((step) => this.#step(slot, step));
+    if (call.chain !== undefined) {
+      message.chain = [];
+      for (const step of call.chain) message.chain.push(this.#step(slot, step));
+    }
     if (call.snapshot !== undefined) message.snapshot = call.snapshot;
     if (call.consistency !== undefined) message.consistency = call.consistency;
     if (call.holding !== undefined) message.holding = call.holding;
@@ -372,9 +375,12 @@ export class ExecutorPool {
     slot.outbox.post(message);
     if (lone && !this.#spinScheduled && this.#spins.shouldSpin()) {
       this.#spinScheduled = true;
-      setImmediate(() => this.#spinIfLone());
+      setImmediate(this.#spinIfLoneNow);
     }
   }
+
+  readonly #onTimeoutOf = (slot: Slot, callId: string): void => this.#onTimeout(slot, callId);
+  readonly #spinIfLoneNow = (): void => this.#spinIfLone();
 
   /** A function as this thread needs it: with its code the first time the thread sees it. */
   #step(slot: Slot, step: PoolStep): CallStep {
