@@ -191,7 +191,14 @@ export class ActorMessaging {
   /** What arrived for `actorId`, waiting up to `timeoutMs` for something to arrive. */
   async recv(actorId: string, timeoutMs: number): Promise<MailMessage[]> {
     await this.#collectFromOldHomes(actorId);
-    this.#collectFallback(actorId);
+    const cluster = this.#o.cluster();
+    // A node back from a restart may lack mail its co-owner took while it was down: read
+    // through the other owners until it has caught up (Cluster.catchingUp).
+    if (cluster.catchingUp) {
+      const key = MAILBOX_PREFIX + actorId;
+      const stored = await cluster.read(key).catch(() => undefined);
+      this.#collectFallback(actorId, stored, key);
+    } else this.#collectFallback(actorId);
     let mail = this.#mailboxes.take(actorId);
     if (mail.length === 0 && timeoutMs > 0) {
       await this.#waiters.wait(actorId, timeoutMs);
