@@ -124,8 +124,10 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
   #aeCursor = 0;
   /** The peer whose entries are being merged right now (so `changed` skips it). */
   #mergingFrom: string | undefined;
-  /** Peers whose anti-entropy digest has matched this node's since it started. */
+  /** Peers this node has caught up with since it started (see `matched`). */
   readonly #matched = new Set<string>();
+  /** Peers it will have caught up with once the answer to its last want arrives. */
+  readonly #matchOnAnswer = new Set<string>();
 
   constructor(
     selfId: string,
@@ -154,9 +156,12 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
   }
 
   /**
-   * Whether an anti-entropy round with `peer` has found both copies of the keys they share
-   * equal since this node started: a node back from a restart has then caught up with the
-   * writes that peer took while it was down.
+   * Whether this node has caught up with `peer` since it started: an anti-entropy round
+   * found their copies of the keys they share equal, or found every key that differed
+   * (all of the differing buckets, one batch each way) and exchanged them. A node back
+   * from a restart then has the writes that peer took while it was down. Equal digests
+   * alone were too strict: under a steady stream of writes some bucket is nearly always
+   * in flight (a chaos soak: restarted nodes took 15–30 s to say they had caught up).
    */
   matched(peer: string): boolean {
     return this.#matched.has(peer);
@@ -235,12 +240,14 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
         if (peer !== undefined) this.#matched.add(peer);
         return [];
       case 'fingerprints':
-        return peer === undefined ? [] : this.#compare(from, peer, message.buckets, message.fps);
+        return peer === undefined ? [] : this.#compare(from, peer, message);
       case 'repair': {
         this.#mergeEntries(message.entries, peer);
-        if (message.want.length === 0 || peer === undefined) return [];
+        if (peer === undefined) return [];
+        if (message.answer && this.#matchOnAnswer.delete(peer)) this.#matched.add(peer);
+        if (message.want.length === 0) return [];
         const entries = this.#entries(message.want);
-        return entries.length === 0 ? [] : [send(from, { t: 'repair', entries, want: [] })];
+        return [send(from, { t: 'repair', entries, want: [], answer: true })];
       }
     }
   }
@@ -462,7 +469,7 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
       buckets.push(bucket);
       for (const fp of list) fps.push(fp);
     }
-    return { t: 'fingerprints', buckets, fps };
+    return { t: 'fingerprints', buckets, fps, complete: buckets.length === differing.length };
   }
 
   /**
@@ -470,7 +477,11 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
    * that it lacks (in the buckets it listed whole), and asks for its entries of keys that
    * differ or that we lack. A batch of each per round; whatever is left differs next round.
    */
-  #compare(from: string, peer: string, buckets: number[], fps: [string, number][]): Effects {
+  #compare(
+    from: string,
+    peer: string,
+    { buckets, fps, complete }: Extract<ReplicaMessage, { t: 'fingerprints' }>,
+  ): Effects {
     const give: string[] = [];
     const want: string[] = [];
     const listed = new Set<string>();
@@ -491,8 +502,15 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
     const batch = this.#config.batchKeysMax;
     const entries = this.#entries(this.#sample(give, batch));
     const wanted = this.#sample(want, batch);
+    // Every differing key is in this one exchange: once the peer's answer is merged, this
+    // node has all the peer had when it listed them.
+    this.#matchOnAnswer.delete(peer);
+    if (complete && give.length <= batch && want.length <= batch) {
+      if (wanted.length === 0) this.#matched.add(peer);
+      else this.#matchOnAnswer.add(peer);
+    }
     if (entries.length === 0 && wanted.length === 0) return [];
-    return [send(from, { t: 'repair', entries, want: wanted })];
+    return [send(from, { t: 'repair', entries, want: wanted, answer: false })];
   }
 
   /** At most `count` items of `items`, a run from a random start (wrapping around). */

@@ -23,9 +23,18 @@ export type ReplicaMessage =
    * with the sender in the differing `buckets` (all of their keys), or in one bucket too
    * large for a message (`buckets` empty: a run of its keys, compared key by key).
    */
-  | { t: 'fingerprints'; buckets: number[]; fps: [key: string, fp: number][] }
-  /** Entries to merge, and the keys whose entries the sender wants back. */
-  | { t: 'repair'; entries: WireEntry[]; want: string[] };
+  | {
+      t: 'fingerprints';
+      buckets: number[];
+      fps: [key: string, fp: number][];
+      /** Every differing bucket is listed whole. */
+      complete: boolean;
+    }
+  /**
+   * Entries to merge, and the keys whose entries the sender wants back; `answer`: this is
+   * the answer to such a want.
+   */
+  | { t: 'repair'; entries: WireEntry[]; want: string[]; answer: boolean };
 
 export const ENTRIES_PER_MESSAGE_MAX = 4096;
 export const BUCKETS_MAX = 4096;
@@ -79,6 +88,7 @@ export function parseReplicaMessage(x: unknown): ReplicaMessage {
             throw new ValidationError('a fingerprint must be [key, fp]');
           return [fp[0], requireUint(fp[1], 'fingerprint')];
         }),
+        complete: x.complete === true,
       };
     case 'repair':
       return {
@@ -88,6 +98,7 @@ export function parseReplicaMessage(x: unknown): ReplicaMessage {
           if (typeof key !== 'string') throw new ValidationError('a wanted key must be a string');
           return key;
         }),
+        answer: x.answer === true,
       };
     default:
       throw new ValidationError('unknown replica message');

@@ -58,7 +58,13 @@ test('5,000 keys rewritten while a co-owner was away all reach it by anti-entrop
   }
   // Merged without telling the core: no gossip, as for writes taken while b was down.
   for (let i = 0; i < 5000; i++) a.shard.merge(`k/${i}`, value('new', 2));
+  b.take(b.core.fire('anti-entropy', 500));
+  deliverAll([a, b], 500);
+  t.false(b.core.matched('a'), 'more keys differ than one exchange carries: not caught up');
   const rounds = roundsToConverge(a, b, 40);
+  b.take(b.core.fire('anti-entropy', 99_000));
+  deliverAll([a, b], 99_000);
+  t.true(b.core.matched('a'), 'caught up at the next round once equal');
   t.true(rounds <= 25, `converged in ${rounds} rounds`);
   t.is(lwwValue(b.shard.get('k/4999')), 'new');
 });
@@ -79,17 +85,18 @@ test('keys only one side holds, and newer values on either side, cross both ways
   }
 });
 
-test('each side learns it has matched the other once their copies are equal', (t) => {
+test('a node learns it has caught up with a peer: by one exchange, or by equal digests', (t) => {
   const [a, b] = pair();
   for (let i = 0; i < 100; i++) a.shard.merge(`k/${i}`, value('x', 1));
   a.take(a.core.fire('anti-entropy', 1000));
   deliverAll([a, b], 1000);
-  t.false(a.core.matched('b'), 'a digest that differed is no match');
-  t.true(roundsToConverge(a, b, 10) < 10);
-  a.take(a.core.fire('anti-entropy', 20_000));
-  deliverAll([a, b], 20_000);
-  t.true(a.core.matched('b'), 'the sender of an equal digest is told');
-  t.true(b.core.matched('a'), 'and its receiver knows');
+  // a compared b's fingerprints: b holds nothing a lacks, so a has caught up with b.
+  t.true(a.core.matched('b'), 'the side that compared every difference');
+  t.false(b.core.matched('a'), 'the other side only received');
+  t.true(equalCopies(a, b), 'what b lacked was sent along');
+  b.take(b.core.fire('anti-entropy', 2000));
+  deliverAll([a, b], 2000);
+  t.true(b.core.matched('a'), 'equal digests, said back');
 });
 
 test('a bucket larger than one message of fingerprints still converges, a run at a time', (t) => {
@@ -121,4 +128,22 @@ test('property: any two shards converge under anti-entropy alone', (t) => {
     { seed, numRuns: 1000 },
   );
   t.pass();
+});
+
+test('a node catches up with a peer that takes writes all the time: matched once one exchange held every difference', (t) => {
+  const [a, b] = pair();
+  for (let i = 0; i < 300; i++) {
+    a.shard.merge(`k/${i}`, value('new', 2));
+    b.shard.merge(`k/${i}`, value('old', 1));
+  }
+  let matchedAfter = Number.POSITIVE_INFINITY;
+  for (let round = 1; round <= 10 && matchedAfter > round; round++) {
+    b.take(b.core.fire('anti-entropy', round * 1000));
+    // A write lands at the peer after b's digest left: the digests never agree.
+    a.write('hot', { kind: 'lww', value: `v${round}` });
+    deliverAll([a, b], round * 1000);
+    if (b.core.matched('a')) matchedAfter = round;
+  }
+  t.true(matchedAfter <= 2, `matched after ${matchedAfter} rounds`);
+  t.is(lwwValue(b.shard.get('k/299')), 'new', 'and holds what it missed');
 });
