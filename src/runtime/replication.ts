@@ -411,22 +411,36 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
 
   #bucketOf = (key: string): number => HashRing.bucketOf(key, this.#config.buckets);
 
+  /**
+   * One round: a digest to every peer this node has not yet caught up with (`matched`) —
+   * a node back from a restart so catches up with all of them in its first round instead
+   * of one a round — or, once it has with all, to one peer in turn.
+   */
   #antiEntropy(): Effects {
     const view = this.#view;
     if (view === undefined) return [];
     const peers = view.ring.nodes.filter((id) => id !== this.#self);
     if (peers.length === 0) return [];
+    const unmatched = peers.filter((id) => !this.#matched.has(id));
+    if (unmatched.length > 0) return this.#digestsTo(unmatched);
     if (this.#aeCursor === 0) this.#aeCursor = Math.floor(this.#env.random() * peers.length);
-    const peer = peers[this.#aeCursor++ % peers.length]!;
-    const address = view.addressOf(peer);
-    if (address === undefined) return [];
-    const sums = bucketSums(
-      this.#coOwned(peer),
-      this.#config.buckets,
-      this.#bucketOf,
-      this.#fingerprints,
-    );
-    return [send(address, { t: 'digest', sums })];
+    return this.#digestsTo([peers[this.#aeCursor++ % peers.length]!]);
+  }
+
+  #digestsTo(peers: string[]): Effects {
+    const effects: Effects = [];
+    for (const peer of peers) {
+      const address = this.#view?.addressOf(peer);
+      if (address === undefined) continue;
+      const sums = bucketSums(
+        this.#coOwned(peer),
+        this.#config.buckets,
+        this.#bucketOf,
+        this.#fingerprints,
+      );
+      effects.push(send(address, { t: 'digest', sums }));
+    }
+    return effects;
   }
 
   #answerDigest(from: string, peer: string, theirs: number[]): Effects {

@@ -5,6 +5,15 @@
  */
 
 export {
+  type ChaosOptions,
+  type ChaosReport,
+  DEFAULT_CHAOS_OPTIONS,
+  formatChaosReport,
+  runChaos,
+} from './chaos.js';
+export { type ChaosFinal, ChaosLedger, type ChaosVerdict } from './chaos_ledger.js';
+export type { ChaosFault } from './chaos_nodes.js';
+export {
   checkData,
   checkRing,
   Ledger,

@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import type { ReplicationConfig } from '../../src/runtime/index.js';
+import type { CoreEffect, ReplicaMessage, ReplicationConfig } from '../../src/runtime/index.js';
 import { type Lattice, latticeEquals, lwwOf } from '../../src/storage/index.js';
 import { deliverAll, Replica, viewOf } from './replicas.js';
 
@@ -146,4 +146,21 @@ test('a node catches up with a peer that takes writes all the time: matched once
   }
   t.true(matchedAfter <= 2, `matched after ${matchedAfter} rounds`);
   t.is(lwwValue(b.shard.get('k/299')), 'new', 'and holds what it missed');
+});
+
+test('a round compares with every peer not yet caught up with, then with one peer a round', (t) => {
+  const replicas = ['a', 'b', 'c'].map((id) => new Replica(id));
+  const view = viewOf(['a', 'b', 'c'], 3);
+  for (const r of replicas) r.take(r.core.setView(view, 0));
+  deliverAll(replicas, 0);
+  const [a] = replicas as [Replica, Replica, Replica];
+  for (let i = 0; i < 50; i++) a.shard.merge(`k/${i}`, value('x', 1));
+  const digestsTo = (effects: CoreEffect<ReplicaMessage>[]) =>
+    effects.flatMap((e) => (e.t === 'send' && e.message.t === 'digest' ? [e.to] : [])).sort();
+  const first = a.core.fire('anti-entropy', 1000);
+  t.deepEqual(digestsTo(first), ['b:7946', 'c:7946'], 'a node back from a restart asks all');
+  a.take(first);
+  deliverAll(replicas, 1000);
+  t.true(a.core.matched('b') && a.core.matched('c'));
+  t.is(digestsTo(a.core.fire('anti-entropy', 2000)).length, 1, 'then one peer in turn');
 });
