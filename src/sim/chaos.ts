@@ -80,7 +80,7 @@ export async function runChaos(given: Partial<ChaosOptions> = {}): Promise<Chaos
     clouds.push(admin);
     await waitForRing(admin, options.nodes);
     const inboxes = await deployChaos(admin);
-    const ledger = new ChaosLedger();
+    const ledger = new ChaosLedger(startedMs);
     const names = Array.from({ length: options.clients }, (_, i) => `c${i}`);
     const deadline = startedMs + options.seconds * 1000;
     const stopped = () => Date.now() >= deadline;

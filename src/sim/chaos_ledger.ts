@@ -43,6 +43,10 @@ export class ChaosLedger {
   /** Message id → whether the send was acknowledged. */
   readonly messagesSent = new Map<string, boolean>();
   readonly messagesReceived = new Map<string, number>();
+  /** When (ms since `originMs`) and to / from which inbox, to tell a violation's story. */
+  readonly #sentAt = new Map<string, [number, number]>();
+  readonly #receivedAt = new Map<string, string[]>();
+  readonly #originMs: number;
   /** Failed operations by error code (`TIMEOUT`, `UNAVAILABLE`, …) and kind of operation. */
   readonly errors = new Map<string, number>();
   /** Wrong answers seen while running (a call's result, a set missing what was read before). */
@@ -50,6 +54,15 @@ export class ChaosLedger {
   operations = 0;
   lwwReads = 0;
   lwwStale = 0;
+
+  /** `originMs`: the run's start, which the times in violations count from. */
+  constructor(originMs = Date.now()) {
+    this.#originMs = originMs;
+  }
+
+  #at(): string {
+    return `${((Date.now() - this.#originMs) / 1000).toFixed(2)} s`;
+  }
 
   attemptSet(key: string, element: string): void {
     addTo(this.setAttempted, key, element);
@@ -85,13 +98,31 @@ export class ChaosLedger {
       this.wrong.push(`${key} read ${value}, a value never written`);
   }
 
-  sent(id: string, acknowledged: boolean): void {
+  sent(id: string, acknowledged: boolean, inbox = -1): void {
     this.messagesSent.set(id, acknowledged || this.messagesSent.get(id) === true);
+    if (!acknowledged) this.#sentAt.set(id, [Date.now() - this.#originMs, inbox]);
   }
 
-  received(id: unknown): void {
+  received(id: unknown, inbox = -1): void {
     const key = String(id);
-    this.messagesReceived.set(key, (this.messagesReceived.get(key) ?? 0) + 1);
+    const count = (this.messagesReceived.get(key) ?? 0) + 1;
+    this.messagesReceived.set(key, count);
+    const where = `at ${this.#at()} from inbox ${inbox}`;
+    if (count === 1) {
+      this.#receivedAt.set(key, [where]);
+      return;
+    }
+    this.#receivedAt.get(key)?.push(where);
+  }
+
+  /** What is known of a message's journey, for a violation's text. */
+  #journey(id: string): string {
+    const sent = this.#sentAt.get(id);
+    const to =
+      sent === undefined
+        ? 'never sent'
+        : `sent at ${(sent[0] / 1000).toFixed(2)} s to inbox ${sent[1]}`;
+    return `${to}, received ${(this.#receivedAt.get(id) ?? []).join(', ')}`;
   }
 
   failed(operation: string, error: unknown): void {
@@ -114,7 +145,8 @@ export class ChaosLedger {
       if (!this.messagesReceived.has(id)) lost += 1;
     }
     for (const [id, count] of this.messagesReceived) {
-      if (count > 1) violations.push(`message ${id} received ${count} times`);
+      if (count > 1)
+        violations.push(`message ${id} received ${count} times (${this.#journey(id)})`);
       if (!this.messagesSent.has(id)) violations.push(`message ${id} received, never sent`);
     }
     const listed = violations.slice(0, VIOLATIONS_LISTED_MAX);

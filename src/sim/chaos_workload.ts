@@ -64,7 +64,7 @@ export async function drainInboxes(
     for (let i = 0; i < CHAOS_INBOXES; i++) {
       try {
         const mail = (await cloud.call(inboxName(i), ['read'])) as unknown[];
-        for (const id of mail) ledger.received(id);
+        for (const id of mail) ledger.received(id, i);
         got += mail.length;
       } catch (error) {
         ledger.failed('drain', error);
@@ -170,15 +170,15 @@ export class ChaosClient {
 
   async #send(seq: number): Promise<void> {
     const id = `${this.#name}-m${seq}`;
-    this.#ledger.sent(id, false);
-    await this.#cloud.call('chaosMail', [this.#random.pick(this.#inboxes), id]);
+    const inbox = this.#random.int(this.#inboxes.length);
+    this.#ledger.sent(id, false, inbox);
+    await this.#cloud.call('chaosMail', [this.#inboxes[inbox], id]);
     this.#ledger.sent(id, true);
   }
 
   async #receive(): Promise<void> {
-    const mail = (await this.#cloud.call(inboxName(this.#random.int(CHAOS_INBOXES)), [
-      'read',
-    ])) as unknown[];
-    for (const id of mail) this.#ledger.received(id);
+    const inbox = this.#random.int(CHAOS_INBOXES);
+    const mail = (await this.#cloud.call(inboxName(inbox), ['read'])) as unknown[];
+    for (const id of mail) this.#ledger.received(id, inbox);
   }
 }
