@@ -281,5 +281,5 @@ async function recv(
     actorId: info.actorId,
     timeoutMs,
   })) as MailMessage[];
-  return mail.map((m) => ({ from: m.from, message: decode(m.message) }));
+  return mail.map((m) => ({ from: m.from, message: decode(m.message), id: m.id ?? '' }));
 }

@@ -11,6 +11,12 @@ export interface ReceivedMessage {
   /** The sender's actor address. */
   from: string;
   message: unknown;
+  /**
+   * Unique per `send`. A message is handed out once, with one exception: one received just
+   * before its node's `kill -9` whose sender did not hear back in time is also in the
+   * fallback mailbox, and is received again at the actor's next home — same id.
+   */
+  id: string;
 }
 
 export interface Logger {

@@ -23,6 +23,8 @@ export interface ChaosVerdict {
   violations: string[];
   /** Acknowledged messages never received: allowed (in a killed node's memory), counted. */
   messagesLost: number;
+  /** A few of them: when each was sent, and to which inbox (to set beside the faults). */
+  lostSamples: string[];
   messagesReceived: number;
   messagesAcked: number;
   /** Own last-writer-wins reads older than the client's last acknowledged write. */
@@ -31,6 +33,7 @@ export interface ChaosVerdict {
 }
 
 const VIOLATIONS_LISTED_MAX = 20;
+const LOST_LISTED_MAX = 10;
 
 export class ChaosLedger {
   readonly setAcked = new Map<string, Set<string>>();
@@ -122,7 +125,8 @@ export class ChaosLedger {
       sent === undefined
         ? 'never sent'
         : `sent at ${(sent[0] / 1000).toFixed(2)} s to inbox ${sent[1]}`;
-    return `${to}, received ${(this.#receivedAt.get(id) ?? []).join(', ')}`;
+    const received = this.#receivedAt.get(id);
+    return received === undefined ? to : `${to}, received ${received.join(', ')}`;
   }
 
   failed(operation: string, error: unknown): void {
@@ -139,10 +143,13 @@ export class ChaosLedger {
     this.#checkLww(final, violations);
     let lost = 0;
     let acked = 0;
+    const lostSamples: string[] = [];
     for (const [id, acknowledged] of this.messagesSent) {
       if (!acknowledged) continue;
       acked += 1;
-      if (!this.messagesReceived.has(id)) lost += 1;
+      if (this.messagesReceived.has(id)) continue;
+      lost += 1;
+      if (lostSamples.length < LOST_LISTED_MAX) lostSamples.push(`${id} ${this.#journey(id)}`);
     }
     for (const [id, count] of this.messagesReceived) {
       if (count > 1)
@@ -155,6 +162,7 @@ export class ChaosLedger {
     return {
       violations: listed,
       messagesLost: lost,
+      lostSamples,
       messagesReceived: this.messagesReceived.size,
       messagesAcked: acked,
       lwwStale: this.lwwStale,

@@ -9,7 +9,7 @@
  * came back with data and peers, how long until it said it had caught up with them
  * (runtime/cluster.ts, "catching up").
  */
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { type NodeProcess, startNodeProcess } from './node_process.js';
 import type { Random } from './random.js';
@@ -35,12 +35,21 @@ export class ChaosNodes {
   readonly #nodes: NodeProcess[];
   readonly #startedAtMs: number;
   readonly faults: ChaosFault[] = [];
+  /** Where each node's log goes (`nI.log` beside its data dir), across its restarts. */
+  readonly #logs: WriteStream[];
 
   private constructor(dirs: string[], args: string[], nodes: NodeProcess[]) {
     this.#dirs = dirs;
     this.#args = args;
     this.#nodes = nodes;
     this.#startedAtMs = Date.now();
+    this.#logs = dirs.map((dir) => createWriteStream(`${dir}.log`, { flags: 'a' }));
+    for (const [i, node] of nodes.entries()) this.#keepLog(i, node);
+  }
+
+  #keepLog(index: number, node: NodeProcess): void {
+    this.#logs[index]?.write(node.stderr());
+    node.child.stderr?.on('data', (chunk: Buffer) => this.#logs[index]?.write(chunk));
   }
 
   /** Starts `count` nodes with data dirs under `root`, each after the first joining it. */
@@ -86,6 +95,7 @@ export class ChaosNodes {
     ]);
     const servingAtMs = Date.now();
     this.#nodes[index] = node;
+    this.#keepLog(index, node);
     const fault: ChaosFault = {
       node: index,
       signal,
@@ -121,5 +131,8 @@ export class ChaosNodes {
 
   async stopAll(): Promise<void> {
     await Promise.all(this.#nodes.map((n) => n.stop()));
+    await Promise.all(
+      this.#logs.map((log) => new Promise((resolve) => log.end(() => resolve(undefined)))),
+    );
   }
 }

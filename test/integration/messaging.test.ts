@@ -40,9 +40,19 @@ test('recv returns at once with what is there, and keeps order', async (t) => {
     const empty = await ctx.recv();
     for (let i = 0; i < 5; i++) await ctx.send(ctx.id, i);
     const all = await ctx.recv();
-    return { empty, all: all.map((m) => m.message), from: all.every((m) => m.from === ctx.id) };
+    const ids = new Set(all.map((m) => m.id).filter((id) => typeof id === 'string' && id !== ''));
+    return {
+      empty,
+      all: all.map((m) => m.message),
+      from: all.every((m) => m.from === ctx.id),
+      ids: ids.size,
+    };
   });
-  t.deepEqual(await cloud.call('selfMail'), { empty: [], all: [0, 1, 2, 3, 4], from: true });
+  t.deepEqual(
+    await cloud.call('selfMail'),
+    { empty: [], all: [0, 1, 2, 3, 4], from: true, ids: 5 },
+    'each message carries its own id',
+  );
 });
 
 test('a class actor keeps its address, and messages wait in its mailbox between calls', async (t) => {

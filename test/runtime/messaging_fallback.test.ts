@@ -88,3 +88,33 @@ test("mail a class's new home took from its old home's fallback is marked taken 
     'the marker is in the mailbox the message came from',
   );
 });
+
+test('a node on its way out saves the mail waiting, then refuses more: none is lost with it', async (t) => {
+  const { store, cluster } = storeCluster();
+  const leaving = new ActorMessaging({
+    nodeId: 'n1',
+    messageTtlMs: 60_000,
+    requestTimeoutMs: 1000,
+    cluster: () => cluster as never,
+    isRegistered: () => true,
+    isLive: () => true,
+    classHome: () => 'n1',
+    messageBytesMax: 1024,
+    previousHomes: () => [],
+  });
+  const mail = (id: string) => ({
+    to: 'n1/Box',
+    from: 'n2/Sender',
+    message: new Uint8Array([1]),
+    id,
+  });
+  t.is(leaving.deliverFromPeer(mail('before')), null, 'taken in while serving');
+  t.is(await leaving.saveUndelivered(), 1);
+  t.deepEqual(leaving.deliverFromPeer(mail('after')), { refused: 'leaving' });
+  const saved = reveal(store.get('__squall/mailbox/n1/Box')!) as { id: string }[];
+  t.deepEqual(
+    saved.map((e) => e.id),
+    ['before'],
+    'what came before is in the fallback mailbox; what came after is the sender’s to write there',
+  );
+});
