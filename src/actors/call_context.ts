@@ -33,6 +33,10 @@ export interface CallInfo {
   holding?: readonly string[];
   /** When the call times out (Date.now() ms): a nested call gets only what is left. */
   deadlineMs?: number;
+  /** CallStep.sendKey: the call's nth message gets the id `${sendKey}/${n}`. */
+  sendKey?: string;
+  /** Messages sent so far by this call. */
+  sends?: number;
 }
 
 export interface ContextDeps {
@@ -263,7 +267,17 @@ async function send(deps: ContextDeps, info: CallInfo, to: string, message: unkn
     throw new ValidationError('ctx.send needs the target actor address (a string)');
   }
   const bytes = encodePassed(message, 'the message');
-  await deps.link.request({ op: 'send', from: info.actorId, to, message: bytes }, [bytes.buffer]);
+  const request: Extract<ExecutorRequest, { op: 'send' }> = {
+    op: 'send',
+    from: info.actorId,
+    to,
+    message: bytes,
+  };
+  if (info.sendKey !== undefined) {
+    info.sends = (info.sends ?? 0) + 1;
+    request.id = `${info.sendKey}/${info.sends}`;
+  }
+  await deps.link.request(request, [bytes.buffer]);
 }
 
 async function recv(

@@ -144,6 +144,7 @@ export class Executor {
     };
     if (at.holding !== undefined) info.holding = at.holding;
     if (at.deadlineMs !== undefined) info.deadlineMs = at.deadlineMs;
+    if (message.sendKey !== undefined) info.sendKey = message.sendKey;
     const ctx = createContext(deps, info, snapshot);
     const result =
       compiled.def.kind === 'class'

@@ -42,6 +42,8 @@ export interface PoolStep {
   def: FunctionDef;
   module?: ModuleCode;
   args: Uint8Array;
+  /** CallStep.sendKey. */
+  sendKey?: string;
 }
 
 export interface PoolCall extends PoolStep {
@@ -391,6 +393,7 @@ export class ExecutorPool {
       version: step.def.version,
       args: step.args,
     };
+    if (step.sendKey !== undefined) message.sendKey = step.sendKey;
     if (slot.sentVersions.get(step.def.name) !== step.def.version) {
       message.def = step.def;
       slot.sentVersions.set(step.def.name, step.def.version);

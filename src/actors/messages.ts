@@ -44,6 +44,12 @@ export interface CallStep {
   name: string;
   version: string;
   args: Uint8Array;
+  /**
+   * The same for this function in every attempt of one DAG or call (a re-run after a node
+   * died included): its messages get ids made from it, so a re-run's sends are dropped as
+   * duplicates of the first attempt's. Absent: random ids.
+   */
+  sendKey?: string;
   /** Sent only the first time this thread sees this version. */
   def?: FunctionDef;
   module?: ModuleCode;
@@ -98,7 +104,7 @@ export type ExecutorRequest =
       /** The classes whose turns this call's chain holds, the caller's own included. */
       holding?: string[];
     }
-  | { op: 'send'; from: string; to: string; message: Uint8Array }
+  | { op: 'send'; from: string; to: string; message: Uint8Array; id?: string }
   | { op: 'recv'; actorId: string; timeoutMs: number }
   | { op: 'await'; key: string; timeoutMs?: number };
 

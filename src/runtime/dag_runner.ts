@@ -95,6 +95,8 @@ export interface RunOptions {
   /** Causal mode (docs/ARCHITECTURE.md, "Consistency"). */
   consistency?: 'causal';
   holding?: string[];
+  /** Supervisor CallOptions.sendKey. */
+  sendKey?: string;
 }
 
 export interface DagRunnerDeps {
@@ -115,6 +117,11 @@ export interface DagRunnerDeps {
   inputBytesMax: number;
   alive(nodeId: string): boolean;
   nowMs(): number;
+  /**
+   * Told of each attempt that failed and is run again: a re-run repeats what the functions
+   * of the failed attempt already did (a message sent, a counter bumped), so it is logged.
+   */
+  onRerun?(runId: string, error: Error): void;
 }
 
 interface Run {
@@ -221,6 +228,7 @@ export class DagRunner {
         if (!(error instanceof AttemptFailed) || attempt + 1 >= attemptsMax) {
           throw error instanceof AttemptFailed ? new UnavailableError(error.message) : error;
         }
+        this.#deps.onRerun?.(plan.runId, error);
         if (error.node !== undefined) excluded.add(error.node);
         for (const node of new Set(Object.values(plan.placement))) {
           if (!this.#deps.alive(node)) excluded.add(node);
@@ -480,6 +488,8 @@ export class DagRunner {
         chain: steps,
         // Only an answer given from here is followed soon by this node's next call.
         awaitNext: last === plan.dag.sink && plan.coordinator === this.#deps.nodeId,
+        // The call's id without the attempt's number: a re-run sends under the same ids.
+        sendKey: plan.runId.slice(0, plan.runId.lastIndexOf('.')),
       };
       if (plan.consistency === 'causal') options.consistency = 'causal';
       if (plan.holding !== undefined) options.holding = plan.holding;

@@ -112,6 +112,11 @@ export class DagService {
       inputBytesMax: deps.frameBytesMax - FRAME_HEADROOM_BYTES,
       alive: (node) => deps.cluster().isAlive(node),
       nowMs: Date.now,
+      onRerun: (runId, error) =>
+        deps.log.warn(
+          { run: runId, reason: error.message },
+          'a call attempt failed: running it again',
+        ),
     });
   }
 

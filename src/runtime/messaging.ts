@@ -32,6 +32,9 @@ import { MAILBOX_PREFIX } from './placement.js';
 import { isRecord } from './validate.js';
 import { KeyedWaiters } from './waiters.js';
 
+/** The longest message id a sender may give (a DAG call's id, a function name, a count). */
+const MESSAGE_ID_CHARS_MAX = 400;
+
 /** How long past the message ttl a fallback mailbox is kept before it is dropped. */
 const MAILBOX_GRACE_MS = 60_000;
 
@@ -118,8 +121,11 @@ export class ActorMessaging {
     return { node, to };
   }
 
-  /** Delivers `message` to the actor at `to`, wherever it lives. */
-  async send(from: string, address: string, message: Uint8Array): Promise<void> {
+  /**
+   * Delivers `message` to the actor at `to`, wherever it lives. `id`: the sender's id for
+   * it (a DAG function's, the same in a re-run: see CallStep.sendKey); a random one if none.
+   */
+  async send(from: string, address: string, message: Uint8Array, id?: unknown): Promise<void> {
     if (message.length > this.#o.messageBytesMax)
       throw new ValidationError(
         `a message of ${message.length} bytes is over the limit of ${this.#o.messageBytesMax}`,
@@ -137,7 +143,8 @@ export class ActorMessaging {
     }
     if (member?.state === 'left')
       throw new NotFoundError(`node ${node} has left the cluster: its actors are gone`);
-    const mail: MailMessage = { from, message, id: nanoid(16) };
+    const given = typeof id === 'string' && id.length > 0 && id.length <= MESSAGE_ID_CHARS_MAX;
+    const mail: MailMessage = { from, message, id: given ? id : nanoid(16) };
     if (member === undefined && !this.#leaving) {
       this.#deliverChecked(to, mail);
       return;

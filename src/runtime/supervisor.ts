@@ -95,6 +95,8 @@ export interface CallOptions {
   consistency?: 'causal';
   /** The class turns held up a nested call's chain (call_context.ts `CallInfo.holding`). */
   holding?: string[] | undefined;
+  /** Stable across a DAG call's attempts: each function's message ids derive from it. */
+  sendKey?: string;
 }
 
 export class Supervisor {
@@ -319,7 +321,9 @@ export class Supervisor {
       const stepDef = this.registry.get(step.name);
       if (stepDef === undefined)
         return Promise.reject(new NotFoundError(`function ${step.name} is not registered`));
-      steps.push(this.#step(stepDef, `${callId}.${i + 1}`, step.args));
+      const chained = this.#step(stepDef, `${callId}.${i + 1}`, step.args);
+      if (options.sendKey !== undefined) chained.sendKey = `${options.sendKey}/${step.name}`;
+      steps.push(chained);
     }
     this.counters.calls += 1 + steps.length;
     // Plain assignments, not `...(cond ? {} : { x })` spreads: this runs for every call,
@@ -333,6 +337,7 @@ export class Supervisor {
     if (onReads !== undefined) call.onReads = onReads;
     if (consistency !== undefined) call.consistency = consistency;
     if (holding !== undefined) call.holding = holding;
+    if (options.sendKey !== undefined) call.sendKey = `${options.sendKey}/${name}`;
     if (def.kind === 'class') call.executorIndex = this.#classHome(name);
     const result = this.pool.run(call);
     result.catch(() => {
@@ -643,7 +648,7 @@ export class Supervisor {
           });
         return this.callAnywhere(request.name, request.args, request.timeoutMs, request.holding);
       case 'send':
-        return this.messaging.send(request.from, request.to, request.message);
+        return this.messaging.send(request.from, request.to, request.message, request.id);
       case 'recv':
         return this.messaging.recv(request.actorId, request.timeoutMs);
       case 'await':

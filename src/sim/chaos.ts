@@ -73,7 +73,7 @@ export async function runChaos(given: Partial<ChaosOptions> = {}): Promise<Chaos
   const root = options.root ?? mkdtempSync(join(tmpdir(), 'squall-chaos-'));
   const random = new Random(options.seed);
   const startedMs = Date.now();
-  const nodes = await ChaosNodes.start(options.nodes, root, NODE_ARGS);
+  const nodes = await ChaosNodes.start(options.nodes, root, NODE_ARGS, startedMs);
   const clouds: Cloud[] = [];
   try {
     const admin = await connect(nodes.addresses, { timeoutMs: CLIENT_TIMEOUT_MS });

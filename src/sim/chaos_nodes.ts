@@ -38,11 +38,11 @@ export class ChaosNodes {
   /** Where each node's log goes (`nI.log` beside its data dir), across its restarts. */
   readonly #logs: WriteStream[];
 
-  private constructor(dirs: string[], args: string[], nodes: NodeProcess[]) {
+  private constructor(dirs: string[], args: string[], nodes: NodeProcess[], originMs: number) {
     this.#dirs = dirs;
     this.#args = args;
     this.#nodes = nodes;
-    this.#startedAtMs = Date.now();
+    this.#startedAtMs = originMs;
     this.#logs = dirs.map((dir) => createWriteStream(`${dir}.log`, { flags: 'a' }));
     for (const [i, node] of nodes.entries()) this.#keepLog(i, node);
   }
@@ -52,8 +52,16 @@ export class ChaosNodes {
     node.child.stderr?.on('data', (chunk: Buffer) => this.#logs[index]?.write(chunk));
   }
 
-  /** Starts `count` nodes with data dirs under `root`, each after the first joining it. */
-  static async start(count: number, root: string, args: string[]): Promise<ChaosNodes> {
+  /**
+   * Starts `count` nodes with data dirs under `root`, each after the first joining it.
+   * Fault times count from `originMs` (the run's start, as the ledger's do).
+   */
+  static async start(
+    count: number,
+    root: string,
+    args: string[],
+    originMs = Date.now(),
+  ): Promise<ChaosNodes> {
     const dirs = Array.from({ length: count }, (_, i) => join(root, `n${i}`));
     const nodes: NodeProcess[] = [];
     try {
@@ -66,7 +74,7 @@ export class ChaosNodes {
       await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
       throw error;
     }
-    return new ChaosNodes(dirs, args, nodes);
+    return new ChaosNodes(dirs, args, nodes, originMs);
   }
 
   get addresses(): string[] {

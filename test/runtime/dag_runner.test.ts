@@ -29,7 +29,7 @@ interface Net {
   dead: Set<string>;
   sent: { from: string; to: string; message: DagMessage }[];
   /** Executor calls per node: [first function, ...chained]. */
-  calls: { node: string; fns: string[] }[];
+  calls: { node: string; fns: string[]; sendKey?: string | undefined }[];
   outputs: Map<string, unknown>;
   /** Repeatable read: the versions each function was handed. */
   snapshots: Map<string, [string, unknown][]>;
@@ -52,8 +52,8 @@ function network(nodes: string[], fns: Record<string, Fn>): Net {
   for (const node of nodes) {
     const runner: DagRunner = new DagRunner({
       nodeId: node,
-      run: async (fn, args, { inputs, chain, snapshot, onReads }) => {
-        net.calls.push({ node, fns: [fn, ...chain.map((c) => c.name)] });
+      run: async (fn, args, { inputs, chain, snapshot, onReads, sendKey }) => {
+        net.calls.push({ node, fns: [fn, ...chain.map((c) => c.name)], sendKey });
         if (snapshot !== undefined) {
           net.snapshots.set(
             fn,
@@ -163,8 +163,8 @@ test('a chain across two nodes costs one input (with the plan) and one answer', 
   );
   // g and h, adjacent on b, ran as one executor call.
   t.deepEqual(net.calls, [
-    { node: 'a', fns: ['f'] },
-    { node: 'b', fns: ['g', 'h'] },
+    { node: 'a', fns: ['f'], sendKey: 'call' },
+    { node: 'b', fns: ['g', 'h'], sendKey: 'call' },
   ]);
   t.is(net.runners.get('a')!.runsInFlight, 0);
   t.is(net.runners.get('b')!.runsInFlight, 0);
@@ -228,6 +228,9 @@ test('a node that dies mid-run fails the attempt; the DAG re-runs without it', a
   t.true(places[1]!.has('b'));
   // The retry ran g on c.
   t.true(net.calls.some((c) => c.node === 'c' && c.fns[0] === 'g'));
+  // Under the same send key as the first attempt: a message g sends again has the same id.
+  const keys = new Set(net.calls.map((c) => c.sendKey));
+  t.deepEqual([...keys], ['call'], 'every attempt of the call sends under one key');
 });
 
 test('a function that throws fails the call with its error and is not re-run', async (t) => {
