@@ -147,9 +147,12 @@ interface Waiting {
 /** Why an attempt ended without a result: retried on live nodes (and not on `node`). */
 class AttemptFailed extends Error {
   readonly node: string | undefined;
-  constructor(message: string, node?: string) {
+  /** False when the attempt failed before any of its functions could start (its plan was not sent). */
+  readonly started: boolean;
+  constructor(message: string, node?: string, started = true) {
     super(message);
     this.node = node;
+    this.started = started;
   }
 }
 
@@ -228,7 +231,7 @@ export class DagRunner {
         if (!(error instanceof AttemptFailed) || attempt + 1 >= attemptsMax) {
           throw error instanceof AttemptFailed ? new UnavailableError(error.message) : error;
         }
-        this.#deps.onRerun?.(plan.runId, error);
+        if (error.started) this.#deps.onRerun?.(plan.runId, error);
         if (error.node !== undefined) excluded.add(error.node);
         for (const node of new Set(Object.values(plan.placement))) {
           if (!this.#deps.alive(node)) excluded.add(node);
@@ -283,7 +286,11 @@ export class DagRunner {
     const sourceNodes = new Set(plan.dag.sources.map((fn) => plan.placement[fn]!));
     for (const node of sourceNodes) {
       if (node !== self && !this.#deps.send(node, { op: 'dag-plan', plan })) {
-        this.#fail(plan.runId, new AttemptFailed(`node ${node} is not a live member`, node));
+        this.#fail(
+          plan.runId,
+          // Its only node never got the plan: nothing ran, and a re-run repeats nothing.
+          new AttemptFailed(`node ${node} is not a live member`, node, nodes.length > 1),
+        );
       }
     }
     if (nodes.includes(self)) this.onPlan(plan);
