@@ -67,6 +67,7 @@ const NODE_ARGS = ['--executors', '1', '--replication', '2', '--http-port', 'off
 const CLIENT_TIMEOUT_MS = 10_000;
 const DRAIN_MS = 30_000;
 const AGREE_MS = 60_000;
+const RATE_EVERY_S = 10;
 
 export async function runChaos(given: Partial<ChaosOptions> = {}): Promise<ChaosReport> {
   const options = { ...DEFAULT_CHAOS_OPTIONS, ...given };
@@ -91,8 +92,13 @@ export async function runChaos(given: Partial<ChaosOptions> = {}): Promise<Chaos
       clouds.push(cloud);
       runs.push(new ChaosClient(name, cloud, random.fork(), ledger, inboxes).run(stopped));
     }
-    await injectFaults(nodes, random.fork(), options, stopped, ledger);
-    await Promise.all(runs);
+    const meter = rateReporter(ledger, options.progress);
+    try {
+      await injectFaults(nodes, random.fork(), options, stopped, ledger);
+      await Promise.all(runs);
+    } finally {
+      clearInterval(meter);
+    }
     await drainInboxes(admin, ledger, DRAIN_MS);
     const { final, disagreements } = await readEverywhere(nodes.addresses, names, AGREE_MS);
     const verdict = ledger.verdict(final);
@@ -136,6 +142,19 @@ async function injectFaults(
         `${ledger.operations} operations so far`,
     );
   }
+}
+
+/** Every 10 s, tells `progress` how many operations a second the clients managed. */
+function rateReporter(
+  ledger: ChaosLedger,
+  progress: ((line: string) => void) | undefined,
+): NodeJS.Timeout | undefined {
+  if (progress === undefined) return undefined;
+  let last = ledger.operations;
+  return setInterval(() => {
+    progress(`${Math.round((ledger.operations - last) / RATE_EVERY_S)} operations/s`);
+    last = ledger.operations;
+  }, RATE_EVERY_S * 1000);
 }
 
 async function waitForRing(cloud: Cloud, size: number): Promise<void> {
