@@ -3,7 +3,7 @@
  * [--down-ms MIN-MAX] [--keep DIR]`: one chaos run (chaos.ts) from the command line. Prints
  * the seed first, a line per fault, then the report; exits 1 when a violation was found.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { type ChaosOptions, DEFAULT_CHAOS_OPTIONS, formatChaosReport, runChaos } from './chaos.js';
 
 function whole(value: string): number {
@@ -25,9 +25,17 @@ const flags = new Command('chaos')
   .option('--seconds <n>', 'how long clients run', whole, d.seconds)
   .option('--clients <n>', 'concurrent SDK clients', whole, d.clients)
   .option('--nodes <n>', 'node processes (replication 2)', whole, d.nodes)
-  .option('--seed <n>', 'seed of the fault schedule and the operations', whole, Date.now() % 1e6)
+  .addOption(
+    new Option('--seed <n>', 'seed of the fault schedule and the operations')
+      .argParser(whole)
+      .default(Date.now() % 1e6, 'from the clock'),
+  )
   .option('--fault-every-ms <n>', 'mean time between faults', whole, d.faultEveryMs)
-  .option('--down-ms <min-max>', 'how long a node stays down', span, [d.downMsMin, d.downMsMax])
+  .addOption(
+    new Option('--down-ms <min-max>', 'how long a node stays down, in ms')
+      .argParser(span)
+      .default([d.downMsMin, d.downMsMax], `${d.downMsMin}-${d.downMsMax}`),
+  )
   .option('--keep <dir>', 'put the data dirs here and keep them')
   .parse()
   .opts<{
