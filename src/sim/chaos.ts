@@ -236,7 +236,8 @@ export function formatChaosReport(report: ChaosReport): string {
       `${report.faults.length} faults (${report.faults.filter((f) => f.signal === 'SIGKILL').length} kill -9)`,
     `restarts serving after ${range(restarts)} ms; caught up after ${range(caughtUp)} ms`,
     `messages: ${verdict.messagesAcked} acknowledged, ${verdict.messagesReceived} received, ` +
-      `${verdict.messagesLost} lost (in a killed node's memory)` +
+      `${verdict.messagesLost} lost (in a killed node's memory), ` +
+      `${verdict.messagesTwiceSameId} received twice under one id (acknowledgement lost in a kill -9)` +
       verdict.lostSamples.map((sample) => `\n  lost: ${sample}`).join(''),
     `own last-writer-wins reads older than the last acknowledged write: ${verdict.lwwStale} of ${verdict.lwwReads}`,
     `errors: ${errors.length === 0 ? 'none' : errors.join(', ')}`,

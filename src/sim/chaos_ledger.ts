@@ -25,6 +25,12 @@ export interface ChaosVerdict {
   messagesLost: number;
   /** A few of them: when each was sent, and to which inbox (to set beside the faults). */
   lostSamples: string[];
+  /**
+   * Messages received twice under the same platform id: the one case the design allows
+   * (received just before a `kill -9` that also lost the sender's acknowledgement, so the
+   * sender wrote it to the fallback mailbox too). Under two ids it is a violation.
+   */
+  messagesTwiceSameId: number;
   messagesReceived: number;
   messagesAcked: number;
   /** Own last-writer-wins reads older than the client's last acknowledged write. */
@@ -49,6 +55,10 @@ export class ChaosLedger {
   /** When (ms since `originMs`) and to / from which inbox, to tell a violation's story. */
   readonly #sentAt = new Map<string, [number, number]>();
   readonly #receivedAt = new Map<string, string[]>();
+  /** The platform's id (`ReceivedMessage.id`) each message was first received under. */
+  readonly #receivedAs = new Map<string, string>();
+  /** Messages received again under the id of their first receipt. */
+  readonly #twiceSameId = new Set<string>();
   readonly #originMs: number;
   /** Failed operations by error code (`TIMEOUT`, `UNAVAILABLE`, …) and kind of operation. */
   readonly errors = new Map<string, number>();
@@ -106,16 +116,20 @@ export class ChaosLedger {
     if (!acknowledged) this.#sentAt.set(id, [Date.now() - this.#originMs, inbox]);
   }
 
-  received(id: unknown, inbox = -1): void {
+  /** `platformId`: the id the platform gave it (`ReceivedMessage.id`), when known. */
+  received(id: unknown, inbox = -1, platformId?: string): void {
     const key = String(id);
     const count = (this.messagesReceived.get(key) ?? 0) + 1;
     this.messagesReceived.set(key, count);
     const where = `at ${this.#at()} from inbox ${inbox}`;
     if (count === 1) {
       this.#receivedAt.set(key, [where]);
+      if (platformId !== undefined) this.#receivedAs.set(key, platformId);
       return;
     }
     this.#receivedAt.get(key)?.push(where);
+    if (count === 2 && platformId !== undefined && this.#receivedAs.get(key) === platformId)
+      this.#twiceSameId.add(key);
   }
 
   /** What is known of a message's journey, for a violation's text. */
@@ -152,7 +166,7 @@ export class ChaosLedger {
       if (lostSamples.length < LOST_LISTED_MAX) lostSamples.push(`${id} ${this.#journey(id)}`);
     }
     for (const [id, count] of this.messagesReceived) {
-      if (count > 1)
+      if (count > 1 && !(count === 2 && this.#twiceSameId.has(id)))
         violations.push(`message ${id} received ${count} times (${this.#journey(id)})`);
       if (!this.messagesSent.has(id)) violations.push(`message ${id} received, never sent`);
     }
@@ -163,6 +177,7 @@ export class ChaosLedger {
       violations: listed,
       messagesLost: lost,
       lostSamples,
+      messagesTwiceSameId: this.#twiceSameId.size,
       messagesReceived: this.messagesReceived.size,
       messagesAcked: acked,
       lwwStale: this.lwwStale,

@@ -59,10 +59,10 @@ const options: Partial<ChaosOptions> = {
   progress: (line) => process.stdout.write(`${line}\n`),
 };
 if (flags.keep !== undefined) options.root = flags.keep;
-process.stdout.write(
-  `chaos seed ${flags.seed} (replay its plan: npm run chaos -- --seed ${flags.seed} ` +
-    `--seconds ${flags.seconds} --clients ${options.clients})\n`,
-);
+const plan =
+  `--seed ${flags.seed} --seconds ${flags.seconds} --clients ${options.clients} ` +
+  `--nodes ${options.nodes} --fault-every-ms ${flags.faultEveryMs} --down-ms ${flags.downMs.join('-')}`;
+process.stdout.write(`chaos seed ${flags.seed} (replay its plan: npm run chaos -- ${plan})\n`);
 const report = await runChaos(options);
 process.stdout.write(`${formatChaosReport(report)}\n`);
 process.exitCode = report.verdict.violations.length === 0 ? 0 : 1;

@@ -41,7 +41,10 @@ export async function deployChaos(cloud: Cloud): Promise<string[]> {
       inboxName(i),
       class {
         run(ctx: Context, op: string) {
-          return op === 'id' ? ctx.id : ctx.recv().then((mail) => mail.map((m) => m.message));
+          // Each message with the id the platform gave it: [message, id].
+          return op === 'id'
+            ? ctx.id
+            : ctx.recv().then((mail) => mail.map((m) => [m.message, m.id]));
         }
       },
     );
@@ -63,8 +66,8 @@ export async function drainInboxes(
     let got = 0;
     for (let i = 0; i < CHAOS_INBOXES; i++) {
       try {
-        const mail = (await cloud.call(inboxName(i), ['read'])) as unknown[];
-        for (const id of mail) ledger.received(id, i);
+        const mail = (await cloud.call(inboxName(i), ['read'])) as [unknown, string][];
+        for (const [id, platformId] of mail) ledger.received(id, i, platformId);
         got += mail.length;
       } catch (error) {
         ledger.failed('drain', error);
@@ -178,7 +181,7 @@ export class ChaosClient {
 
   async #receive(): Promise<void> {
     const inbox = this.#random.int(CHAOS_INBOXES);
-    const mail = (await this.#cloud.call(inboxName(inbox), ['read'])) as unknown[];
-    for (const id of mail) this.#ledger.received(id, inbox);
+    const mail = (await this.#cloud.call(inboxName(inbox), ['read'])) as [unknown, string][];
+    for (const [id, platformId] of mail) this.#ledger.received(id, inbox, platformId);
   }
 }

@@ -112,3 +112,16 @@ test('errors are counted by operation and code', (t) => {
   ledger.failed('call', new RangeError('z'));
   t.deepEqual(Object.fromEntries(ledger.errors), { 'set TIMEOUT': 2, 'call RangeError': 1 });
 });
+
+test('a message received twice under one platform id is counted; under two ids it is a violation', (t) => {
+  const ledger = new ChaosLedger();
+  for (const id of ['same', 'other']) ledger.sent(id, true);
+  ledger.received('same', 0, 'p1');
+  ledger.received('same', 1, 'p1');
+  ledger.received('other', 0, 'p2');
+  ledger.received('other', 0, 'p3');
+  const verdict = ledger.verdict(finalOf());
+  t.is(verdict.messagesTwiceSameId, 1);
+  t.is(verdict.violations.length, 1);
+  t.regex(verdict.violations[0]!, /^message other received 2 times/);
+});
