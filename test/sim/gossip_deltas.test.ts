@@ -4,7 +4,7 @@
  * still end equal — through anti-entropy when a round of gossip is lost.
  */
 import test from 'ava';
-import { counterOf, type Lattice, latticeEquals, setOf } from '../../src/storage/index.js';
+import { counterOf, type Lattice, latticeEquals, reveal, setOf } from '../../src/storage/index.js';
 import { deliverAll, Replica, viewOf } from './replicas.js';
 
 const LARGE = Array.from({ length: 2000 }, (_, i) => `element-${i}`);
@@ -108,4 +108,23 @@ test('deltas of two lattice kinds for one key fall back to the whole value', (t)
   a.core.changed('big', counterOf([['a', 1]]));
   const [sent] = gossipRound(a, 100);
   t.is(sent?.length, LARGE.length);
+});
+
+test('a key written all the time is still compared every few rounds: what a node missed reaches it', (t) => {
+  const [a, b] = syncedPair();
+  // Missed by b (merged at a without telling its core: no gossip of it).
+  a.shard.merge('hot', setOf(['missed']));
+  const has = (element: string) =>
+    (reveal(b.shard.get('hot') ?? setOf([])) as string[]).includes(element);
+  let rounds = 0;
+  for (let i = 1; i <= 10 && !has('missed'); i++) {
+    a.write('hot', { kind: 'set', values: [`w${i}`] }); // busy at a every round
+    a.take(a.core.fire('gossip', i * 1000 - 500));
+    deliverAll([a, b], i * 1000 - 500);
+    for (const r of [a, b]) r.take(r.core.fire('anti-entropy', i * 1000));
+    deliverAll([a, b], i * 1000);
+    rounds = i;
+  }
+  t.true(has('missed'), 'repaired though never quiet');
+  t.true(rounds <= 5, `within ${rounds} rounds`);
 });
