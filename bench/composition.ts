@@ -17,7 +17,7 @@
  * this VM's drifts in wake-up latency fall on all of them alike.
  */
 import { type Cloud, type Context, connect } from '../src/index.js';
-import { type NodeProcess, startNodeProcess } from '../src/sim/index.js';
+import { type NodeProcess, startNodeProcess, waitForRing } from '../src/sim/index.js';
 import { startFaasGateway } from './faas_baseline.js';
 import { startRedis } from './redis_server.js';
 import { type LatencySummary, measure, printTable, round, summarise } from './stats.js';
@@ -54,14 +54,8 @@ async function startCluster(
   }
 }
 
-/** Waits until the ring holds `size` nodes (a joining node takes a moment). */
-export async function waitForMembers(cloud: Cloud, size: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while ((await cloud.status()).ring.members.length < size) {
-    if (Date.now() > deadline) throw new Error(`the cluster did not reach ${size} nodes in 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** Waits until the ring holds `size` nodes (src/sim `waitForRing`). */
+export const waitForMembers = waitForRing;
 
 /** Registers step1..step10 and the chain DAGs. */
 async function deployChains(cloud: Cloud): Promise<void> {

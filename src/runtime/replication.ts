@@ -211,9 +211,15 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
       this.#place(key, owners);
       return;
     }
-    let gossiped = true;
+    // Busy (`#busy`) when every co-owner has the change or has it queued for gossip; with
+    // no co-owner nothing compares it, so it is not kept at all.
+    let gossiped: boolean | undefined;
     for (const owner of owners) {
-      if (owner === this.#self || owner === fromPeer) continue;
+      if (owner === this.#self) continue;
+      if (owner === fromPeer) {
+        gossiped ??= true;
+        continue;
+      }
       let dirty = this.#dirty.get(owner);
       if (dirty === undefined) {
         dirty = new Map();
@@ -223,10 +229,11 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
       if (pending !== undefined) dirty.set(key, joinPending(pending, delta));
       else if (dirty.size < this.#config.dirtyKeysMax) dirty.set(key, delta ?? WHOLE);
       else gossiped = false;
+      gossiped ??= true;
     }
     // Left to anti-entropy only when gossip cannot take it (its queue was full).
-    if (gossiped) this.#changedNow.add(key);
-    else {
+    if (gossiped === true) this.#changedNow.add(key);
+    else if (gossiped === false) {
       this.#changedNow.delete(key);
       this.#changedBefore.delete(key);
     }
@@ -241,8 +248,13 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
    * Every BUSY_SKIPPED_ROUNDS_MAX-th round compares them all the same.
    */
   #busy(key: string): boolean {
-    if (this.#aeRounds % BUSY_SKIPPED_ROUNDS_MAX === 0) return false;
+    if (this.#comparesBusy) return false;
     return this.#changedNow.has(key) || this.#changedBefore.has(key);
+  }
+
+  /** Whether this anti-entropy round compares busy keys too (every BUSY_SKIPPED_ROUNDS_MAX-th). */
+  get #comparesBusy(): boolean {
+    return this.#aeRounds % BUSY_SKIPPED_ROUNDS_MAX === 0;
   }
 
   /** A key left the shard: drop what this core keeps about it. */
@@ -428,12 +440,12 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
     return this.#sendHandoffs(nowMs);
   }
 
-  /** Entries of the keys co-owned with `peer`, as [key, value] pairs. */
   /** `#coOwned` without the keys gossip is carrying right now (`#busy`). */
   *#quietCoOwned(peer: string): Generator<[string, Lattice]> {
     for (const entry of this.#coOwned(peer)) if (!this.#busy(entry[0])) yield entry;
   }
 
+  /** Entries of the keys co-owned with `peer`, as [key, value] pairs. */
   *#coOwned(peer: string): Generator<[string, Lattice]> {
     for (const key of this.#store.keys()) {
       const owners = this.owners(key);
@@ -539,7 +551,7 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
       listed.add(key);
       if (fp === BUSY_FINGERPRINT) {
         // Busy there: skipped, but for the rounds that compare busy keys too (`#busy`).
-        if (this.#aeRounds % BUSY_SKIPPED_ROUNDS_MAX === 0) {
+        if (this.#comparesBusy) {
           give.push(key);
           want.push(key);
         }

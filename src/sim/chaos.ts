@@ -157,7 +157,8 @@ function rateReporter(
   }, RATE_EVERY_S * 1000);
 }
 
-async function waitForRing(cloud: Cloud, size: number): Promise<void> {
+/** Waits until the ring holds `size` nodes (a joining node takes a moment). */
+export async function waitForRing(cloud: Cloud, size: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   while ((await cloud.status()).ring.members.length < size) {
     if (Date.now() > deadline) throw new Error(`the cluster did not reach ${size} nodes in 30 s`);

@@ -10,6 +10,7 @@ export {
   DEFAULT_CHAOS_OPTIONS,
   formatChaosReport,
   runChaos,
+  waitForRing,
 } from './chaos.js';
 export { type ChaosFinal, ChaosLedger, type ChaosVerdict } from './chaos_ledger.js';
 export type { ChaosFault } from './chaos_nodes.js';
