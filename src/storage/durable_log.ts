@@ -55,6 +55,13 @@ const FSYNC_POLICIES: readonly string[] = ['always', 'interval', 'never'];
 
 export const FSYNC_INTERVAL_MS_DEFAULT = 100;
 export const SNAPSHOT_LOG_BYTES_DEFAULT = 64 * 1024 * 1024;
+/**
+ * Below this the logs are never compacted: rewriting a small store is cheap, but not free.
+ * Between it and `snapshotLogBytes` the logs are compacted once they hold as many bytes as
+ * the last snapshot (docs/ARCHITECTURE.md, "Durability"), so a restart replays at most
+ * about twice the live data, not up to 64 MiB of log for a store of a few MiB.
+ */
+export const SNAPSHOT_LOG_BYTES_MIN = 4 * 1024 * 1024;
 export const PENDING_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 /** Snapshots are encoded and written this many bytes at a time. */
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
@@ -76,8 +83,13 @@ export interface DurableLogOptions {
   fsync?: FsyncPolicy | undefined;
   /** For `interval`: how often written appends are fsynced. Default 100. */
   fsyncIntervalMs?: number | undefined;
-  /** `snapshotDue` turns true once the live logs hold this many bytes. Default 64 MiB. */
+  /**
+   * `snapshotDue` turns true once the live logs hold this many bytes (default 64 MiB), or
+   * sooner: once they hold as many as the last snapshot, and `snapshotLogBytesMin`.
+   */
   snapshotLogBytes?: number | undefined;
+  /** Default SNAPSHOT_LOG_BYTES_MIN (4 MiB). */
+  snapshotLogBytesMin?: number | undefined;
   /** Bound on appended bytes queued or being written. Default 64 MiB. */
   pendingBytesMax?: number | undefined;
   /** The file opener for logs and snapshots; default node:fs/promises `open`. */
@@ -145,6 +157,7 @@ interface LogConfig {
   readonly policy: FsyncPolicy;
   readonly fsyncIntervalMs: number;
   readonly snapshotLogBytes: number;
+  readonly snapshotLogBytesMin: number;
   readonly pendingBytesMax: number;
   readonly openFile: OpenLogFile;
 }
@@ -179,6 +192,11 @@ function resolveOptions(options: DurableLogOptions): LogConfig {
       'snapshotLogBytes',
       options.snapshotLogBytes,
       SNAPSHOT_LOG_BYTES_DEFAULT,
+    ),
+    snapshotLogBytesMin: positive(
+      'snapshotLogBytesMin',
+      options.snapshotLogBytesMin,
+      SNAPSHOT_LOG_BYTES_MIN,
     ),
     pendingBytesMax: positive(
       'pendingBytesMax',
@@ -277,6 +295,8 @@ interface Recovered {
   readonly listing: DataDirListing;
   readonly plan: RecoveryPlan;
   readonly snapshotEntries: number;
+  /** The snapshot file's size (0 without one). */
+  readonly snapshotBytes: number;
   readonly records: number;
   /** The newest log's torn tail, if it had one. */
   readonly tail: { readonly validBytes: number; readonly droppedBytes: number } | undefined;
@@ -287,9 +307,10 @@ interface Recovered {
 async function readSnapshotInto(
   dir: string,
   entries: Map<string, Lattice>,
-): Promise<{ generation: number; count: number }> {
+): Promise<{ generation: number; count: number; bytes: number }> {
   const file = join(dir, SNAPSHOT_FILE);
-  const decoded = decodeSnapshot(await readFile(file));
+  const bytes = await readFile(file);
+  const decoded = decodeSnapshot(bytes);
   if ('reason' in decoded) {
     const reason = `the snapshot is damaged: ${decoded.reason}`;
     throw new CorruptLogError(file, decoded.offset, reason, SNAPSHOT_ADVICE);
@@ -297,7 +318,7 @@ async function readSnapshotInto(
   const clash = mergeRecords(entries, decoded.records);
   if (clash !== undefined)
     throw new CorruptLogError(file, clash.offset, clash.reason, SNAPSHOT_ADVICE);
-  return { generation: decoded.generation, count: decoded.records.length };
+  return { generation: decoded.generation, count: decoded.records.length, bytes: bytes.length };
 }
 
 /** Throws unless the log ends cleanly, or (newest log only) in a torn append. */
@@ -365,7 +386,14 @@ async function recoverDataDir(dir: string, ranBefore: boolean): Promise<Recovere
   }
   const replayed = await replayLogs(dir, plan.replay, entries);
   if (replayed.liveBytes.size === 0) replayed.liveBytes.set(plan.appendGeneration, 0);
-  return { entries, listing, plan, snapshotEntries: snapshot?.count ?? 0, ...replayed };
+  return {
+    entries,
+    listing,
+    plan,
+    snapshotEntries: snapshot?.count ?? 0,
+    snapshotBytes: snapshot?.bytes ?? 0,
+    ...replayed,
+  };
 }
 
 /** Opens (creating if need be) a log generation and makes its directory entry durable. */
@@ -407,32 +435,36 @@ async function writeSnapshotRecords(
   file: LogFileHandle,
   generation: number,
   list: readonly (readonly [string, Lattice])[],
-): Promise<void> {
+): Promise<number> {
   let chunk: Uint8Array[] = [encodeSnapshotHeader(generation, list.length)];
   let bytes = chunk[0]?.length ?? 0;
+  let total = 0;
   for (const [key, value] of list) {
     const record = encodeRecord(key, value);
     chunk.push(record);
     bytes += record.length;
     if (bytes >= SNAPSHOT_CHUNK_BYTES) {
       await writeFully(file, Buffer.concat(chunk, bytes));
+      total += bytes;
       chunk = [];
       bytes = 0;
     }
   }
   if (bytes > 0) await writeFully(file, Buffer.concat(chunk, bytes));
+  return total + bytes;
 }
 
-/** Temporary file, fsync, rename over the old snapshot, directory fsync. */
+/** Temporary file, fsync, rename over the old snapshot, directory fsync; resolves to its size. */
 async function writeSnapshotFile(
   config: LogConfig,
   generation: number,
   list: readonly (readonly [string, Lattice])[],
-): Promise<void> {
+): Promise<number> {
   const temp = join(config.dir, SNAPSHOT_TEMP_FILE);
   const file = await config.openFile(temp, 'w');
+  let bytes: number;
   try {
-    await writeSnapshotRecords(file, generation, list);
+    bytes = await writeSnapshotRecords(file, generation, list);
     await file.datasync();
   } catch (error) {
     await file.close().catch(() => undefined);
@@ -442,6 +474,7 @@ async function writeSnapshotFile(
   await file.close();
   await rename(temp, join(config.dir, SNAPSHOT_FILE));
   await syncDirectory(config.dir);
+  return bytes;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -517,6 +550,8 @@ export class DurableLog {
   #syncDue = false;
   #timer: NodeJS.Timeout | undefined;
   #snapshotting: Promise<void> | undefined;
+  /** The last snapshot's size: the logs are compacted once they hold as much. */
+  #snapshotBytes: number;
   #closing: Promise<void> | undefined;
   #failure: UnavailableError | undefined;
 
@@ -525,6 +560,7 @@ export class DurableLog {
     this.#file = file;
     this.#generation = recovered.plan.appendGeneration;
     this.#liveBytes = recovered.liveBytes;
+    this.#snapshotBytes = recovered.snapshotBytes;
     if (config.policy === 'interval') {
       this.#timer = setInterval(() => this.#onSyncTick(), config.fsyncIntervalMs);
       this.#timer.unref();
@@ -570,9 +606,15 @@ export class DurableLog {
     return total;
   }
 
-  /** True when the logs have passed `snapshotLogBytes` and no snapshot is under way. */
+  /**
+   * True when no snapshot is under way and the logs hold `snapshotLogBytes`, or as many
+   * bytes as the last snapshot and at least `snapshotLogBytesMin`.
+   */
   get snapshotDue(): boolean {
-    return this.#snapshotting === undefined && this.logBytes >= this.#config.snapshotLogBytes;
+    if (this.#snapshotting !== undefined) return false;
+    const { snapshotLogBytes, snapshotLogBytesMin } = this.#config;
+    const dueBytes = Math.min(snapshotLogBytes, Math.max(snapshotLogBytesMin, this.#snapshotBytes));
+    return this.logBytes >= dueBytes;
   }
 
   /** Why the log refuses appends since a write or fsync failed; undefined while it works. */
@@ -785,7 +827,7 @@ export class DurableLog {
 
   async #compact(list: readonly (readonly [string, Lattice])[], rotated: Promise<number>) {
     const generation = await rotated;
-    await writeSnapshotFile(this.#config, generation, list);
+    this.#snapshotBytes = await writeSnapshotFile(this.#config, generation, list);
     for (const old of [...this.#liveBytes.keys()]) {
       if (old >= generation) continue;
       await rm(join(this.#config.dir, logFileName(old)), { force: true });

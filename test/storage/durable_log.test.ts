@@ -335,6 +335,36 @@ test('snapshot compacts: new generation, old log deleted, reopen gives the same 
   await again.log.close();
 });
 
+test('the logs are compacted once they hold as much as the last snapshot, within the floor and the cap', async (t) => {
+  const dir = await tempDir(t);
+  const store = new StoreShard();
+  const floor = 2048;
+  const cap = 1024 * 1024;
+  const opened = await DurableLog.open({ dir, snapshotLogBytes: cap, snapshotLogBytesMin: floor });
+  const { log } = opened;
+  // A small store: compacted every `floor` bytes of log, far below the cap.
+  for (let i = 0; i < 400 && !log.snapshotDue; i++)
+    await write(store, log, `k${i % 5}`, lwwOf(`v${i}`, i, 'w'));
+  t.true(log.snapshotDue);
+  t.true(log.logBytes >= floor && log.logBytes < floor + 200, `${log.logBytes} bytes of log`);
+  await log.snapshot(store.entries());
+  t.false(log.snapshotDue);
+  // A larger store: the next compaction waits until the logs hold as much as its snapshot.
+  const big = 'x'.repeat(200);
+  for (let i = 0; i < 100; i++) await write(store, log, `big${i}`, lwwOf(big, i, 'w'));
+  await log.snapshot(store.entries());
+  const snapshotBytes = (await readFile(join(dir, 'snapshot.bin'))).length;
+  t.true(snapshotBytes > 4 * floor, `snapshot of ${snapshotBytes} bytes`);
+  let i = 0;
+  while (!log.snapshotDue) await write(store, log, `k${i % 5}`, lwwOf(`v${i}`, 1000 + i++, 'w'));
+  t.true(log.logBytes >= snapshotBytes && log.logBytes < snapshotBytes + 200);
+  await log.close();
+  // After a restart the recovered snapshot's size counts the same way.
+  const again = await DurableLog.open({ dir, snapshotLogBytes: cap, snapshotLogBytesMin: floor });
+  t.true(again.log.snapshotDue, 'the replayed logs hold as much as the snapshot');
+  await again.log.close();
+});
+
 test('appends made while a snapshot is being written land in the new generation', async (t) => {
   const dir = await tempDir(t);
   const store = new StoreShard();
