@@ -46,10 +46,24 @@ interface Pending {
   timeoutMs: number;
   /** The request, to send again elsewhere if its node refuses it unrun (it is stopping). */
   fields: Record<string, unknown>;
+  /** Sent again after its node was lost before answering (a call is, once). */
+  rerun?: true;
 }
 
 /** Requests that change nothing: sent again to another node when theirs is lost. */
 const READS = new Set(['get', 'status', 'owners', 'listDags', 'listFunctions', 'await']);
+
+/**
+ * Calls: run at least once, as the cluster re-runs a call under a node that dies, so one
+ * whose own node is lost before it answers is sent once to another node (`rerunCalls`).
+ */
+const CALLS = new Set(['call', 'callAsync', 'callDag']);
+
+export interface ClientConnectionOptions {
+  token?: string | undefined;
+  /** Send a call again to another node when its node is lost before answering. Default true. */
+  rerunCalls?: boolean | undefined;
+}
 
 /** Most addresses a client remembers (those given, then members it learned). */
 const ADDRESSES_MAX = 64;
@@ -103,12 +117,15 @@ export class ClientConnection {
   /** When each address whose channel failed may be tried again. */
   readonly #channelRetryAtMs = new Map<string, number>();
 
-  constructor(addresses: readonly string[], token: string | undefined) {
+  readonly #rerunCalls: boolean;
+
+  constructor(addresses: readonly string[], options: ClientConnectionOptions = {}) {
     if (addresses.length === 0) throw new ValidationError('no node address to connect to');
     for (const address of addresses) parseAddress(address);
     this.address = addresses[0]!;
     this.#addresses = [...new Set(addresses)];
-    this.#token = token;
+    this.#token = options.token;
+    this.#rerunCalls = options.rerunCalls ?? true;
   }
 
   #hello: unknown;
@@ -119,22 +136,28 @@ export class ClientConnection {
     return this.#hello;
   }
 
-  request(fields: Record<string, unknown>, timeoutMs: number): Promise<Answer> {
+  /** Sends a request; `rerun`: it is a call sent again after its node was lost. */
+  request(fields: Record<string, unknown>, timeoutMs: number, rerun = false): Promise<Answer> {
     if (this.#closed) return Promise.reject(new UnavailableError('the client was closed'));
     const live = this.#live;
-    if (live !== undefined && !live.closed) return this.#send(live, fields, timeoutMs);
-    return this.#connect(timeoutMs).then((connection) => this.#send(connection, fields, timeoutMs));
+    if (live !== undefined && !live.closed) return this.#send(live, fields, timeoutMs, rerun);
+    return this.#connect(timeoutMs).then((connection) =>
+      this.#send(connection, fields, timeoutMs, rerun),
+    );
   }
 
   #send(
     connection: Connection,
     fields: Record<string, unknown>,
     timeoutMs: number,
+    rerun = false,
   ): Promise<Answer> {
     const id = this.#nextId++;
     return new Promise<Answer>((resolve, reject) => {
       const deadlineMs = performance.now() + timeoutMs;
-      this.#pending.set(id, { resolve, reject, deadlineMs, timeoutMs, connection, fields });
+      const pending: Pending = { resolve, reject, deadlineMs, timeoutMs, connection, fields };
+      if (rerun) pending.rerun = true;
+      this.#pending.set(id, pending);
       this.#watchDeadlines();
       try {
         fields.id = id;
@@ -369,7 +392,7 @@ export class ClientConnection {
    * connection once its requests in flight are answered): this one goes to the next node,
    * within what is left of its deadline, and so do all later requests.
    */
-  #resendElsewhere(pending: Pending): void {
+  #resendElsewhere(pending: Pending, rerun = false): void {
     if (this.#live === pending.connection) {
       this.#live = undefined;
       this.#connection = undefined;
@@ -379,7 +402,10 @@ export class ClientConnection {
       pending.reject(new TimeoutError(`no answer within ${pending.timeoutMs} ms`));
       return;
     }
-    this.request(pending.fields, leftMs).then(pending.resolve, pending.reject);
+    this.request(pending.fields, leftMs, rerun || pending.rerun === true).then(
+      pending.resolve,
+      pending.reject,
+    );
   }
 
   #onDrop(connection: Connection, address: string, error: Error | undefined): void {
@@ -408,6 +434,16 @@ export class ClientConnection {
       }
       if (READS.has(pending.fields.op as string)) {
         this.#resendElsewhere(pending);
+        continue;
+      }
+      if (
+        this.#rerunCalls &&
+        pending.rerun === undefined &&
+        CALLS.has(pending.fields.op as string)
+      ) {
+        // Under the id it was first sent with: the node derives its message ids from it.
+        pending.fields.callKey = pending.fields.id;
+        this.#resendElsewhere(pending, true);
         continue;
       }
       pending.reject(

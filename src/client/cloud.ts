@@ -17,6 +17,12 @@ export interface ConnectOptions {
   token?: string;
   /** Deadline of every request, and of calls that do not name one. Default 30 s. */
   timeoutMs?: number;
+  /**
+   * A call, DAG call or `callAsync` whose node is lost before it answers is sent once to
+   * another node (default true): calls run at least once, as the cluster itself re-runs a
+   * call under a node that dies. false: it fails with TimeoutError (outcome unknown).
+   */
+  rerunCalls?: boolean;
 }
 
 export interface CallOptions {
@@ -373,15 +379,20 @@ export async function connect(
     throw new ValidationError(
       `connect needs an address "host:port" or a list of them, got ${describeValue(address)}`,
     );
-  checkOptions(options, 'connect', ['token', 'timeoutMs']);
+  checkOptions(options, 'connect', ['token', 'timeoutMs', 'rerunCalls']);
   if (options.token !== undefined && typeof options.token !== 'string')
     throw new ValidationError('connect options.token must be a string');
+  if (options.rerunCalls !== undefined && typeof options.rerunCalls !== 'boolean')
+    throw new ValidationError('connect options.rerunCalls must be true or false');
   const targets = listed
     .flatMap((a) => a.split(','))
     .map((a) => a.trim())
     .filter((a) => a !== '');
   const timeoutMs = options.timeoutMs === undefined ? 30_000 : checkTimeoutMs(options.timeoutMs);
-  const connection = new ClientConnection(targets, options.token);
+  const connection = new ClientConnection(targets, {
+    token: options.token,
+    rerunCalls: options.rerunCalls,
+  });
   await connection.open(timeoutMs);
   return new Cloud(connection, timeoutMs);
 }

@@ -282,10 +282,21 @@ export class ClientServer {
       }
       case 'deploy':
         return { value: await s.deploy(request.code, request.filename) };
-      case 'call':
-        return { bytes: await s.callAnywhere(request.name, request.args, request.timeoutMs) };
-      case 'callAsync':
-        return { value: { key: s.callAsync(request.name, request.args, request.timeoutMs) } };
+      case 'call': {
+        const { name, args, timeoutMs } = request;
+        return {
+          bytes: await s.callAnywhere(name, args, timeoutMs, undefined, sendKey(request, session)),
+        };
+      }
+      case 'callAsync': {
+        const key = s.callAsync(
+          request.name,
+          request.args,
+          request.timeoutMs,
+          sendKey(request, session),
+        );
+        return { value: { key } };
+      }
       case 'await':
         return { bytes: await s.awaitResult(request.key, request.timeoutMs) };
       case 'get':
@@ -322,6 +333,8 @@ export class ClientServer {
     if (request.consistency !== undefined) options.consistency = request.consistency;
     if (request.outputKey !== undefined) options.outputKey = request.outputKey;
     if (request.placement !== undefined) options.placement = request.placement;
+    const key = sendKey(request, session);
+    if (key !== undefined) options.sendKey = key;
     if (request.direct) {
       if (session.clientId !== undefined)
         options.reply = { client: session.clientId, id: request.id };
@@ -365,3 +378,13 @@ export class ClientServer {
 }
 
 type Reply = { value?: unknown; bytes?: Uint8Array; answered?: true };
+
+/**
+ * What a client's call's message ids derive from: its client's id and the id the request
+ * was first sent under, so that the call sent again to another node after its node was
+ * lost sends its messages under the same ids, and receivers drop those that came twice.
+ */
+function sendKey(request: { id: number; callKey?: number }, session: Session): string | undefined {
+  if (session.clientId === undefined) return undefined;
+  return `${session.clientId}.${request.callKey ?? request.id}`;
+}

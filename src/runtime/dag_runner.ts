@@ -56,6 +56,11 @@ export interface DagPlan {
   reply?: DagReply;
   /** A nested call's: the class turns held up its chain (call_context.ts `CallInfo.holding`). */
   holding?: string[];
+  /**
+   * Where the functions' message ids derive from when not the run's id: a client's call,
+   * the same when the client sends the call again to another node (client_server.ts).
+   */
+  sendKey?: string;
 }
 
 /** A client's request, by the client's id (its hello) and the request's id. */
@@ -251,12 +256,14 @@ export class DagRunner {
     const fns = base.dag.order;
     this.#countRuns(fns);
     const startMs = this.#deps.nowMs();
-    const bytes = await this.#deps.run(first, base.args[first]!, {
+    const options: RunOptions = {
       inputs: [],
       timeoutMs: base.timeoutMs,
       chain: chainOf(rest, base.args),
       awaitNext: true,
-    });
+    };
+    if (base.sendKey !== undefined) options.sendKey = base.sendKey;
+    const bytes = await this.#deps.run(first, base.args[first]!, options);
     this.#countBusy(fns, this.#deps.nowMs() - startMs);
     if (base.outputKey !== undefined) await this.#deps.writeOutput(base.outputKey, bytes);
     return bytes;
@@ -496,7 +503,7 @@ export class DagRunner {
         // Only an answer given from here is followed soon by this node's next call.
         awaitNext: last === plan.dag.sink && plan.coordinator === this.#deps.nodeId,
         // The call's id without the attempt's number: a re-run sends under the same ids.
-        sendKey: plan.runId.slice(0, plan.runId.lastIndexOf('.')),
+        sendKey: plan.sendKey ?? plan.runId.slice(0, plan.runId.lastIndexOf('.')),
       };
       if (plan.consistency === 'causal') options.consistency = 'causal';
       if (plan.holding !== undefined) options.holding = plan.holding;

@@ -26,7 +26,7 @@ import { KeySummary } from './key_summary.js';
 import { checkUserKey, type NodeStore } from './node_store.js';
 import { ParsedCache } from './parsed_cache.js';
 import { CLASS_AT_PREFIX, DAG_PREFIX } from './placement.js';
-import { CLIENT_ID_CHARS_MAX } from './protocol.js';
+import { CLIENT_ID_CHARS_MAX, SEND_KEY_CHARS_MAX } from './protocol.js';
 import { Scheduler } from './scheduler.js';
 import { isRecord, requireKey, requireName } from './validate.js';
 
@@ -38,6 +38,8 @@ export interface DagCallOptions {
   placement?: Record<string, string>;
   /** The client request being served: a sink on another node may answer it directly. */
   reply?: DagReply;
+  /** DagPlan.sendKey. */
+  sendKey?: string;
 }
 
 export interface DagServiceDeps {
@@ -191,6 +193,7 @@ export class DagService {
     if (options.outputKey !== undefined) base.outputKey = options.outputKey;
     if (consistency !== 'lww') base.consistency = consistency;
     if (options.reply !== undefined) base.reply = options.reply;
+    if (options.sendKey !== undefined) base.sendKey = options.sendKey;
     const pins = this.pins.get(name);
     if (base.consistency === undefined && this.#wholeHere(dag, fixed, pins, refs))
       return this.runner.runHere(base);
@@ -256,12 +259,13 @@ export class DagService {
     timeoutMs: number,
     here: () => Promise<Uint8Array>,
     holding?: string[],
+    sendKey?: string,
   ): Promise<Uint8Array> {
     const self = this.#deps.nodeId;
     const nowMs = Date.now();
     if (this.runsHere(name, nowMs)) return here();
     if (this.#deps.isClass(name)) {
-      const call = () => this.#callClass(name, args, timeoutMs, here, holding);
+      const call = () => this.#callClass(name, args, timeoutMs, here, holding, sendKey);
       // A node that is still joining learns where the class lives first (briefly).
       return this.#deps.cluster().joining ? this.#deps.cluster().whenJoined().then(call) : call();
     }
@@ -276,7 +280,7 @@ export class DagService {
         randomShare: 0,
       });
     };
-    return this.#runAlone(name, args, timeoutMs, place, holding);
+    return this.#runAlone(name, args, timeoutMs, place, holding, sendKey);
   }
 
   /** One instance per class in the cluster, on its home node: its state is there. */
@@ -286,10 +290,11 @@ export class DagService {
     timeoutMs: number,
     here: () => Promise<Uint8Array>,
     holding: string[] | undefined,
+    sendKey: string | undefined,
   ): Promise<Uint8Array> {
     if (this.#homeOf(name) === this.#deps.nodeId) return here();
     const place = (excluded: Set<string>) => ({ [name]: this.#homeOf(name, excluded) });
-    return this.#runAlone(name, args, timeoutMs, place, holding);
+    return this.#runAlone(name, args, timeoutMs, place, holding, sendKey);
   }
 
   /** A single call as a one-function plan placed by `place`, re-run elsewhere if its node dies. */
@@ -299,6 +304,7 @@ export class DagService {
     timeoutMs: number,
     place: (excluded: Set<string>) => Record<string, string>,
     holding: string[] | undefined,
+    sendKey: string | undefined,
   ): Promise<Uint8Array> {
     const nowMs = Date.now();
     this.#calls += 1;
@@ -309,6 +315,7 @@ export class DagService {
       timeoutMs,
     };
     if (holding !== undefined) base.holding = holding;
+    if (sendKey !== undefined) base.sendKey = sendKey;
     return this.runner.execute(callId, base, place, ATTEMPTS_MAX).then(requireBytes);
   }
 
@@ -620,6 +627,7 @@ function parsePlan(payload: Record<string, unknown>, dag: DagGraph): DagPlan {
   if (payload.consistency === 'repeatable-read' || payload.consistency === 'causal')
     plan.consistency = payload.consistency;
   if (payload.holding !== undefined) plan.holding = parseNames(payload.holding);
+  if (payload.sendKey !== undefined) plan.sendKey = parseSendKey(payload.sendKey);
   return plan;
 }
 
@@ -653,6 +661,13 @@ function parseReply(wire: unknown): DagReply {
   )
     throw new ValidationError('malformed DAG plan');
   return { client: wire.client, id: wire.id as number };
+}
+
+/** A plan's `sendKey`: message ids derive from it, and carry it (messaging.ts bounds ids). */
+function parseSendKey(wire: unknown): string {
+  if (typeof wire !== 'string' || wire.length === 0 || wire.length > SEND_KEY_CHARS_MAX)
+    throw new ValidationError('malformed DAG plan');
+  return wire;
 }
 
 /** A plan's `holding`: function names, a bounded list of them. */

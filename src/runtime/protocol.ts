@@ -30,6 +30,8 @@ export const TIMEOUT_MS_MAX = TIMEOUT_QUERY_MS_MAX;
 const SOURCE_BYTES_MAX = 32 * 1024 * 1024;
 /** Longest client id a hello may carry. */
 export const CLIENT_ID_CHARS_MAX = 64;
+/** A call's message-id base: the client's id and its request's id (client_server.ts). */
+export const SEND_KEY_CHARS_MAX = 100;
 
 export type ClientRequest =
   | {
@@ -45,8 +47,15 @@ export type ClientRequest =
     }
   | { id: number; op: 'register'; name: string; source: string; init: unknown[] }
   | { id: number; op: 'deploy'; code: string; filename: string; exports: string[] }
-  | { id: number; op: 'call'; name: string; args: Uint8Array; timeoutMs?: number }
-  | { id: number; op: 'callAsync'; name: string; args: Uint8Array; timeoutMs?: number }
+  | {
+      id: number;
+      op: 'call' | 'callAsync';
+      name: string;
+      args: Uint8Array;
+      timeoutMs?: number;
+      /** A call sent again after its node was lost: the id it was first sent under. */
+      callKey?: number;
+    }
   | { id: number; op: 'await'; key: string; timeoutMs?: number }
   | { id: number; op: 'get'; key: string }
   | { id: number; op: 'put'; key: string; value: PutValue; ack: 'one' | 'all' }
@@ -62,6 +71,7 @@ export type ClientRequest =
       direct: boolean;
       timeoutMs?: number;
       placement?: Record<string, string>;
+      callKey?: number;
     }
   | { id: number; op: 'deleteDag'; name: string }
   | { id: number; op: 'listDags' }
@@ -109,7 +119,30 @@ function parseCallDag(id: number, f: Record_): ClientRequest {
     }
     request.placement = f.placement as Record<string, string>;
   }
+  const callKey = optionalCallKey(f);
+  if (callKey !== undefined) request.callKey = callKey;
   return request;
+}
+
+function parseCall(id: number, f: Record_, op: 'call' | 'callAsync'): ClientRequest {
+  const request: ClientRequest & { op: 'call' | 'callAsync' } = {
+    id,
+    op,
+    name: requireName(f.name),
+    args: requireBytes(f, 'args'),
+    ...timeout(f),
+  };
+  const callKey = optionalCallKey(f);
+  if (callKey !== undefined) request.callKey = callKey;
+  return request;
+}
+
+function optionalCallKey(f: Record_): number | undefined {
+  const key = f.callKey;
+  if (key === undefined) return undefined;
+  if (!Number.isSafeInteger(key) || (key as number) < 0)
+    throw new ValidationError('callKey must be a request id (an integer >= 0)');
+  return key as number;
 }
 
 function parseAck(value: unknown): 'one' | 'all' {
@@ -164,20 +197,8 @@ const parsers: Record<ClientRequest['op'], Parser> = {
     filename: requireString(f, 'filename', 4096),
     exports: requireStringArray(f, 'exports', 4096),
   }),
-  call: (id, f) => ({
-    id,
-    op: 'call',
-    name: requireName(f.name),
-    args: requireBytes(f, 'args'),
-    ...timeout(f),
-  }),
-  callAsync: (id, f) => ({
-    id,
-    op: 'callAsync',
-    name: requireName(f.name),
-    args: requireBytes(f, 'args'),
-    ...timeout(f),
-  }),
+  call: (id, f) => parseCall(id, f, 'call'),
+  callAsync: (id, f) => parseCall(id, f, 'callAsync'),
   await: (id, f) => ({ id, op: 'await', key: requireKey(f.key), ...timeout(f) }),
   get: (id, f) => ({ id, op: 'get', key: requireKey(f.key) }),
   put: (id, f) => ({

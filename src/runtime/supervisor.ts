@@ -355,11 +355,14 @@ export class Supervisor {
     args: Uint8Array,
     timeoutMs?: number,
     holding?: string[],
+    sendKey?: string,
   ): Promise<Uint8Array> {
-    if (this.dags.runsHere(name)) return this.call(name, args, { timeoutMs, holding });
+    const options: CallOptions = { timeoutMs, holding };
+    if (sendKey !== undefined) options.sendKey = sendKey;
+    if (this.dags.runsHere(name)) return this.call(name, args, options);
     const budgetMs = timeoutMs ?? this.options.callTimeoutMs;
-    const here = () => this.call(name, args, { timeoutMs, holding });
-    return this.dags.callOne(name, args, budgetMs, here, holding);
+    const here = () => this.call(name, args, options);
+    return this.dags.callOne(name, args, budgetMs, here, holding, sendKey);
   }
 
   /** Whether `name` can run chained after another function on that one's thread. */
@@ -378,12 +381,15 @@ export class Supervisor {
   }
 
   /** Starts a call and returns the key its result will be stored under. */
-  callAsync(name: string, args: Uint8Array, timeoutMs?: number): string {
+  callAsync(name: string, args: Uint8Array, timeoutMs?: number, sendKey?: string): string {
     // An unknown name is refused now, as `call` refuses it, not first at the Future's get.
     if (this.registry.get(requireName(name, 'function name')) === undefined)
       throw new NotFoundError(`function ${name} is not registered`);
     const settleMs = timeoutMs ?? this.options.callTimeoutMs;
-    return this.runAsync(() => this.callAnywhere(name, args, timeoutMs), settleMs);
+    return this.runAsync(
+      () => this.callAnywhere(name, args, timeoutMs, undefined, sendKey),
+      settleMs,
+    );
   }
 
   /**

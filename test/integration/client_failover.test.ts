@@ -1,8 +1,10 @@
 /**
  * A client outlives its node: connected to one node of a 2-node cluster, it learns the
- * other from the hello answer; when its node is killed, the calls and writes in flight fail
- * with TimeoutError (they may have run, so they are not re-sent; reads are), and the next
- * ones go to the survivor. A list of addresses works the same from the start, also for the CLI.
+ * other from the hello answer; when its node is killed, the calls in flight are sent once
+ * to the survivor (calls run at least once; with `rerunCalls: false` they fail with
+ * TimeoutError, as writes in flight do: they may have run), reads are sent again, and the
+ * next requests go to the survivor. A list of addresses works the same from the start,
+ * also for the CLI.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -20,6 +22,7 @@ test('a client whose node dies carries on through another member', async (t) => 
   try {
     // Connected to node 0 only; it learns node 1 from the hello answer.
     const cloud = await connect(nodes[0]!.address);
+    const strict = await connect(nodes[0]!.address, { rerunCalls: false });
     const listed = await connect([nodes[0]!.address, nodes[1]!.address].join(','));
     try {
       await cloud.register('slow', async (_ctx: Context, x: number) => {
@@ -28,9 +31,14 @@ test('a client whose node dies carries on through another member', async (t) => 
       });
       await cloud.register('inc', (_ctx: Context, x: number) => x + 1);
       await cloud.put('kept', 'yes');
-      const inFlight = cloud.call('slow', [1]);
+      await cloud.registerDag('slowThenInc', ['slow', 'inc'], [['slow', 'inc']]);
+      const inFlight = strict.call('slow', [1]);
+      const rerun = cloud.call('slow', [5]);
+      const rerunDag = cloud.callDag('slowThenInc', { slow: [7] });
       await new Promise((resolve) => setTimeout(resolve, 200));
       await nodes[0]!.stop('SIGKILL');
+      t.is(await rerun, 5, 'the call in flight ran again on the survivor');
+      t.is(await rerunDag, 8, 'so did the DAG call');
       const error = await t.throwsAsync(inFlight, { instanceOf: TimeoutError });
       t.regex(
         error.message,
@@ -52,6 +60,7 @@ test('a client whose node dies carries on through another member', async (t) => 
       t.is(cli.stdout.trim(), '10');
     } finally {
       cloud.close();
+      strict.close();
       listed.close();
     }
   } finally {
@@ -100,6 +109,45 @@ test('a node stopping gracefully answers what it took, and its client moves on l
     t.is(await cloud.get('stops'), acknowledged, 'every acknowledged increment counted once');
   } finally {
     cloud.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('a call sent again after its node was lost sends its messages under the same ids: they arrive once', async (t) => {
+  t.timeout(120_000);
+  const { nodes, clouds } = await startCluster(2, () => ['--executors', '1', '--http-port', 'off']);
+  for (const c of clouds) c.close();
+  const admin = await connect(nodes.map((n) => n.address));
+  try {
+    class Inbox {
+      run(ctx: Context, op: string) {
+        return op === 'address' ? ctx.id : ctx.recv().then((mail) => mail.map((m) => m.message));
+      }
+    }
+    await admin.register('inbox', Inbox);
+    await admin.register('postThenWait', async (ctx: Context, to: string, message: string) => {
+      await ctx.send(to, message);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return ctx.id;
+    });
+    const address = (await admin.call('inbox', ['address'])) as string;
+    const r = nodes.findIndex((n) => address.startsWith(`${n.id}/`));
+    t.true(r >= 0, 'the inbox lives on one of the nodes');
+    const s = 1 - r;
+    const cloud = await connect(nodes[s]!.address);
+    try {
+      const call = cloud.call('postThenWait', [address, 'once']);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await nodes[s]!.stop('SIGKILL');
+      const sender = (await call) as string;
+      t.true(sender.startsWith(`${nodes[r]!.id}/`), 'the call ran again on the survivor');
+      const mail = (await cloud.call('inbox', ['read'])) as string[];
+      t.deepEqual(mail, ['once'], 'the message sent by both runs arrived once');
+    } finally {
+      cloud.close();
+    }
+  } finally {
+    admin.close();
     await Promise.all(nodes.map((n) => n.stop()));
   }
 });

@@ -176,6 +176,8 @@ test('bad fields are refused with ValidationError naming them', (t) => {
     [{ op: 'call', name: 'f', args: [1] }, /args must be bytes/],
     [{ op: 'call', name: 'f', args, timeoutMs: 0 }, /timeoutMs must be an integer/],
     [{ op: 'callAsync', name: 'f', args, timeoutMs: 1.5 }, /timeoutMs/],
+    [{ op: 'call', name: 'f', args, callKey: -1 }, /callKey must be a request id/],
+    [{ op: 'callDag', name: 'd', args, callKey: '7' }, /callKey must be a request id/],
     [{ op: 'await', key: 'k', timeoutMs: TIMEOUT_MS_MAX + 1 }, /timeoutMs/],
     [{ op: 'await', key: 'k', timeoutMs: '5' }, /timeoutMs/],
     [{ op: 'get', key: '' }, /key must be a non-empty string/],
@@ -444,6 +446,7 @@ const opFrame = fc.record(
     exports: maybe(fc.array(fc.oneof(fc.string(), anyValue), { maxLength: 3 })),
     args: maybe(fc.uint8Array({ maxLength: 16 })),
     timeoutMs: maybe(fc.integer({ min: -5, max: TIMEOUT_MS_MAX + 5 })),
+    callKey: maybe(fc.integer({ min: -2, max: 1_000_000 })),
     key: maybe(fc.string({ maxLength: 1100 })),
     prefix: maybe(fc.string()),
     value: maybe(
@@ -462,8 +465,8 @@ const ALLOWED: Record<ClientRequest['op'], string[]> = {
   hello: ['token', 'version', 'peer'],
   register: ['name', 'source', 'init'],
   deploy: ['code', 'filename', 'exports'],
-  call: ['name', 'args', 'timeoutMs'],
-  callAsync: ['name', 'args', 'timeoutMs'],
+  call: ['name', 'args', 'timeoutMs', 'callKey'],
+  callAsync: ['name', 'args', 'timeoutMs', 'callKey'],
   await: ['key', 'timeoutMs'],
   get: ['key'],
   put: ['key', 'value', 'ack'],
@@ -480,6 +483,7 @@ const ALLOWED: Record<ClientRequest['op'], string[]> = {
     'direct',
     'timeoutMs',
     'placement',
+    'callKey',
   ],
   deleteDag: ['name'],
   listDags: [],
@@ -493,6 +497,12 @@ function wellFormed(id: number, frame: Record_, r: ClientRequest): boolean {
   const timeoutOk = (ms: number | undefined) =>
     ms === undefined || (Number.isInteger(ms) && ms >= 1 && ms <= TIMEOUT_MS_MAX);
   const keyOk = (k: string) => k.length > 0 && Buffer.byteLength(k) <= KEY_BYTES_MAX;
+  if (
+    'callKey' in r &&
+    r.callKey !== undefined &&
+    !(Number.isSafeInteger(r.callKey) && r.callKey >= 0)
+  )
+    return false;
   switch (r.op) {
     case 'hello':
       return (
