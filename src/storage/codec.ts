@@ -26,6 +26,17 @@ addExtension({
   decode: (key: unknown) => new FutureRef(String(key)),
 });
 
+// A Date as its epoch milliseconds, an integer: cbor-x writes tag 1 with float seconds,
+// which loses the last millisecond of Dates more than ~137,000 years from 1970 (JS Dates
+// reach ±8.64e15 ms; structured cloning keeps them exact). Tag 1 is still read.
+const DATE_MS_TAG = 40_102;
+addExtension({
+  Class: Date,
+  tag: DATE_MS_TAG,
+  encode: (date: Date, encodeNext: (value: unknown) => Uint8Array) => encodeNext(date.getTime()),
+  decode: (ms: unknown) => new Date(typeof ms === 'number' ? ms : Number.NaN),
+});
+
 // Values structured cloning refuses, which cbor-x would otherwise write as an empty object
 // (losing them silently): refused with the same error a function or a symbol gets.
 // biome-ignore lint/suspicious/noExplicitAny: cbor-x types a class as `new (...args: any[]) => T`.

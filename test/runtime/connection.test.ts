@@ -389,14 +389,9 @@ test('close() is idempotent and reports no error; send after close is Unavailabl
   }
 });
 
-// BUG (src/storage/codec.ts, through cbor-x): a Date is encoded as CBOR tag 1 with its
-// epoch seconds as a float64, so a Date more than about 4.4e15 ms (~137,000 years) from
-// 1970 comes back one millisecond off: new Date(-4398724822988136) arrives as
-// -4398724822988135. The codec promises structured-clone fidelity, which keeps Dates
-// exactly (JS Dates reach ±8.64e15 ms). Low impact; a fix is an extension that encodes
-// Dates as integer milliseconds (e.g. tag 1 with an integer when whole seconds, else a
-// private tag).
-test.failing('BUG: a far-past Date round-trips to the millisecond', async (t) => {
+// Dates are encoded as integer milliseconds (src/storage/codec.ts): cbor-x's tag 1 with
+// float seconds brought new Date(-4398724822988136) back one millisecond off.
+test('a far-past Date round-trips to the millisecond', async (t) => {
   const p = await pair();
   try {
     const date = new Date(-4398724822988136);

@@ -75,6 +75,21 @@ test('structured-clone values and refs round-trip', (t) => {
   );
 });
 
+test('every Date round-trips to the millisecond, invalid ones too; tag 1 (float seconds) still reads', (t) => {
+  t.log('seed', seed);
+  fc.assert(
+    fc.property(fc.date({ noInvalidDate: false }), (date) =>
+      Object.is((decode(encode(date)) as Date).getTime(), date.getTime()),
+    ),
+    { seed, numRuns: 10_000 },
+  );
+  for (const ms of [8.64e15, -8.64e15, -4398724822988136, 0])
+    t.is((decode(encode(new Date(ms))) as Date).getTime(), ms);
+  // c1 (tag 1) fb (float64) 1600000000.5 seconds: how cbor-x and other encoders write Dates.
+  const tagged = Buffer.from('c1fb41d7d78400200000', 'hex');
+  t.is((decode(tagged) as Date).getTime(), 1_600_000_000_500);
+});
+
 test('encodeOwned gives a buffer of its own that can be transferred', (t) => {
   const first = encode('keep me');
   const owned = encodeOwned({ a: 1 });
