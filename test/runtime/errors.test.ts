@@ -271,7 +271,7 @@ test('userErrorToWire describes thrown values that are not Errors', (t) => {
   }
 });
 
-// BUG (errors.ts:117, and errors.ts:103 for errorToWire): `String(error)` throws TypeError
+// Was a bug (errors.ts:117, and errors.ts:103 for errorToWire): `String(error)` throws TypeError
 // "Cannot convert object to primitive value" when user code throws an object that has no
 // string form: `throw Object.create(null)`, or `throw { toString: 1 }`. userErrorToWire is
 // called from Executor.describeFailure inside the catch of runCall (executor_thread.ts:53),

@@ -234,7 +234,7 @@ test('frameBytesMax must exceed valueBytesMax by at least 64 KiB', (t) => {
   });
 });
 
-// BUG (options.ts:62 and :76): `host` and `token` are copied without any check, so a
+// Was a bug (options.ts:62 and :76): `host` and `token` are copied without any check, so a
 // non-string (from JavaScript callers or a config file) is accepted and fails later and
 // far away (in net.listen, or as a token no client can match). Expected: ValidationError
 // naming the option, like every other option.
