@@ -37,7 +37,16 @@ export interface CallInfo {
   sendKey?: string;
   /** Messages sent so far by this call. */
   sends?: number;
+  /** Nested calls made so far by this call. */
+  calls?: number;
 }
+
+/**
+ * Longest id base handed to a nested call: each level of nesting lengthens it, and
+ * message ids are bounded; a deeper call's messages get ids of their own, as any call
+ * without a base does (a re-run of it may then deliver them twice).
+ */
+const NESTED_SEND_KEY_CHARS_MAX = 240;
 
 export interface ContextDeps {
   link: SupervisorLink;
@@ -164,6 +173,13 @@ async function nestedCall(
   if (holding.length > 0) request.holding = holding;
   // It cannot outlive its caller: past the caller's deadline nobody awaits its result.
   if (info.deadlineMs !== undefined) request.timeoutMs = Math.max(1, info.deadlineMs - Date.now());
+  if (info.sendKey !== undefined) {
+    // A re-run of this call makes the same nested calls in the same order (if it is
+    // deterministic): their messages then keep their ids, and arrive once.
+    info.calls = (info.calls ?? 0) + 1;
+    const sendKey = `${info.sendKey}/c${info.calls}`;
+    if (sendKey.length <= NESTED_SEND_KEY_CHARS_MAX) request.sendKey = sendKey;
+  }
   const result = (await deps.link.request(request, [bytes.buffer])) as Uint8Array;
   return decode(result);
 }

@@ -103,6 +103,8 @@ export type ExecutorRequest =
       consistency?: 'causal';
       /** The classes whose turns this call's chain holds, the caller's own included. */
       holding?: string[];
+      /** Its messages' id base: the caller's, and which of its nested calls this is. */
+      sendKey?: string;
     }
   | { op: 'send'; from: string; to: string; message: Uint8Array; id?: string }
   | { op: 'recv'; actorId: string; timeoutMs: number }

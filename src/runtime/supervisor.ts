@@ -646,13 +646,22 @@ export class Supervisor {
         );
       case 'call':
         // A nested call of a causal call runs here in causal mode too.
-        if (request.consistency === 'causal')
-          return this.call(request.name, request.args, {
+        if (request.consistency === 'causal') {
+          const options: CallOptions = {
             timeoutMs: request.timeoutMs,
             consistency: 'causal',
             holding: request.holding,
-          });
-        return this.callAnywhere(request.name, request.args, request.timeoutMs, request.holding);
+          };
+          if (request.sendKey !== undefined) options.sendKey = request.sendKey;
+          return this.call(request.name, request.args, options);
+        }
+        return this.callAnywhere(
+          request.name,
+          request.args,
+          request.timeoutMs,
+          request.holding,
+          request.sendKey,
+        );
       case 'send':
         return this.messaging.send(request.from, request.to, request.message, request.id);
       case 'recv':

@@ -113,7 +113,7 @@ test('a node stopping gracefully answers what it took, and its client moves on l
   }
 });
 
-test('a call sent again after its node was lost sends its messages under the same ids: they arrive once', async (t) => {
+test("a call sent again after its node was lost sends its messages (and its nested calls') under the same ids: they arrive once", async (t) => {
   t.timeout(120_000);
   const { nodes, clouds } = await startCluster(2, () => ['--executors', '1', '--http-port', 'off']);
   for (const c of clouds) c.close();
@@ -125,8 +125,13 @@ test('a call sent again after its node was lost sends its messages under the sam
       }
     }
     await admin.register('inbox', Inbox);
+    await admin.register('post', async (ctx: Context, to: string, message: string) => {
+      await ctx.send(to, message);
+    });
     await admin.register('postThenWait', async (ctx: Context, to: string, message: string) => {
       await ctx.send(to, message);
+      // A nested call's messages keep their ids in a re-run too.
+      await ctx.call('post', [to, `${message}, nested`]);
       await new Promise((resolve) => setTimeout(resolve, 1500));
       return ctx.id;
     });
@@ -142,7 +147,7 @@ test('a call sent again after its node was lost sends its messages under the sam
       const sender = (await call) as string;
       t.true(sender.startsWith(`${nodes[r]!.id}/`), 'the call ran again on the survivor');
       const mail = (await cloud.call('inbox', ['read'])) as string[];
-      t.deepEqual(mail, ['once'], 'the message sent by both runs arrived once');
+      t.deepEqual(mail, ['once', 'once, nested'], 'the messages sent by both runs arrived once');
     } finally {
       cloud.close();
     }
