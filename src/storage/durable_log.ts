@@ -56,7 +56,8 @@ const FSYNC_POLICIES: readonly string[] = ['always', 'interval', 'never'];
 export const FSYNC_INTERVAL_MS_DEFAULT = 100;
 export const SNAPSHOT_LOG_BYTES_DEFAULT = 64 * 1024 * 1024;
 /**
- * Below this the logs are never compacted: rewriting a small store is cheap, but not free.
+ * Below this the logs are not compacted (unless `snapshotLogBytes` is set lower): rewriting
+ * a small store is cheap, but not free.
  * Between it and `snapshotLogBytes` the logs are compacted once they hold as many bytes as
  * the last snapshot (docs/ARCHITECTURE.md, "Durability"), so a restart replays at most
  * about twice the live data, not up to 64 MiB of log for a store of a few MiB.
