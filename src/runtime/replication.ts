@@ -213,13 +213,12 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
     }
     // Busy (`#busy`) when every co-owner has the change or has it queued for gossip; with
     // no co-owner nothing compares it, so it is not kept at all.
-    let gossiped: boolean | undefined;
+    let coOwners = 0;
+    let queued = true;
     for (const owner of owners) {
       if (owner === this.#self) continue;
-      if (owner === fromPeer) {
-        gossiped ??= true;
-        continue;
-      }
+      coOwners += 1;
+      if (owner === fromPeer) continue;
       let dirty = this.#dirty.get(owner);
       if (dirty === undefined) {
         dirty = new Map();
@@ -228,15 +227,13 @@ export class Replication implements ProtocolCore<ReplicaMessage> {
       const pending = dirty.get(key);
       if (pending !== undefined) dirty.set(key, joinPending(pending, delta));
       else if (dirty.size < this.#config.dirtyKeysMax) dirty.set(key, delta ?? WHOLE);
-      else gossiped = false;
-      gossiped ??= true;
+      else queued = false;
     }
     // Left to anti-entropy only when gossip cannot take it (its queue was full).
-    if (gossiped === true) this.#changedNow.add(key);
-    else if (gossiped === false) {
+    if (!queued) {
       this.#changedNow.delete(key);
       this.#changedBefore.delete(key);
-    }
+    } else if (coOwners > 0) this.#changedNow.add(key);
   }
 
   /**

@@ -1,15 +1,16 @@
 /** Fallback mailboxes in the KVS: when they expire, and where a received message is marked taken. */
 import test from 'ava';
-import { ActorMessaging } from '../../src/runtime/messaging.js';
+import { ActorMessaging, type MessagingOptions } from '../../src/runtime/messaging.js';
 import { type Lattice, merge, reveal, setOf } from '../../src/storage/lattices/index.js';
 
-function messaging(messageTtlMs: number) {
+/** A node's messaging with what these tests do not use left inert; `options` replaces it. */
+function messaging(options: Partial<MessagingOptions>): ActorMessaging {
   const unused = () => {
     throw new Error('not used here');
   };
   return new ActorMessaging({
     nodeId: 'n1',
-    messageTtlMs,
+    messageTtlMs: 60_000,
     requestTimeoutMs: 1000,
     cluster: unused,
     isRegistered: () => true,
@@ -17,11 +18,12 @@ function messaging(messageTtlMs: number) {
     classHome: () => undefined,
     messageBytesMax: 1024,
     previousHomes: () => [],
+    ...options,
   });
 }
 
 test('a fallback mailbox whose every entry is past the ttl and a grace is expired, no sooner', (t) => {
-  const m = messaging(1000);
+  const m = messaging({ messageTtlMs: 1000 });
   const key = '__squall/mailbox/n1/Box';
   const old = Date.now() - 1000 - 61_000;
   const entry = (sentMs: number, id: string) => ({
@@ -65,15 +67,11 @@ test("mail a class's new home took from its old home's fallback is marked taken 
     setOf([{ id: 'm1', from: 'x', message: new Uint8Array([7]), sentMs: Date.now() }]),
   );
   const home = () =>
-    new ActorMessaging({
+    messaging({
       nodeId: 'n2',
-      messageTtlMs: 60_000,
-      requestTimeoutMs: 1000,
       cluster: () => cluster as never,
-      isRegistered: () => true,
       isLive: () => true,
       classHome: () => 'n2',
-      messageBytesMax: 1024,
       previousHomes: () => ['n1'],
     });
   const got = await home().recv('n2/Box', 0);
@@ -91,16 +89,10 @@ test("mail a class's new home took from its old home's fallback is marked taken 
 
 test('a node on its way out saves the mail waiting, then refuses more: none is lost with it', async (t) => {
   const { store, cluster } = storeCluster();
-  const leaving = new ActorMessaging({
-    nodeId: 'n1',
-    messageTtlMs: 60_000,
-    requestTimeoutMs: 1000,
+  const leaving = messaging({
     cluster: () => cluster as never,
-    isRegistered: () => true,
     isLive: () => true,
     classHome: () => 'n1',
-    messageBytesMax: 1024,
-    previousHomes: () => [],
   });
   const mail = (id: string) => ({
     to: 'n1/Box',
